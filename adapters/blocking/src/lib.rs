@@ -1,0 +1,3 @@
+//! Blocking adapter for [`actionhero_ws`] (being written).
+
+pub use actionhero_ws as core;

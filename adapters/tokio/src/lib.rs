@@ -1,0 +1,3 @@
+//! tokio adapter for [`actionhero_ws`] (being written).
+
+pub use actionhero_ws as core;

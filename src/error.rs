@@ -1,0 +1,55 @@
+//! Error types shared by the machines (STYLE.md P7): configuration errors and caller
+//! misuse. Peer faults are never `Err`: they become outputs and events.
+
+use std::fmt;
+
+/// A configuration value is invalid; returned by constructors, never at runtime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A value is out of its allowed range.
+    InvalidValue {
+        /// The config field.
+        field: &'static str,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidValue { field, reason } => write!(f, "invalid config `{field}`: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The caller used the API wrongly; depends only on the order and values of calls,
+/// never on peer data. The machine is unchanged when this is returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// `respond` for a request that was already answered or never asked.
+    UnknownRequest,
+    /// A room name is empty or too long.
+    InvalidRoomName,
+    /// The machine is closed (after `disconnect()` or shutdown).
+    Closed,
+    /// The client's offline queue is full and its policy rejects new commands.
+    QueueFull,
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::UnknownRequest => "no pending request with that id",
+            Self::InvalidRoomName => "invalid room name",
+            Self::Closed => "the machine is closed",
+            Self::QueueFull => "the offline queue is full",
+        })
+    }
+}
+
+impl std::error::Error for UsageError {}

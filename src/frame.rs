@@ -1,0 +1,85 @@
+//! Frames: the unit the core hands to adapters (one complete WebSocket message).
+
+use bytes::Bytes;
+use std::fmt;
+
+/// UTF-8 text of one WebSocket text message, cheap to clone (room fan-out shares one buffer).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Text(Bytes);
+
+impl Text {
+    /// The text as a `&str`.
+    pub fn as_str(&self) -> &str {
+        // The only constructors take `String`/`&'static str`, so the bytes are UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The underlying bytes (UTF-8).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The shared buffer, for adapters that build their WebSocket message from `Bytes`.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for the empty text.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Self(Bytes::from(s))
+    }
+}
+
+impl From<&'static str> for Text {
+    fn from(s: &'static str) -> Self {
+        Self(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One WebSocket message the adapter must write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A text message.
+    Text(Text),
+    /// Close the WebSocket. `code` `None` means a close frame without a status code (what
+    /// Primus sends, seen by the peer as 1005).
+    Close {
+        /// Close status code, if any.
+        code: Option<u16>,
+        /// Close reason (at most 123 bytes).
+        reason: &'static str,
+    },
+}
+
+impl Frame {
+    /// The text of a text frame.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Self::Text(t) => Some(t.as_str()),
+            Self::Close { .. } => None,
+        }
+    }
+}

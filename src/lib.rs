@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod frame;
+#[cfg(any(fuzzing, feature = "_internal"))]
+#[doc(hidden)]
+pub mod fuzz;
+pub mod handshake;
+pub mod ids;
+pub mod server;
+pub mod time;
+pub mod wire;
+
+pub use frame::{Frame, Text};
+pub use ids::{AttemptId, ConnectionHandle, ConnectionId, Fingerprint, MessageId, RoomName};
+
+#[cfg(test)]
+mod tests {
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn machines_are_send() {
+        assert_send::<crate::server::Server>();
+        assert_send::<crate::client::Client>();
+    }
+}

@@ -1,0 +1,157 @@
+//! Time and randomness helpers: the clock anchor and the seeded RNG.
+
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Turns monotonic `Instant`s into epoch milliseconds from one anchor pair, and clamps
+/// time so it never goes backwards (STYLE.md P2).
+#[derive(Clone, Debug)]
+pub(crate) struct Clock {
+    anchor: Instant,
+    anchor_unix_ms: u64,
+    last_now: Instant,
+}
+
+impl Clock {
+    pub(crate) fn new(now: Instant, unix_now: SystemTime) -> Self {
+        let anchor_unix_ms = unix_now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        Self {
+            anchor: now,
+            anchor_unix_ms,
+            last_now: now,
+        }
+    }
+
+    /// Records `now` and returns `max(now, last_now)`.
+    pub(crate) fn advance(&mut self, now: Instant) -> Instant {
+        if now > self.last_now {
+            self.last_now = now;
+        }
+        self.last_now
+    }
+
+    /// The latest time seen.
+    pub(crate) fn last(&self) -> Instant {
+        self.last_now
+    }
+
+    /// Wall-clock epoch milliseconds at `now`.
+    pub(crate) fn epoch_ms(&self, now: Instant) -> u64 {
+        let since = now.saturating_duration_since(self.anchor);
+        self.anchor_unix_ms
+            .saturating_add(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+/// `now + d`, saturating far in the future instead of panicking on overflow.
+pub(crate) fn add(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365 * 100)))
+        .unwrap_or(now)
+}
+
+/// The seeded deterministic RNG of a state machine (ChaCha8, so output is stable across
+/// crate versions).
+#[derive(Clone, Debug)]
+pub(crate) struct Rng(ChaCha8Rng);
+
+impl Rng {
+    pub(crate) fn new(seed: [u8; 32]) -> Self {
+        Self(ChaCha8Rng::from_seed(seed))
+    }
+
+    /// A random uuid v4 string (lowercase, hyphenated).
+    pub(crate) fn uuid_v4(&mut self) -> String {
+        let mut b = [0u8; 16];
+        self.0.fill_bytes(&mut b);
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(36);
+        for (i, byte) in b.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                s.push('-');
+            }
+            s.push(HEX[(byte >> 4) as usize] as char);
+            s.push(HEX[(byte & 0xf) as usize] as char);
+        }
+        s
+    }
+
+    /// A 21-character nanoid (alphabet `A-Za-z0-9_-`), like Primus's spark ids.
+    pub(crate) fn nanoid(&mut self) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict";
+        let mut b = [0u8; 21];
+        self.0.fill_bytes(&mut b);
+        b.iter().map(|x| ALPHABET[(x & 63) as usize] as char).collect()
+    }
+
+    /// A float in `[0, 1)`.
+    pub(crate) fn unit_f64(&mut self) -> f64 {
+        (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// 16 random bytes (a WebSocket key).
+    pub(crate) fn bytes16(&mut self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        self.0.fill_bytes(&mut b);
+        b
+    }
+}
+
+/// Formats epoch milliseconds as an ISO-8601 UTC string with milliseconds, as
+/// JavaScript's `Date.prototype.toISOString` does.
+pub fn iso8601_ms(epoch_ms: u64) -> String {
+    let secs = epoch_ms / 1000;
+    let ms = epoch_ms % 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_is_v4_and_deterministic() {
+        let a = Rng::new([7; 32]).uuid_v4();
+        let b = Rng::new([7; 32]).uuid_v4();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
+    }
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601_ms(1_795_610_084_938), "2026-11-25T12:34:44.938Z");
+    }
+
+    #[test]
+    fn clock_never_goes_back() {
+        let t0 = Instant::now();
+        let mut c = Clock::new(t0, UNIX_EPOCH + Duration::from_millis(1000));
+        let t1 = t0 + Duration::from_millis(5);
+        assert_eq!(c.advance(t1), t1);
+        assert_eq!(c.advance(t0), t1);
+        assert_eq!(c.epoch_ms(t1), 1005);
+    }
+}

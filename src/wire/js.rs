@@ -1,0 +1,295 @@
+//! JavaScript value semantics the reference relies on: `JSON.stringify` output,
+//! `String(value)`, truthiness and property order.
+
+use serde_json::{Map, Number, Value};
+
+/// Appends `s` as a JSON string literal, escaped as `JSON.stringify` does, with U+2028
+/// and U+2029 written as `\u2028`/`\u2029` as Primus does after encoding.
+pub fn write_json_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let esc: Option<&str> = match b {
+            b'"' => Some("\\\""),
+            b'\\' => Some("\\\\"),
+            b'\n' => Some("\\n"),
+            b'\r' => Some("\\r"),
+            b'\t' => Some("\\t"),
+            0x08 => Some("\\b"),
+            0x0c => Some("\\f"),
+            0x00..=0x1f => None,
+            // U+2028 / U+2029 are E2 80 A8 / E2 80 A9 in UTF-8.
+            0xE2 if bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(0xA8) | Some(0xA9)) =>
+            {
+                out.push_str(&s[start..i]);
+                out.push_str(if bytes[i + 2] == 0xA8 { "\\u2028" } else { "\\u2029" });
+                i += 3;
+                start = i;
+                continue;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&s[start..i]);
+        match esc {
+            Some(e) => out.push_str(e),
+            None => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 0xf) as usize] as char);
+            }
+        }
+        i += 1;
+        start = i;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// Appends `value` as `JSON.stringify` would write it (compact, insertion key order,
+/// JavaScript number formatting, U+2028/U+2029 escaped).
+pub fn write_json(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => write_number(out, n),
+        Value::String(s) => write_json_str(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => write_object(out, map),
+    }
+}
+
+/// Appends an object as `JSON.stringify` would write it.
+pub fn write_object(out: &mut String, map: &Map<String, Value>) {
+    out.push('{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_str(out, k);
+        out.push(':');
+        write_json(out, v);
+    }
+    out.push('}');
+}
+
+/// `JSON.stringify(value)` as a new string.
+pub fn to_json_string(value: &Value) -> String {
+    let mut out = String::new();
+    write_json(&mut out, value);
+    out
+}
+
+/// Appends a number formatted as JavaScript's `Number.prototype.toString` does.
+pub fn write_number(out: &mut String, n: &Number) {
+    if let Some(u) = n.as_u64() {
+        out.push_str(itoa::Buffer::new().format(u));
+    } else if let Some(i) = n.as_i64() {
+        out.push_str(itoa::Buffer::new().format(i));
+    } else {
+        write_f64(out, n.as_f64().unwrap_or(f64::NAN));
+    }
+}
+
+/// A number formatted as JavaScript's `Number.prototype.toString` does.
+pub fn number_to_string(n: &Number) -> String {
+    let mut out = String::new();
+    write_number(&mut out, n);
+    out
+}
+
+/// Appends an `f64` formatted as JavaScript does (`NaN`/`Infinity` as `null`, as in JSON).
+pub fn write_f64(out: &mut String, f: f64) {
+    if !f.is_finite() {
+        out.push_str("null");
+        return;
+    }
+    if f == 0.0 {
+        out.push('0');
+        return;
+    }
+    // Shortest round-trip digits and exponent, then JavaScript's layout rules
+    // (ECMA-262 Number::toString).
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let k = digits.len() as i32;
+    let n = exp + 1;
+    if f < 0.0 {
+        out.push('-');
+    }
+    if k <= n && n <= 21 {
+        out.push_str(&digits);
+        for _ in 0..(n - k) {
+            out.push('0');
+        }
+    } else if 0 < n && n <= 21 {
+        let (a, b) = digits.split_at(n as usize);
+        out.push_str(a);
+        out.push('.');
+        out.push_str(b);
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        for _ in 0..(-n) {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else {
+        let (a, b) = digits.split_at(1);
+        out.push_str(a);
+        if !b.is_empty() {
+            out.push('.');
+            out.push_str(b);
+        }
+        out.push('e');
+        out.push(if n - 1 >= 0 { '+' } else { '-' });
+        out.push_str(itoa::Buffer::new().format((n - 1).abs()));
+    }
+}
+
+/// JavaScript truthiness of a JSON value.
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// `String(value)` in JavaScript.
+pub fn js_string(value: &Value) -> String {
+    let mut out = String::new();
+    push_js_string(&mut out, value);
+    out
+}
+
+fn push_js_string(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if n.as_f64().is_some_and(|f| f.is_nan()) {
+                out.push_str("NaN");
+            } else {
+                write_number(out, n)
+            }
+        }
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                // Array.prototype.join writes null/undefined as the empty string.
+                if !item.is_null() {
+                    push_js_string(out, item);
+                }
+            }
+        }
+        Value::Object(_) => out.push_str("[object Object]"),
+    }
+}
+
+/// True for a key JavaScript treats as an array index (enumerated first, ascending).
+pub fn is_array_index(key: &str) -> bool {
+    let b = key.as_bytes();
+    if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    if b.len() > 1 && b[0] == b'0' {
+        return false;
+    }
+    key.parse::<u64>().is_ok_and(|n| n < u64::from(u32::MAX))
+}
+
+/// The keys of `map` in JavaScript property order: array-index keys ascending, then the
+/// others in insertion order.
+pub fn js_key_order(map: &Map<String, Value>) -> Vec<&str> {
+    let mut index_keys: Vec<(u64, &str)> = map
+        .keys()
+        .filter(|k| is_array_index(k))
+        .map(|k| (k.parse::<u64>().unwrap_or(0), k.as_str()))
+        .collect();
+    index_keys.sort_unstable();
+    let mut keys: Vec<&str> = index_keys.into_iter().map(|(_, k)| k).collect();
+    keys.extend(map.keys().filter(|k| !is_array_index(k)).map(String::as_str));
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn f(x: f64) -> String {
+        let mut s = String::new();
+        write_f64(&mut s, x);
+        s
+    }
+
+    #[test]
+    fn numbers_format_like_javascript() {
+        assert_eq!(f(1000.0), "1000");
+        assert_eq!(f(0.33123645207835817), "0.33123645207835817");
+        assert_eq!(f(1e21), "1e+21");
+        assert_eq!(f(1e-7), "1e-7");
+        assert_eq!(f(0.000001), "0.000001");
+        assert_eq!(f(-1.5), "-1.5");
+        assert_eq!(f(123456789012345680000.0), "123456789012345680000");
+        assert_eq!(f(1.5e300), "1.5e+300");
+        assert_eq!(f(f64::NAN), "null");
+    }
+
+    #[test]
+    fn strings_escape_like_primus() {
+        let mut s = String::new();
+        write_json_str(&mut s, "a\u{2028}b\u{2029}c\"\\\n\u{1}é/");
+        assert_eq!(s, r#""a\u2028b\u2029c\"\\\n\u0001é/""#);
+    }
+
+    #[test]
+    fn js_string_matches_javascript() {
+        assert_eq!(js_string(&json!({"a":1})), "[object Object]");
+        assert_eq!(js_string(&json!([1, null, "x", [2, 3]])), "1,,x,2,3");
+        assert_eq!(js_string(&json!(0)), "0");
+        assert_eq!(js_string(&json!(null)), "null");
+    }
+
+    #[test]
+    fn property_order_puts_indices_first() {
+        let v = json!({"room":"r","message":"m","1":"first?","x":"y","0":"zero","01":"no"});
+        let Value::Object(m) = v else { unreachable!() };
+        assert_eq!(js_key_order(&m), vec!["0", "1", "room", "message", "x", "01"]);
+    }
+
+    #[test]
+    fn truthiness() {
+        for v in [json!(0), json!(""), json!(null), json!(false), json!(0.0)] {
+            assert!(!truthy(&v));
+        }
+        for v in [json!(1), json!("0"), json!([]), json!({}), json!(true)] {
+            assert!(truthy(&v));
+        }
+    }
+}

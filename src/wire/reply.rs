@@ -1,0 +1,347 @@
+//! Server → client frames: encoded by the server, decoded by the client.
+
+use serde_json::{Map, Value};
+
+use super::js;
+use super::primus::{self, Token};
+use super::WireError;
+use crate::ids::MessageId;
+
+/// `{"welcome":<text>,"context":"api"}`.
+pub fn encode_welcome(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    out.push_str("{\"welcome\":");
+    js::write_json_str(&mut out, text);
+    out.push_str(",\"context\":\"api\"}");
+    out
+}
+
+/// A verb success: `{"status":"OK","context":"response","data":<data>,"messageId":<id>}`,
+/// `data` omitted when `None` (say).
+pub fn encode_verb_ok(data: Option<&Value>, id: &MessageId) -> String {
+    let mut out = String::with_capacity(64);
+    out.push_str("{\"status\":\"OK\",\"context\":\"response\"");
+    if let Some(data) = data {
+        out.push_str(",\"data\":");
+        js::write_json(&mut out, data);
+    }
+    out.push_str(",\"messageId\":");
+    id.write_json(&mut out);
+    out.push('}');
+    out
+}
+
+/// A verb failure. `error` is the full JavaScript error string (`Error: …`,
+/// `TypeError: …`); `remnant` is the request minus `event`, `messageId` and a truthy
+/// `room`.
+pub fn encode_verb_error(error: &str, remnant: &Value, id: &MessageId) -> String {
+    let mut out = String::with_capacity(2 * error.len() + 64);
+    out.push_str("{\"status\":");
+    js::write_json_str(&mut out, error);
+    out.push_str(",\"error\":");
+    js::write_json_str(&mut out, error);
+    out.push_str(",\"context\":\"response\",\"data\":");
+    js::write_json(&mut out, remnant);
+    out.push_str(",\"messageId\":");
+    id.write_json(&mut out);
+    out.push('}');
+    out
+}
+
+/// Encodes a message through Actionhero's websocket `sendMessage` envelope: `context`
+/// is added as `"response"` when missing or falsy, and a `"response"` message without
+/// a truthy `messageId` gets `id`. Keys the message already has keep their position.
+pub fn encode_message(message: &Map<String, Value>, id: Option<&MessageId>) -> String {
+    let mut out = String::with_capacity(128);
+    write_message(&mut out, message, id);
+    out
+}
+
+/// Appends what [`encode_message`] returns.
+pub fn write_message(out: &mut String, message: &Map<String, Value>, id: Option<&MessageId>) {
+    let context_ok = message.get("context").is_some_and(js::truthy);
+    let is_response = match message.get("context") {
+        Some(Value::String(c)) => c == "response",
+        Some(v) => !js::truthy(v),
+        None => true,
+    };
+    let id_ok = message.get("messageId").is_some_and(js::truthy);
+    out.push('{');
+    let mut first = true;
+    let mut sep = |out: &mut String| {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+    };
+    for (k, v) in message {
+        sep(out);
+        js::write_json_str(out, k);
+        out.push(':');
+        match (k.as_str(), id) {
+            ("context", _) if !context_ok => out.push_str("\"response\""),
+            ("messageId", Some(id)) if is_response && !id_ok => id.write_json(out),
+            _ => js::write_json(out, v),
+        }
+    }
+    if !message.contains_key("context") {
+        sep(out);
+        out.push_str("\"context\":\"response\"");
+    }
+    if is_response && !message.contains_key("messageId") {
+        if let Some(id) = id {
+            sep(out);
+            out.push_str("\"messageId\":");
+            id.write_json(out);
+        }
+    }
+    out.push('}');
+}
+
+/// An action response: the action's fields, `error` (a bare message) when it failed and
+/// the fields have none, then the envelope of [`encode_message`].
+pub fn encode_action_response(
+    fields: &Map<String, Value>,
+    error: Option<&str>,
+    id: &MessageId,
+) -> String {
+    match error {
+        Some(err) if !fields.get("error").is_some_and(js::truthy) => {
+            let mut with_error = fields.clone();
+            with_error.insert("error".into(), Value::String(err.into()));
+            encode_message(&with_error, Some(id))
+        }
+        Some(_) | None => encode_message(fields, Some(id)),
+    }
+}
+
+/// A chat message payload `{message, room, from, context:"user", sentAt}`.
+pub fn say_payload(message: Value, room: &str, from: &str, sent_at_ms: u64) -> Map<String, Value> {
+    let mut m = Map::with_capacity(5);
+    m.insert("message".into(), message);
+    m.insert("room".into(), Value::String(room.into()));
+    m.insert("from".into(), Value::String(from.into()));
+    m.insert("context".into(), Value::String("user".into()));
+    m.insert("sentAt".into(), Value::from(sent_at_ms));
+    m
+}
+
+/// An alert pushed to one connection: `{"message":<message>,"context":"alert"}`.
+pub fn encode_alert(message: &Value) -> String {
+    let mut out = String::with_capacity(48);
+    out.push_str("{\"message\":");
+    js::write_json(&mut out, message);
+    out.push_str(",\"context\":\"alert\"}");
+    out
+}
+
+/// A found file: `{"content":…,"mime":…,"length":…,"lastModified":"<ISO>","context":"response","messageId":…}`.
+pub fn encode_file(
+    content: &str,
+    mime: Option<&str>,
+    length: u64,
+    last_modified_iso: &str,
+    id: &MessageId,
+) -> String {
+    let mut out = String::with_capacity(content.len() + 128);
+    out.push_str("{\"content\":");
+    js::write_json_str(&mut out, content);
+    out.push_str(",\"mime\":");
+    match mime {
+        Some(m) => js::write_json_str(&mut out, m),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"length\":");
+    out.push_str(itoa::Buffer::new().format(length));
+    out.push_str(",\"lastModified\":");
+    js::write_json_str(&mut out, last_modified_iso);
+    out.push_str(",\"context\":\"response\",\"messageId\":");
+    id.write_json(&mut out);
+    out.push('}');
+    out
+}
+
+/// The error text of a file that cannot be served.
+pub const FILE_NOT_FOUND: &str = "that file is not found";
+
+/// The not-found file frame:
+/// `{"error":"that file is not found","content":null,"mime":"text/html","length":22,…}`.
+pub fn encode_file_not_found(id: &MessageId) -> String {
+    let mut out = String::with_capacity(112);
+    out.push_str("{\"error\":\"that file is not found\",\"content\":null,\"mime\":\"text/html\",\"length\":22,\"context\":\"response\",\"messageId\":");
+    id.write_json(&mut out);
+    out.push('}');
+    out
+}
+
+/// One decoded server → client frame, routed as ActionheroWebsocketClient routes it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerFrame {
+    /// `primus::ping::<value>`: answer with a pong carrying the same number.
+    Ping(String),
+    /// `primus::id::<id>`.
+    Id(String),
+    /// `primus::server::close`: the server ends the connection; do not reconnect.
+    ServerClose,
+    /// `context: "response"`: the answer to request `message_id`.
+    Response {
+        /// The response's `messageId` (`None` when missing or falsy).
+        message_id: Option<MessageId>,
+        /// The whole response object.
+        body: Map<String, Value>,
+    },
+    /// `context: "user"`: a chat message.
+    Say(Map<String, Value>),
+    /// `context: "alert"`.
+    Alert(Map<String, Value>),
+    /// `context: "api"` with a truthy `welcome`: the welcome text.
+    Welcome(String),
+    /// Any other `context: "api"` message.
+    Api(Map<String, Value>),
+    /// Anything else (other contexts, non-objects, unknown `primus::` strings).
+    Other(Value),
+}
+
+/// Decodes one server → client text message.
+///
+/// # Errors
+/// [`WireError::InvalidJson`] when `text` is not JSON (Primus drops such frames).
+pub fn decode(text: &str) -> Result<ServerFrame, WireError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| WireError::InvalidJson {
+        line: e.line(),
+        column: e.column(),
+    })?;
+    Ok(decode_value(value))
+}
+
+/// Decodes an already parsed JSON value (see [`decode`]).
+pub fn decode_value(value: Value) -> ServerFrame {
+    let map = match value {
+        Value::String(s) => {
+            return match primus::parse(&s) {
+                Some(Token::Ping(v)) => ServerFrame::Ping(v.to_string()),
+                Some(Token::Id(v)) => ServerFrame::Id(v.to_string()),
+                Some(Token::ServerClose) => ServerFrame::ServerClose,
+                Some(Token::Pong(_) | Token::Other { .. }) | None => {
+                    ServerFrame::Other(Value::String(s))
+                }
+            }
+        }
+        Value::Object(map) => map,
+        other => return ServerFrame::Other(other),
+    };
+    match map.get("context").and_then(Value::as_str) {
+        Some("response") => ServerFrame::Response {
+            message_id: map.get("messageId").and_then(MessageId::from_json),
+            body: map,
+        },
+        Some("user") => ServerFrame::Say(map),
+        Some("alert") => ServerFrame::Alert(map),
+        Some("api") => match map.get("welcome") {
+            Some(w) if js::truthy(w) => ServerFrame::Welcome(js::js_string(w)),
+            _ => ServerFrame::Api(map),
+        },
+        _ => ServerFrame::Other(Value::Object(map)),
+    }
+}
+
+/// Encodes a decoded server frame back to text (the inverse of [`decode`] for frames
+/// this crate produces; used by tests and the fuzz round-trip).
+pub fn encode(frame: &ServerFrame) -> String {
+    match frame {
+        ServerFrame::Ping(v) => primus_text("ping", v),
+        ServerFrame::Id(v) => primus_text("id", v),
+        ServerFrame::ServerClose => primus::SERVER_CLOSE.to_string(),
+        ServerFrame::Response { body, .. }
+        | ServerFrame::Say(body)
+        | ServerFrame::Alert(body)
+        | ServerFrame::Api(body) => {
+            let mut out = String::new();
+            js::write_object(&mut out, body);
+            out
+        }
+        ServerFrame::Welcome(text) => encode_welcome(text),
+        ServerFrame::Other(v) => js::to_json_string(v),
+    }
+}
+
+fn primus_text(kind: &str, value: &str) -> String {
+    js::to_json_string(&Value::String(format!("{}{kind}::{value}", primus::PREFIX)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn live_frames_encode_byte_exact() {
+        assert_eq!(
+            encode_welcome("Welcome to the actionhero api"),
+            r#"{"welcome":"Welcome to the actionhero api","context":"api"}"#
+        );
+        assert_eq!(
+            encode_verb_ok(Some(&json!(true)), &"a".into()),
+            r#"{"status":"OK","context":"response","data":true,"messageId":"a"}"#
+        );
+        assert_eq!(
+            encode_verb_error(
+                "Error: both room and message are required",
+                &json!({"message":"hello"}),
+                &2.into()
+            ),
+            r#"{"status":"Error: both room and message are required","error":"Error: both room and message are required","context":"response","data":{"message":"hello"},"messageId":2}"#
+        );
+        assert_eq!(
+            encode_action_response(&Map::new(), Some("key is a required parameter for this action"), &3.into()),
+            r#"{"error":"key is a required parameter for this action","context":"response","messageId":3}"#
+        );
+        assert_eq!(
+            encode_file_not_found(&2.into()),
+            r#"{"error":"that file is not found","content":null,"mime":"text/html","length":22,"context":"response","messageId":2}"#
+        );
+    }
+
+    #[test]
+    fn envelope_keeps_existing_keys_in_place() {
+        let m = obj(json!({"context":"mine","a":1}));
+        assert_eq!(encode_message(&m, Some(&1.into())), r#"{"context":"mine","a":1}"#);
+        let m = obj(json!({"messageId":0,"a":1}));
+        assert_eq!(
+            encode_message(&m, Some(&9.into())),
+            r#"{"messageId":9,"a":1,"context":"response"}"#
+        );
+        let m = obj(json!({"hello":"there"}));
+        assert_eq!(
+            encode_message(&m, Some(&"x".into())),
+            r#"{"hello":"there","context":"response","messageId":"x"}"#
+        );
+    }
+
+    #[test]
+    fn client_routes_by_context() {
+        assert_eq!(
+            decode(r#""primus::ping::1795610363950""#).unwrap(),
+            ServerFrame::Ping("1795610363950".into())
+        );
+        assert_eq!(
+            decode(r#"{"welcome":"hi","context":"api"}"#).unwrap(),
+            ServerFrame::Welcome("hi".into())
+        );
+        let ServerFrame::Response { message_id, .. } =
+            decode(r#"{"status":"OK","context":"response","messageId":7}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(message_id, Some(MessageId::Number(7)));
+        assert!(matches!(decode(r#"{"context":"user","message":"m"}"#).unwrap(), ServerFrame::Say(_)));
+        assert!(matches!(decode("5").unwrap(), ServerFrame::Other(_)));
+    }
+}

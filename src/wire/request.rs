@@ -1,0 +1,419 @@
+//! Client → server frames: decoded by the server, encoded by the client.
+
+use serde_json::{Map, Value};
+
+use super::js::{self, truthy};
+use super::primus::{self, Token};
+use super::WireError;
+use crate::ids::MessageId;
+
+/// One decoded client → server frame, as the server must treat it.
+///
+/// Decoding never fails on valid JSON: a value the server answers with an error (a
+/// number, `null`, an unknown verb, an unknown `primus::` token) decodes to a
+/// [`Request`] whose [`Verb`] says so.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientFrame {
+    /// `primus::pong::<value>`: the client is alive.
+    Pong(String),
+    /// `primus::id::`: the client asks for its spark id.
+    IdRequest,
+    /// Anything else: an Actionhero request.
+    Request(Request),
+}
+
+/// An Actionhero request (PROTOCOL.md §4.3), taken apart the way the reference does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    /// The request's `messageId`; `None` when absent or falsy (the server picks a uuid).
+    pub message_id: Option<MessageId>,
+    /// What the client asked for.
+    pub verb: Verb,
+    /// The `room` field when it was truthy (it is then not part of `remnant`).
+    pub room: Option<Value>,
+    /// The request minus `event`, `messageId` and a truthy `room`: echoed as `data` in
+    /// verb errors. For a non-object frame, the whole value.
+    pub remnant: Value,
+}
+
+/// The verb of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verb {
+    /// `action`: run `params.action`.
+    Action,
+    /// `file`: send a static file.
+    File,
+    /// `roomAdd`.
+    RoomAdd,
+    /// `roomLeave`.
+    RoomLeave,
+    /// `roomView`.
+    RoomView,
+    /// `detailsView`.
+    DetailsView,
+    /// `say`.
+    Say,
+    /// `documentation`.
+    Documentation,
+    /// `quit`.
+    Quit,
+    /// `exit`.
+    Exit,
+    /// Any other verb, as JavaScript's `String(event)` prints it (`undefined` when the
+    /// frame has no `event`, or is not an object).
+    Other(String),
+}
+
+impl Verb {
+    /// The verb's wire name (`"undefined"` for a missing one).
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Action => "action",
+            Self::File => "file",
+            Self::RoomAdd => "roomAdd",
+            Self::RoomLeave => "roomLeave",
+            Self::RoomView => "roomView",
+            Self::DetailsView => "detailsView",
+            Self::Say => "say",
+            Self::Documentation => "documentation",
+            Self::Quit => "quit",
+            Self::Exit => "exit",
+            Self::Other(s) => s,
+        }
+    }
+
+    fn from_event(event: Option<&Value>) -> Self {
+        match event {
+            None => Self::Other("undefined".into()),
+            Some(Value::String(s)) => match s.as_str() {
+                "action" => Self::Action,
+                "file" => Self::File,
+                "roomAdd" => Self::RoomAdd,
+                "roomLeave" => Self::RoomLeave,
+                "roomView" => Self::RoomView,
+                "detailsView" => Self::DetailsView,
+                "say" => Self::Say,
+                "documentation" => Self::Documentation,
+                "quit" => Self::Quit,
+                "exit" => Self::Exit,
+                other => Self::Other(other.into()),
+            },
+            Some(other) => Self::Other(js::js_string(other)),
+        }
+    }
+}
+
+impl Request {
+    /// The verb's arguments as the reference builds them: the truthy `room` first, then
+    /// every remaining value in JavaScript property order.
+    pub fn words(&self) -> Vec<&Value> {
+        let mut words = Vec::new();
+        if let Some(room) = &self.room {
+            words.push(room);
+        }
+        if let Value::Object(map) = &self.remnant {
+            for key in js::js_key_order(map) {
+                if let Some(v) = map.get(key) {
+                    words.push(v);
+                }
+            }
+        }
+        words
+    }
+
+    /// For `action`: the params the reference copies from `params` (a string is copied
+    /// character by character, like a `for…in` over it; other non-objects copy nothing).
+    pub fn action_params(&self) -> Map<String, Value> {
+        let Value::Object(map) = &self.remnant else {
+            return Map::new();
+        };
+        match map.get("params") {
+            Some(Value::Object(p)) => p.clone(),
+            Some(Value::String(s)) => s
+                .encode_utf16()
+                .enumerate()
+                .map(|(i, unit)| {
+                    (
+                        i.to_string(),
+                        Value::String(String::from_utf16_lossy(&[unit])),
+                    )
+                })
+                .collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v.clone()))
+                .collect(),
+            Some(_) | None => Map::new(),
+        }
+    }
+
+    /// For `file`: the `file` field.
+    pub fn file(&self) -> Option<&Value> {
+        match &self.remnant {
+            Value::Object(map) => map.get("file"),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes one client → server text message.
+///
+/// # Errors
+/// [`WireError::InvalidJson`] when `text` is not JSON (the reference drops such frames).
+pub fn decode(text: &str) -> Result<ClientFrame, WireError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| WireError::InvalidJson {
+        line: e.line(),
+        column: e.column(),
+    })?;
+    Ok(decode_value(value))
+}
+
+/// Decodes an already parsed JSON value (see [`decode`]).
+pub fn decode_value(value: Value) -> ClientFrame {
+    if let Value::String(s) = &value {
+        match primus::parse(s) {
+            Some(Token::Pong(v)) => return ClientFrame::Pong(v.to_string()),
+            Some(Token::Id(_)) => return ClientFrame::IdRequest,
+            Some(Token::Ping(_) | Token::ServerClose | Token::Other { .. }) | None => {}
+        }
+    }
+    ClientFrame::Request(request_from_value(value))
+}
+
+/// A binary message: the reference hands the raw bytes over as a Node `Buffer`, whose
+/// JSON form `{"type":"Buffer","data":[…]}` is echoed back in the verb error.
+pub fn decode_binary(bytes: &[u8]) -> Request {
+    let mut map = Map::new();
+    map.insert("type".into(), Value::String("Buffer".into()));
+    map.insert(
+        "data".into(),
+        Value::Array(bytes.iter().map(|b| Value::from(*b)).collect()),
+    );
+    Request {
+        message_id: None,
+        verb: Verb::Other("undefined".into()),
+        room: None,
+        remnant: Value::Object(map),
+    }
+}
+
+fn request_from_value(value: Value) -> Request {
+    let Value::Object(mut map) = value else {
+        return Request {
+            message_id: None,
+            verb: Verb::Other("undefined".into()),
+            room: None,
+            remnant: value,
+        };
+    };
+    let verb = Verb::from_event(map.shift_remove("event").as_ref());
+    let message_id = map
+        .shift_remove("messageId")
+        .and_then(|v| MessageId::from_json(&v));
+    // Only verbs other than action/file take `room` out of the remnant.
+    let room = match verb {
+        Verb::Action | Verb::File => None,
+        _ if map.get("room").is_some_and(truthy) => map.shift_remove("room"),
+        _ => None,
+    };
+    Request {
+        message_id,
+        verb,
+        room,
+        remnant: Value::Object(map),
+    }
+}
+
+/// A client → server request, as the client encodes it (the frames
+/// ActionheroWebsocketClient sends, key order included).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientRequest {
+    /// `{"event":"action","params":{…,"action":name},"messageId":id}`.
+    Action {
+        /// Params, with `action` already set.
+        params: Map<String, Value>,
+        /// The request id.
+        message_id: MessageId,
+    },
+    /// `{"event":"say","room":…,"message":…,"messageId":id}`.
+    Say {
+        /// Room.
+        room: String,
+        /// Message (any JSON value).
+        message: Value,
+        /// The request id.
+        message_id: MessageId,
+    },
+    /// `{"event":"file","file":…,"messageId":id}`.
+    File {
+        /// Path under the public directory.
+        file: String,
+        /// The request id.
+        message_id: MessageId,
+    },
+    /// `{"event":"roomAdd","room":…,"messageId":id}`.
+    RoomAdd {
+        /// Room.
+        room: String,
+        /// The request id.
+        message_id: MessageId,
+    },
+    /// `{"event":"roomLeave","room":…,"messageId":id}`.
+    RoomLeave {
+        /// Room.
+        room: String,
+        /// The request id.
+        message_id: MessageId,
+    },
+    /// `{"event":"roomView","room":…,"messageId":id}`.
+    RoomView {
+        /// Room.
+        room: String,
+        /// The request id.
+        message_id: MessageId,
+    },
+    /// `{"event":"detailsView","messageId":id}`.
+    DetailsView {
+        /// The request id.
+        message_id: MessageId,
+    },
+    /// `{"event":"documentation","messageId":id}`.
+    Documentation {
+        /// The request id.
+        message_id: MessageId,
+    },
+    /// `{"event":"quit","messageId":id}`.
+    Quit {
+        /// The request id.
+        message_id: MessageId,
+    },
+}
+
+impl ClientRequest {
+    /// The request's id.
+    pub fn message_id(&self) -> &MessageId {
+        match self {
+            Self::Action { message_id, .. }
+            | Self::Say { message_id, .. }
+            | Self::File { message_id, .. }
+            | Self::RoomAdd { message_id, .. }
+            | Self::RoomLeave { message_id, .. }
+            | Self::RoomView { message_id, .. }
+            | Self::DetailsView { message_id }
+            | Self::Documentation { message_id }
+            | Self::Quit { message_id } => message_id,
+        }
+    }
+}
+
+/// Encodes a client request as the frame text the real client sends.
+pub fn encode(req: &ClientRequest) -> String {
+    let mut out = String::with_capacity(96);
+    let (event, fields): (&str, Vec<(&str, Value)>) = match req {
+        ClientRequest::Action { params, .. } => {
+            out.push_str("{\"event\":\"action\",\"params\":");
+            js::write_object(&mut out, params);
+            return finish(out, req.message_id());
+        }
+        ClientRequest::Say { room, message, .. } => (
+            "say",
+            vec![("room", Value::String(room.clone())), ("message", message.clone())],
+        ),
+        ClientRequest::File { file, .. } => ("file", vec![("file", Value::String(file.clone()))]),
+        ClientRequest::RoomAdd { room, .. } => ("roomAdd", vec![("room", Value::String(room.clone()))]),
+        ClientRequest::RoomLeave { room, .. } => {
+            ("roomLeave", vec![("room", Value::String(room.clone()))])
+        }
+        ClientRequest::RoomView { room, .. } => {
+            ("roomView", vec![("room", Value::String(room.clone()))])
+        }
+        ClientRequest::DetailsView { .. } => ("detailsView", vec![]),
+        ClientRequest::Documentation { .. } => ("documentation", vec![]),
+        ClientRequest::Quit { .. } => ("quit", vec![]),
+    };
+    out.push_str("{\"event\":");
+    js::write_json_str(&mut out, event);
+    for (k, v) in &fields {
+        out.push(',');
+        js::write_json_str(&mut out, k);
+        out.push(':');
+        js::write_json(&mut out, v);
+    }
+    finish(out, req.message_id())
+}
+
+fn finish(mut out: String, id: &MessageId) -> String {
+    out.push_str(",\"messageId\":");
+    id.write_json(&mut out);
+    out.push('}');
+    out
+}
+
+/// The frame text a client sends to answer `primus::ping::<value>`.
+pub fn encode_pong(ping_value: &str) -> String {
+    primus::encode_pong(ping_value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn req(text: &str) -> Request {
+        match decode(text).unwrap() {
+            ClientFrame::Request(r) => r,
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decodes_action_with_any_id_type() {
+        let r = req(r#"{"event":"action","params":{"action":"randomNumber"},"messageId":1}"#);
+        assert_eq!(r.verb, Verb::Action);
+        assert_eq!(r.message_id, Some(MessageId::Number(1)));
+        assert_eq!(r.action_params()["action"], json!("randomNumber"));
+        let r = req(r#"{"event":"action","params":"abc","messageId":{"a":1}}"#);
+        assert_eq!(r.action_params().len(), 3);
+        assert_eq!(r.message_id, Some(MessageId::Json(r#"{"a":1}"#.into())));
+    }
+
+    #[test]
+    fn decodes_non_objects_as_undefined_verb() {
+        for text in ["123", "\"hello\"", "[1,2]", "true", "null", "{\"noevent\":1}", "\"primus::foo\""] {
+            let r = req(text);
+            assert_eq!(r.verb, Verb::Other("undefined".into()), "{text}");
+            assert_eq!(r.message_id, None);
+        }
+        assert_eq!(req("null").remnant, Value::Null);
+    }
+
+    #[test]
+    fn decodes_primus_tokens() {
+        assert_eq!(decode("\"primus::pong::17\"").unwrap(), ClientFrame::Pong("17".into()));
+        assert_eq!(decode("\"primus::id::\"").unwrap(), ClientFrame::IdRequest);
+        assert!(matches!(decode("{bad"), Err(WireError::InvalidJson { .. })));
+    }
+
+    #[test]
+    fn words_follow_javascript_order() {
+        let r = req(r#"{"event":"say","room":"r","message":"m","1":"first?","x":"y"}"#);
+        let words: Vec<String> = r.words().into_iter().map(js::js_string).collect();
+        assert_eq!(words, vec!["r", "first?", "m", "y"]);
+        let r = req(r#"{"event":"say","message":"hello","messageId":2}"#);
+        assert_eq!(r.remnant, json!({"message":"hello"}));
+        assert_eq!(r.room, None);
+    }
+
+    #[test]
+    fn encodes_client_frames_like_the_real_client() {
+        let mut params = Map::new();
+        params.insert("action".into(), json!("randomNumber"));
+        let a = ClientRequest::Action { params, message_id: 1.into() };
+        assert_eq!(encode(&a), r#"{"event":"action","params":{"action":"randomNumber"},"messageId":1}"#);
+        let s = ClientRequest::Say { room: "r".into(), message: json!("hi"), message_id: 2.into() };
+        assert_eq!(encode(&s), r#"{"event":"say","room":"r","message":"hi","messageId":2}"#);
+        let d = ClientRequest::DetailsView { message_id: 7.into() };
+        assert_eq!(encode(&d), r#"{"event":"detailsView","messageId":7}"#);
+    }
+}
