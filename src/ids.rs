@@ -265,7 +265,10 @@ mod tests {
     #[test]
     fn message_id_keeps_json_type_and_drops_falsy() {
         assert_eq!(MessageId::from_json(&json!(7)), Some(MessageId::Number(7)));
-        assert_eq!(MessageId::from_json(&json!("abc")), Some(MessageId::from("abc")));
+        assert_eq!(
+            MessageId::from_json(&json!("abc")),
+            Some(MessageId::from("abc"))
+        );
         for falsy in [json!(0), json!(""), json!(false), json!(null), json!(0.0)] {
             assert_eq!(MessageId::from_json(&falsy), None, "{falsy}");
         }
@@ -281,6 +284,9 @@ mod tests {
     fn room_names_are_validated() {
         assert!(RoomName::new("").is_err());
         assert!(RoomName::new(&"x".repeat(RoomName::MAX_LEN + 1)).is_err());
-        assert_eq!(RoomName::new("defaultRoom").unwrap().as_str(), "defaultRoom");
+        assert_eq!(
+            RoomName::new("defaultRoom").unwrap().as_str(),
+            "defaultRoom"
+        );
     }
 }

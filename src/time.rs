@@ -88,7 +88,9 @@ impl Rng {
             b"useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict";
         let mut b = [0u8; 21];
         self.0.fill_bytes(&mut b);
-        b.iter().map(|x| ALPHABET[(x & 63) as usize] as char).collect()
+        b.iter()
+            .map(|x| ALPHABET[(x & 63) as usize] as char)
+            .collect()
     }
 
     /// A float in `[0, 1)`.

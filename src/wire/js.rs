@@ -27,7 +27,11 @@ pub fn write_json_str(out: &mut String, s: &str) {
                 && matches!(bytes.get(i + 2), Some(0xA8) | Some(0xA9)) =>
             {
                 out.push_str(&s[start..i]);
-                out.push_str(if bytes[i + 2] == 0xA8 { "\\u2028" } else { "\\u2029" });
+                out.push_str(if bytes[i + 2] == 0xA8 {
+                    "\\u2028"
+                } else {
+                    "\\u2029"
+                });
                 i += 3;
                 start = i;
                 continue;
@@ -233,7 +237,11 @@ pub fn js_key_order(map: &Map<String, Value>) -> Vec<&str> {
         .collect();
     index_keys.sort_unstable();
     let mut keys: Vec<&str> = index_keys.into_iter().map(|(_, k)| k).collect();
-    keys.extend(map.keys().filter(|k| !is_array_index(k)).map(String::as_str));
+    keys.extend(
+        map.keys()
+            .filter(|k| !is_array_index(k))
+            .map(String::as_str),
+    );
     keys
 }
 
@@ -280,7 +288,10 @@ mod tests {
     fn property_order_puts_indices_first() {
         let v = json!({"room":"r","message":"m","1":"first?","x":"y","0":"zero","01":"no"});
         let Value::Object(m) = v else { unreachable!() };
-        assert_eq!(js_key_order(&m), vec!["0", "1", "room", "message", "x", "01"]);
+        assert_eq!(
+            js_key_order(&m),
+            vec!["0", "1", "room", "message", "x", "01"]
+        );
     }
 
     #[test]

@@ -119,8 +119,14 @@ mod tests {
 
     #[test]
     fn encodes_tokens() {
-        assert_eq!(encode_ping(1795610363950), "\"primus::ping::1795610363950\"");
-        assert_eq!(encode_pong("1795610363950"), "\"primus::pong::1795610363950\"");
+        assert_eq!(
+            encode_ping(1795610363950),
+            "\"primus::ping::1795610363950\""
+        );
+        assert_eq!(
+            encode_pong("1795610363950"),
+            "\"primus::pong::1795610363950\""
+        );
         assert_eq!(encode_pong("abc"), "\"primus::pong::NaN\"");
         assert_eq!(encode_id(""), "\"primus::id::\"");
     }

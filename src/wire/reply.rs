@@ -300,7 +300,11 @@ mod tests {
             r#"{"status":"Error: both room and message are required","error":"Error: both room and message are required","context":"response","data":{"message":"hello"},"messageId":2}"#
         );
         assert_eq!(
-            encode_action_response(&Map::new(), Some("key is a required parameter for this action"), &3.into()),
+            encode_action_response(
+                &Map::new(),
+                Some("key is a required parameter for this action"),
+                &3.into()
+            ),
             r#"{"error":"key is a required parameter for this action","context":"response","messageId":3}"#
         );
         assert_eq!(
@@ -312,7 +316,10 @@ mod tests {
     #[test]
     fn envelope_keeps_existing_keys_in_place() {
         let m = obj(json!({"context":"mine","a":1}));
-        assert_eq!(encode_message(&m, Some(&1.into())), r#"{"context":"mine","a":1}"#);
+        assert_eq!(
+            encode_message(&m, Some(&1.into())),
+            r#"{"context":"mine","a":1}"#
+        );
         let m = obj(json!({"messageId":0,"a":1}));
         assert_eq!(
             encode_message(&m, Some(&9.into())),
@@ -341,7 +348,10 @@ mod tests {
             panic!()
         };
         assert_eq!(message_id, Some(MessageId::Number(7)));
-        assert!(matches!(decode(r#"{"context":"user","message":"m"}"#).unwrap(), ServerFrame::Say(_)));
+        assert!(matches!(
+            decode(r#"{"context":"user","message":"m"}"#).unwrap(),
+            ServerFrame::Say(_)
+        ));
         assert!(matches!(decode("5").unwrap(), ServerFrame::Other(_)));
     }
 }

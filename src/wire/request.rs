@@ -318,10 +318,15 @@ pub fn encode(req: &ClientRequest) -> String {
         }
         ClientRequest::Say { room, message, .. } => (
             "say",
-            vec![("room", Value::String(room.clone())), ("message", message.clone())],
+            vec![
+                ("room", Value::String(room.clone())),
+                ("message", message.clone()),
+            ],
         ),
         ClientRequest::File { file, .. } => ("file", vec![("file", Value::String(file.clone()))]),
-        ClientRequest::RoomAdd { room, .. } => ("roomAdd", vec![("room", Value::String(room.clone()))]),
+        ClientRequest::RoomAdd { room, .. } => {
+            ("roomAdd", vec![("room", Value::String(room.clone()))])
+        }
         ClientRequest::RoomLeave { room, .. } => {
             ("roomLeave", vec![("room", Value::String(room.clone()))])
         }
@@ -380,7 +385,15 @@ mod tests {
 
     #[test]
     fn decodes_non_objects_as_undefined_verb() {
-        for text in ["123", "\"hello\"", "[1,2]", "true", "null", "{\"noevent\":1}", "\"primus::foo\""] {
+        for text in [
+            "123",
+            "\"hello\"",
+            "[1,2]",
+            "true",
+            "null",
+            "{\"noevent\":1}",
+            "\"primus::foo\"",
+        ] {
             let r = req(text);
             assert_eq!(r.verb, Verb::Other("undefined".into()), "{text}");
             assert_eq!(r.message_id, None);
@@ -390,7 +403,10 @@ mod tests {
 
     #[test]
     fn decodes_primus_tokens() {
-        assert_eq!(decode("\"primus::pong::17\"").unwrap(), ClientFrame::Pong("17".into()));
+        assert_eq!(
+            decode("\"primus::pong::17\"").unwrap(),
+            ClientFrame::Pong("17".into())
+        );
         assert_eq!(decode("\"primus::id::\"").unwrap(), ClientFrame::IdRequest);
         assert!(matches!(decode("{bad"), Err(WireError::InvalidJson { .. })));
     }
@@ -409,11 +425,26 @@ mod tests {
     fn encodes_client_frames_like_the_real_client() {
         let mut params = Map::new();
         params.insert("action".into(), json!("randomNumber"));
-        let a = ClientRequest::Action { params, message_id: 1.into() };
-        assert_eq!(encode(&a), r#"{"event":"action","params":{"action":"randomNumber"},"messageId":1}"#);
-        let s = ClientRequest::Say { room: "r".into(), message: json!("hi"), message_id: 2.into() };
-        assert_eq!(encode(&s), r#"{"event":"say","room":"r","message":"hi","messageId":2}"#);
-        let d = ClientRequest::DetailsView { message_id: 7.into() };
+        let a = ClientRequest::Action {
+            params,
+            message_id: 1.into(),
+        };
+        assert_eq!(
+            encode(&a),
+            r#"{"event":"action","params":{"action":"randomNumber"},"messageId":1}"#
+        );
+        let s = ClientRequest::Say {
+            room: "r".into(),
+            message: json!("hi"),
+            message_id: 2.into(),
+        };
+        assert_eq!(
+            encode(&s),
+            r#"{"event":"say","room":"r","message":"hi","messageId":2}"#
+        );
+        let d = ClientRequest::DetailsView {
+            message_id: 7.into(),
+        };
         assert_eq!(encode(&d), r#"{"event":"detailsView","messageId":7}"#);
     }
 }
