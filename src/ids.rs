@@ -129,6 +129,12 @@ impl AsRef<str> for RoomName {
     }
 }
 
+impl std::borrow::Borrow<str> for RoomName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<&str> for RoomName {
     type Error = InvalidRoomName;
     fn try_from(s: &str) -> Result<Self, Self::Error> {
