@@ -150,7 +150,10 @@ mod tests {
         ));
         assert_eq!(read_public_file(&root, "."), FileOutcome::NotFound);
         assert_eq!(read_public_file(&root, "missing"), FileOutcome::NotFound);
-        assert_eq!(read_public_file(&root, "../secret.txt"), FileOutcome::NotFound);
+        assert_eq!(
+            read_public_file(&root, "../secret.txt"),
+            FileOutcome::NotFound
+        );
         assert_eq!(read_public_file(&root, "/etc/hosts"), FileOutcome::NotFound);
         let _ = fs::remove_dir_all(&dir);
     }
@@ -172,7 +175,10 @@ mod tests {
 
     #[test]
     fn mime_by_extension() {
-        assert_eq!(mime_for(Path::new("x/y.JS")), Some("application/javascript"));
+        assert_eq!(
+            mime_for(Path::new("x/y.JS")),
+            Some("application/javascript")
+        );
         assert_eq!(mime_for(Path::new("x/y.unknownext")), None);
         assert_eq!(mime_for(Path::new("noext")), None);
     }

@@ -249,7 +249,10 @@ impl Driver {
         action: &str,
         params: &Map<String, Value>,
     ) {
-        let version = params.get("apiVersion").map(js::js_string).unwrap_or_default();
+        let version = params
+            .get("apiVersion")
+            .map(js::js_string)
+            .unwrap_or_default();
         let handler = self
             .handlers
             .get(&(action.to_owned(), version))
@@ -302,10 +305,11 @@ impl Driver {
         let handle = self.handle.clone();
         let file_name = file.to_owned();
         let task = async move {
-            let outcome =
-                tokio::task::spawn_blocking(move || crate::files::read_public_file(&dir, &file_name))
-                    .await
-                    .unwrap_or(FileOutcome::NotFound);
+            let outcome = tokio::task::spawn_blocking(move || {
+                crate::files::read_public_file(&dir, &file_name)
+            })
+            .await
+            .unwrap_or(FileOutcome::NotFound);
             handle.command(Command::FileDone { request, outcome }).await;
         };
         tokio::spawn(trace::request(task, "file", file, conn));

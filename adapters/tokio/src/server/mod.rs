@@ -264,7 +264,8 @@ impl ServerBuilder {
         let mut server = Server::new(self.config, seed, Instant::now(), SystemTime::now())
             .map_err(|e| invalid(e.to_string()))?;
         for room in &self.rooms {
-            let name = RoomName::new(room).map_err(|_| invalid(format!("invalid room `{room}`")))?;
+            let name =
+                RoomName::new(room).map_err(|_| invalid(format!("invalid room `{room}`")))?;
             match server.create_room(name) {
                 Ok(()) | Err(RoomError::AlreadyExists) => {}
                 Err(e) => return Err(invalid(format!("room `{room}`: {e}"))),
@@ -276,7 +277,10 @@ impl ServerBuilder {
         let mut handlers = BTreeMap::new();
         for (spec, handler) in self.actions {
             handlers.insert(
-                (spec.name.clone(), actionhero_ws::wire::js::number_to_string(&spec.version)),
+                (
+                    spec.name.clone(),
+                    actionhero_ws::wire::js::number_to_string(&spec.version),
+                ),
                 handler,
             );
             server.register_action(spec);
@@ -301,7 +305,12 @@ impl ServerBuilder {
             max_message,
             inbound: inbound_tx,
         });
-        tokio::spawn(conn::accept_loop(listener, conn_shared, stop_accept_rx, alive_tx));
+        tokio::spawn(conn::accept_loop(
+            listener,
+            conn_shared,
+            stop_accept_rx,
+            alive_tx,
+        ));
         let driver = driver::Driver {
             server,
             handle: handle.clone(),
@@ -386,7 +395,11 @@ impl ServerHandle {
     ///
     /// # Errors
     /// [`ServerError::Stopped`].
-    pub async fn alert(&self, conn: ConnectionHandle, message: Value) -> Result<Delivery, ServerError> {
+    pub async fn alert(
+        &self,
+        conn: ConnectionHandle,
+        message: Value,
+    ) -> Result<Delivery, ServerError> {
         self.call(|reply| Command::Alert {
             conn,
             message,
