@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{timeout, timeout_at, Instant};
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -217,7 +217,12 @@ async fn pump(
                         let _ = timeout(close_wait, ws.close(Some(close))).await;
                         return CloseCause::MessageTooLarge;
                     }
-                    Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) | None => {
+                    Some(Err(
+                        WsError::ConnectionClosed
+                        | WsError::AlreadyClosed
+                        | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+                    ))
+                    | None => {
                         return CloseCause::PeerClosed { code: None };
                     }
                     Some(Err(_)) => return CloseCause::Transport,

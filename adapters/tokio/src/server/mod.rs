@@ -184,7 +184,8 @@ impl ServerBuilder {
         self
     }
 
-    /// Sets the core handshake configuration (path, limits, fingerprint key, …).
+    /// Sets the core handshake configuration (path, limits, fingerprint key, …). Its
+    /// `ping_interval_ms` is replaced by the server's heartbeat interval when that is on.
     pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
         self.handshake = config;
         self
@@ -286,6 +287,11 @@ impl ServerBuilder {
             server.register_action(spec);
         }
         let max_message = server.config().max_message_len;
+        let mut handshake = self.handshake;
+        // `/primus/spec` reports the heartbeat the server really runs.
+        if let Some(interval) = server.config().ping_interval {
+            handshake.ping_interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+        }
 
         let (command_tx, command_rx) = mpsc::channel(self.adapter.command_queue.max(1));
         let (inbound_tx, inbound_rx) = mpsc::channel(self.adapter.inbound_queue.max(1));
@@ -300,7 +306,7 @@ impl ServerBuilder {
             }),
         };
         let conn_shared = Arc::new(conn::ConnShared {
-            handshake: self.handshake,
+            handshake,
             adapter: self.adapter.clone(),
             max_message,
             inbound: inbound_tx,
