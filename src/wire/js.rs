@@ -191,7 +191,7 @@ pub fn write_f64(out: &mut String, f: f64) {
             out.push_str(b);
         }
         out.push('e');
-        out.push(if n - 1 >= 0 { '+' } else { '-' });
+        out.push(if n > 0 { '+' } else { '-' });
         out.push_str(itoa::Buffer::new().format((n - 1).abs()));
     }
 }
