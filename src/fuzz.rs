@@ -137,3 +137,164 @@ pub fn server_ops(data: &[u8]) {
         }
     }
 }
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::handshake::{
+    evaluate, parse_request, parse_response, sec_websocket_accept, Decision, HandshakeConfig,
+    HandshakeLimits, Parsed, ResponseParsed,
+};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// The handshake parsers on arbitrary bytes: byte 0 picks the split point, the limits,
+/// the peer and the config; the rest is the head.
+///
+/// Invariants: never panics; a prefix gives `NeedMore` or the whole input's result;
+/// `consumed` stays within the input and the byte limit; `evaluate` is deterministic
+/// and its response is a complete HTTP response that our own client check accepts
+/// (101) or reports with its status; `parse_response` behaves the same way on the
+/// bytes read as a response.
+pub fn handshake(data: &[u8]) {
+    let Some((&ctl, head)) = data.split_first() else {
+        return;
+    };
+    let limits = if ctl & 1 == 0 {
+        HandshakeLimits::default()
+    } else {
+        HandshakeLimits {
+            max_header_bytes: 256,
+            max_headers: 4,
+        }
+    };
+    let split = usize::from(ctl) * head.len() / 255;
+
+    let whole = parse_request(head, &limits);
+    let first = parse_request(&head[..split], &limits);
+    if first != Ok(Parsed::NeedMore) {
+        assert_eq!(first, whole, "split at {split}");
+    }
+    if let Ok(Parsed::Complete { request, consumed }) = &whole {
+        assert!(*consumed <= head.len() && *consumed <= limits.max_header_bytes);
+        let peer = fuzz_peer(ctl, head.len());
+        let config = fuzz_config(ctl, limits.clone());
+        let decision = evaluate(request, peer, &config);
+        assert_eq!(decision, evaluate(request, peer, &config));
+        check_decision(request, &decision);
+    }
+
+    let accept = sec_websocket_accept("dGhlIHNhbXBsZSBub25jZQ==");
+    let whole = parse_response(head, &accept, &limits);
+    let first = parse_response(&head[..split], &accept, &limits);
+    if first != Ok(ResponseParsed::NeedMore) {
+        assert_eq!(first, whole, "split at {split}");
+    }
+    if let Ok(ResponseParsed::Complete { consumed }) = whole {
+        assert!(consumed <= head.len() && consumed <= limits.max_header_bytes);
+    }
+}
+
+fn fuzz_peer(ctl: u8, len: usize) -> SocketAddr {
+    let port = u16::try_from(len % 65536).unwrap_or(0);
+    let ip = match (ctl >> 1) % 4 {
+        0 => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        1 => IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)),
+        2 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        _ => IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()),
+    };
+    SocketAddr::new(ip, port)
+}
+
+fn fuzz_config(ctl: u8, limits: HandshakeLimits) -> HandshakeConfig {
+    let mut config = HandshakeConfig {
+        limits,
+        fingerprint_from_cookie: ctl & 0x08 != 0,
+        ..HandshakeConfig::default()
+    };
+    if ctl & 0x10 != 0 {
+        config = config.trust_any_proxy();
+    }
+    if ctl & 0x20 != 0 {
+        config.allowed_origins = Some(vec!["https://ok.example".into()]);
+    }
+    if ctl & 0x40 != 0 {
+        config.pathname = "p".into();
+    }
+    config
+}
+
+fn check_decision(request: &http::Request<()>, decision: &Decision) {
+    let generous = HandshakeLimits {
+        max_header_bytes: 1 << 20,
+        max_headers: 64,
+    };
+    match decision {
+        Decision::Upgrade {
+            handshake,
+            response,
+        } => {
+            let key = request
+                .headers()
+                .get("sec-websocket-key")
+                .and_then(|k| k.to_str().ok())
+                .unwrap()
+                .trim();
+            let accept = sec_websocket_accept(key);
+            assert_eq!(
+                parse_response(response, &accept, &generous),
+                Ok(ResponseParsed::Complete {
+                    consumed: response.len()
+                })
+            );
+            assert!(handshake.remote_ip.parse::<IpAddr>().is_ok());
+            assert!(handshake
+                .fingerprint
+                .as_ref()
+                .map_or(true, |f| !f.is_empty()));
+        }
+        Decision::Respond { status, response } => {
+            let mut headers = [httparse::EMPTY_HEADER; 16];
+            let mut parsed = httparse::Response::new(&mut headers);
+            let Ok(httparse::Status::Complete(len)) = parsed.parse(response) else {
+                panic!("incomplete response");
+            };
+            assert_eq!(parsed.code, Some(*status));
+            let declared: usize = parsed
+                .headers
+                .iter()
+                .find(|h| h.name == "Content-Length")
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
+                .unwrap();
+            let body = response.len() - len;
+            assert!(body == declared || (body == 0 && request.method() == http::Method::HEAD));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handshake_seeds_do_not_panic() {
+        let upgrade = b"GET /primus?sessionID=abc&_primuscb=Nx1-0 HTTP/1.1\r\nHost: h\r\n\
+                        Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+                        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Forwarded-For: [::1]\r\n\
+                        Cookie: sessionID=c\r\nOrigin: https://ok.example\r\n\r\n\x81\x00";
+        let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                         Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        let inputs: [&[u8]; 6] = [
+            upgrade,
+            response,
+            b"GET /primus/spec HTTP/1.1\r\n\r\n",
+            b"HEAD /p/spec HTTP/1.1\r\n\r\n",
+            b"GET /api HTTP/1.0\r\n\r\n",
+            b"\r\n\r\nGARBAGE",
+        ];
+        for input in inputs {
+            for ctl in 0..=255u8 {
+                let mut data = vec![ctl];
+                data.extend_from_slice(input);
+                super::handshake(&data);
+            }
+        }
+        super::handshake(b"");
+        super::handshake(&[7]);
+    }
+}
