@@ -1,11 +1,11 @@
 //! The simulation harness (STYLE.md §7.2): one `Server`, in-memory peers that speak raw
 //! frames, the Actionhero sample actions as the application, a virtual clock. No
 //! sockets, no sleeps.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::disallowed_methods)] // one real Instant is the virtual epoch
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use actionhero_ws::handshake::Handshake;
 use actionhero_ws::samples::{self, SampleRun, Samples, StatusInfo};
