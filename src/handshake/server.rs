@@ -1,24 +1,8 @@
-//! The HTTP/1.1 upgrade handshake, from raw bytes (STUB: being written).
+//! Server side: request parsing, the upgrade decision, fingerprint and client address.
+//! (The request parser and `evaluate` are being written; these types are stable.)
 
+use super::HandshakeLimits;
 use std::net::SocketAddr;
-
-/// Hard limits on the request head.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HandshakeLimits {
-    /// Most bytes in the request head.
-    pub max_header_bytes: usize,
-    /// Most header lines.
-    pub max_headers: usize,
-}
-
-impl Default for HandshakeLimits {
-    fn default() -> Self {
-        Self {
-            max_header_bytes: 16 * 1024,
-            max_headers: 64,
-        }
-    }
-}
 
 /// Handshake configuration.
 #[derive(Clone, Debug, Default)]
