@@ -173,7 +173,10 @@ mod tests {
         let d = delay(&cfg, u32::MAX, 0.5);
         assert_eq!(d, Duration::from_millis(u64::MAX));
         cfg.factor = 2.0;
-        assert_eq!(delay(&cfg, 1000, 0.0), delay(&cfg, MAX_BACKOFF_EXPONENT + 1, 0.0));
+        assert_eq!(
+            delay(&cfg, 1000, 0.0),
+            delay(&cfg, MAX_BACKOFF_EXPONENT + 1, 0.0)
+        );
     }
 
     #[test]
@@ -181,7 +184,10 @@ mod tests {
         let mut cfg = defaults();
         cfg.retries = 0;
         let mut r = Recovery::default();
-        assert_eq!(r.schedule(&cfg, || 0.0), Schedule::Exhausted { attempts: 0 });
+        assert_eq!(
+            r.schedule(&cfg, || 0.0),
+            Schedule::Exhausted { attempts: 0 }
+        );
         assert!(!r.is_recovering());
         cfg.retries = 2;
         r.schedule(&cfg, || 0.0);

@@ -241,7 +241,8 @@ mod tests {
 
     #[test]
     fn rejects_out_of_range_values() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut ClientConfig)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut ClientConfig)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("pathname", Box::new(|c| c.pathname = "primus".into())),
             ("cookie_key", Box::new(|c| c.cookie_key.clear())),
             (
@@ -287,10 +288,15 @@ mod tests {
                 other => panic!("{field}: {other:?}"),
             }
         }
-        let mut c = ClientConfig::default();
-        c.ping_timeout = None;
-        c.max_offline_queue = 0;
-        c.reconnect.retries = 0;
+        let c = ClientConfig {
+            ping_timeout: None,
+            max_offline_queue: 0,
+            reconnect: ReconnectConfig {
+                retries: 0,
+                ..ReconnectConfig::default()
+            },
+            ..ClientConfig::default()
+        };
         assert_eq!(c.validate(), Ok(()));
     }
 }

@@ -60,6 +60,9 @@ mod requests;
 mod state;
 mod timer;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -702,7 +705,6 @@ fn url_config_error(e: UrlError) -> ConfigError {
         UrlError::InvalidPort => "URL port must be a number in 1..=65535",
         UrlError::Credentials => "credentials in the URL are not supported",
         UrlError::InvalidPathname => "pathname holds characters not allowed in a URL path",
-        _ => "cannot connect to this URL",
     };
     ConfigError::InvalidValue { field, reason }
 }

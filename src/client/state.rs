@@ -90,6 +90,7 @@ pub(super) enum State {
 
 impl State {
     /// Every variant's diagram name (exhaustive, so a new variant must be named).
+    #[cfg(test)]
     pub(super) fn name(&self) -> &'static str {
         match self {
             Self::Idle => "Idle",
@@ -176,27 +177,27 @@ impl Client {
     /// Moves time to `max(now, last_now)` and fires everything due; returns that time.
     pub(super) fn advance(&mut self, now: Instant) -> Instant {
         let now = self.clock.advance(now);
+        // Fire everything due, earliest first. Every timer set while firing lies
+        // strictly after `now` (all durations are validated positive), so this ends.
         loop {
-            while let Some(entry) = self.requests.pop_expired(now) {
-                self.event(ClientEvent::RequestFailed {
-                    id: entry.id,
-                    reason: RequestFailure::TimedOut,
-                });
-            }
-            // Every timer set while firing lies strictly after `now` (all durations are
-            // validated positive), so this loop ends.
-            match self.timers.next() {
-                Some((at, kind)) if at <= now => {
-                    self.timers.clear(kind);
-                    self.on_timer(kind, now);
+            let request = self.requests.next_deadline().filter(|at| *at <= now);
+            let timer = self.timers.next().filter(|(at, _)| *at <= now);
+            match (request, timer) {
+                (Some(r), Some((t, kind))) if t < r => self.fire(kind, now),
+                (Some(_), _) => {
+                    if let Some(entry) = self.requests.pop_expired(now) {
+                        self.fail(entry, RequestFailure::TimedOut);
+                    }
                 }
-                Some(_) | None => break,
+                (None, Some((_, kind))) => self.fire(kind, now),
+                (None, None) => break,
             }
         }
         now
     }
 
-    fn on_timer(&mut self, kind: TimerKind, now: Instant) {
+    fn fire(&mut self, kind: TimerKind, now: Instant) {
+        self.timers.clear(kind);
         match (kind, &self.state) {
             (TimerKind::Connect, State::Connecting { .. } | State::Configuring { .. }) => {
                 self.lose(LostReason::ConnectTimeout, true, now);
@@ -253,7 +254,11 @@ impl Client {
                 self.out.push_back(open);
             }
             // The URL was validated in `new`, so this is defensive.
-            Err(e) => self.lose(LostReason::OpenFailed(OpenFailure::Io(e.to_string())), false, now),
+            Err(e) => self.lose(
+                LostReason::OpenFailed(OpenFailure::Io(e.to_string())),
+                false,
+                now,
+            ),
         }
     }
 
@@ -496,9 +501,9 @@ impl Client {
         match frame {
             ServerFrame::Ping(value) => {
                 self.out
-                    .push_back(ClientOutput::Transmit(Frame::Text(Text::from(encode_pong(
-                        &value,
-                    )))));
+                    .push_back(ClientOutput::Transmit(Frame::Text(Text::from(
+                        encode_pong(&value),
+                    ))));
                 if let Some(ping_timeout) = self.config.ping_timeout {
                     self.timers
                         .set(TimerKind::Heartbeat, time::add(now, ping_timeout));
@@ -528,7 +533,12 @@ impl Client {
         }
     }
 
-    fn on_response(&mut self, message_id: Option<MessageId>, body: Map<String, Value>, now: Instant) {
+    fn on_response(
+        &mut self,
+        message_id: Option<MessageId>,
+        body: Map<String, Value>,
+        now: Instant,
+    ) {
         let Some(message_id) = message_id else {
             self.violation(Violation::UnmatchedResponse {
                 message_id: None,
@@ -678,7 +688,9 @@ impl Client {
 
     fn transmit(&mut self, request: &ClientRequest) {
         self.out
-            .push_back(ClientOutput::Transmit(Frame::Text(Text::from(encode(request)))));
+            .push_back(ClientOutput::Transmit(Frame::Text(Text::from(encode(
+                request,
+            )))));
     }
 
     fn event(&mut self, event: ClientEvent) {
