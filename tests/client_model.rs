@@ -15,6 +15,8 @@
 //! * after a drain, `poll_timeout` is `None` or later than `now`;
 //! * the same seed and ops give the same outputs.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
