@@ -1,1 +1,50 @@
-fn main() {}
+//! Codec benchmarks: decoding typical client frames, encoding typical server frames.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+
+use actionhero_ws::wire::{reply, request};
+use actionhero_ws::MessageId;
+use serde_json::{json, Map, Value};
+
+const FRAMES: [&str; 5] = [
+    r#"{"event":"action","params":{"action":"randomNumber"},"messageId":1}"#,
+    r#"{"event":"say","room":"defaultRoom","message":"hello world","messageId":2}"#,
+    r#"{"event":"roomAdd","room":"defaultRoom","messageId":3}"#,
+    r#"{"event":"detailsView","messageId":4}"#,
+    r#""primus::pong::1795610363950""#,
+];
+
+fn decode(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(FRAMES.len() as u64));
+    g.bench_function("typical_client_frames", |b| {
+        b.iter(|| {
+            for f in FRAMES {
+                black_box(request::decode(black_box(f)).ok());
+            }
+        })
+    });
+    g.finish();
+}
+
+fn encode(c: &mut Criterion) {
+    let mut fields = Map::new();
+    fields.insert("randomNumber".into(), json!(0.33123645207835817));
+    fields.insert(
+        "stringRandomNumber".into(),
+        json!("Your random number is 0.33123645207835817"),
+    );
+    let id = MessageId::Number(1);
+    let mut g = c.benchmark_group("encode");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("action_response", |b| {
+        b.iter(|| black_box(reply::encode_action_response(black_box(&fields), None, &id)))
+    });
+    g.bench_function("verb_ok", |b| {
+        b.iter(|| black_box(reply::encode_verb_ok(Some(&Value::Bool(true)), &id)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode, encode);
+criterion_main!(benches);

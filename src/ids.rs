@@ -129,6 +129,12 @@ impl AsRef<str> for RoomName {
     }
 }
 
+impl std::borrow::Borrow<str> for RoomName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<&str> for RoomName {
     type Error = InvalidRoomName;
     fn try_from(s: &str) -> Result<Self, Self::Error> {
@@ -191,7 +197,8 @@ impl MessageId {
                 Some(Self::Json(crate::wire::js::number_to_string(n).into()))
             }
             Value::Bool(true) | Value::Array(_) | Value::Object(_) => {
-                Some(Self::Json(value.to_string().into()))
+                // Written as the reference echoes it (JavaScript key order and escapes).
+                Some(Self::Json(crate::wire::js::to_json_string(value).into()))
             }
         }
     }
@@ -208,7 +215,8 @@ impl MessageId {
     /// Appends the id's JSON encoding to `out`.
     pub fn write_json(&self, out: &mut String) {
         match self {
-            Self::Number(n) => out.push_str(itoa::Buffer::new().format(*n)),
+            // Beyond 2^53 JavaScript echoes the nearest double, not the digits sent.
+            Self::Number(n) => crate::wire::js::write_number(out, &(*n).into()),
             Self::Text(s) => crate::wire::js::write_json_str(out, s),
             Self::Json(raw) => out.push_str(raw),
         }
@@ -278,6 +286,12 @@ mod tests {
         assert_eq!(s, r#"{"a":1}"#);
         let neg = MessageId::from_json(&json!(-3)).unwrap();
         assert_eq!(neg.to_string(), "-3");
+        let obj = MessageId::from_json(&json!({"b":1,"1":"\u{2028}"})).unwrap();
+        assert_eq!(obj.to_string(), r#"{"1":"\u2028","b":1}"#);
+        // JavaScript holds the id as a double and echoes the nearest one.
+        let mut s = String::new();
+        MessageId::Number(9_007_199_254_740_993).write_json(&mut s);
+        assert_eq!(s, "9007199254740992");
     }
 
     #[test]

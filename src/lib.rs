@@ -13,6 +13,7 @@ pub mod frame;
 pub mod fuzz;
 pub mod handshake;
 pub mod ids;
+pub mod samples;
 pub mod server;
 pub mod time;
 pub mod wire;

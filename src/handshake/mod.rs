@@ -19,7 +19,9 @@ mod client;
 mod server;
 
 pub use client::{client_upgrade, parse_response, yeast, ClientUpgrade, ResponseParsed, UrlError};
-pub use server::{Handshake, HandshakeConfig};
+pub use server::{
+    evaluate, parse_request, reject_malformed, Decision, Handshake, HandshakeConfig, IpNet, Parsed,
+};
 
 use base64::Engine as _;
 use sha1::{Digest as _, Sha1};

@@ -58,7 +58,7 @@ pub fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Appends `value` as `JSON.stringify` would write it (compact, insertion key order,
+/// Appends `value` as `JSON.stringify` would write it (compact, JavaScript key order,
 /// JavaScript number formatting, U+2028/U+2029 escaped).
 pub fn write_json(out: &mut String, value: &Value) {
     match value {
@@ -81,10 +81,12 @@ pub fn write_json(out: &mut String, value: &Value) {
     }
 }
 
-/// Appends an object as `JSON.stringify` would write it.
+/// Appends an object as `JSON.stringify` would write it: keys in JavaScript property
+/// order (array-index keys such as `"1"` first, ascending, then the others in insertion
+/// order), because that is the order a JavaScript object enumerates its keys in.
 pub fn write_object(out: &mut String, map: &Map<String, Value>) {
     out.push('{');
-    for (i, (k, v)) in map.iter().enumerate() {
+    for (i, (k, v)) in js_entries(map).enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -95,6 +97,22 @@ pub fn write_object(out: &mut String, map: &Map<String, Value>) {
     out.push('}');
 }
 
+/// The entries of `map` in JavaScript property order (see [`js_key_order`]); no
+/// allocation when no key is an array index.
+pub fn js_entries(map: &Map<String, Value>) -> impl Iterator<Item = (&str, &Value)> {
+    let reordered = map
+        .keys()
+        .any(|k| is_array_index(k))
+        .then(|| js_key_order(map));
+    let plain = reordered.is_none().then(|| map.iter());
+    let reordered = reordered
+        .into_iter()
+        .flatten()
+        .filter_map(|k| map.get(k).map(|v| (k, v)));
+    let plain = plain.into_iter().flatten().map(|(k, v)| (k.as_str(), v));
+    reordered.chain(plain)
+}
+
 /// `JSON.stringify(value)` as a new string.
 pub fn to_json_string(value: &Value) -> String {
     let mut out = String::new();
@@ -102,13 +120,21 @@ pub fn to_json_string(value: &Value) -> String {
     out
 }
 
+/// The largest integer a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
 /// Appends a number formatted as JavaScript's `Number.prototype.toString` does.
+///
+/// JavaScript numbers are doubles: an integer beyond ±2^53 is written as the double
+/// nearest to it (`9007199254740993` → `9007199254740992`), as `JSON.parse` followed
+/// by `JSON.stringify` would.
 pub fn write_number(out: &mut String, n: &Number) {
-    if let Some(u) = n.as_u64() {
+    if let Some(u) = n.as_u64().filter(|u| *u <= MAX_SAFE_INTEGER) {
         out.push_str(itoa::Buffer::new().format(u));
-    } else if let Some(i) = n.as_i64() {
+    } else if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER) {
         out.push_str(itoa::Buffer::new().format(i));
     } else {
+        // `as_f64` rounds u64/i64 to the nearest double, as JavaScript does.
         write_f64(out, n.as_f64().unwrap_or(f64::NAN));
     }
 }
@@ -165,9 +191,31 @@ pub fn write_f64(out: &mut String, f: f64) {
             out.push_str(b);
         }
         out.push('e');
-        out.push(if n - 1 >= 0 { '+' } else { '-' });
+        out.push(if n > 0 { '+' } else { '-' });
         out.push_str(itoa::Buffer::new().format((n - 1).abs()));
     }
+}
+
+/// Whether two JSON values are the same JavaScript value once parsed: numbers compare
+/// by numeric value (`1`, `1.0` and `1e0` are one number in JavaScript, while
+/// `serde_json` keeps them apart), objects by their key/value pairs regardless of key
+/// order, arrays element by element.
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_value(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => same_object(x, y),
+        _ => a == b,
+    }
+}
+
+/// [`same_value`] for two objects.
+pub fn same_object(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|(k, x)| b.get(k).is_some_and(|y| same_value(x, y)))
 }
 
 /// JavaScript truthiness of a JSON value.
@@ -267,6 +315,42 @@ mod tests {
         assert_eq!(f(123456789012345680000.0), "123456789012345680000");
         assert_eq!(f(1.5e300), "1.5e+300");
         assert_eq!(f(f64::NAN), "null");
+    }
+
+    #[test]
+    fn objects_write_index_keys_first_like_json_stringify() {
+        // JSON.stringify(JSON.parse(text)) in Node 20.
+        let v: Value = serde_json::from_str(
+            r#"{"message":"m","extra":"x","1":"first?","4294967295":1,"4294967294":2,"01":3}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            to_json_string(&v),
+            r#"{"1":"first?","4294967294":2,"message":"m","extra":"x","4294967295":1,"01":3}"#
+        );
+    }
+
+    #[test]
+    fn big_integers_write_as_javascript_doubles() {
+        // JSON.stringify(JSON.parse(text)) in Node 20.
+        let v: Value = serde_json::from_str(
+            "[9007199254740991,9007199254740993,-9007199254740993,18446744073709551615]",
+        )
+        .unwrap();
+        assert_eq!(
+            to_json_string(&v),
+            "[9007199254740991,9007199254740992,-9007199254740992,18446744073709552000]"
+        );
+    }
+
+    #[test]
+    fn same_value_ignores_number_spelling_and_key_order() {
+        let a: Value = serde_json::from_str(r#"{"a":1.0,"b":[1e2,-0.0]}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"b":[100,0],"a":1}"#).unwrap();
+        assert_ne!(a, b);
+        assert!(same_value(&a, &b));
+        assert!(!same_value(&json!({"a":1}), &json!({"a":1,"b":2})));
+        assert!(!same_value(&json!([1]), &json!(["1"])));
     }
 
     #[test]

@@ -36,7 +36,10 @@ pub fn parse(s: &str) -> Option<Token<'_>> {
         });
     };
     let kind = &rest[..colon];
-    let value = rest.get(colon + 2..).unwrap_or("");
+    // Primus takes `slice(last + 2)`: it skips the `:` and the one character after it,
+    // whatever that character is (a multi-byte one included).
+    let after = &rest[colon + 1..];
+    let value = after.char_indices().nth(1).map_or("", |(i, _)| &after[i..]);
     Some(match kind {
         "ping" => Token::Ping(value),
         "pong" => Token::Pong(value),
@@ -115,6 +118,10 @@ mod tests {
         assert_eq!(parse("primus::ping:"), Some(Token::Ping("")));
         assert_eq!(parse("hello"), None);
         assert_eq!(parse("primus::ping::é"), Some(Token::Ping("é")));
+        // The character after the first ':' is skipped whatever it is
+        // ("primus::ping:é12".slice(14) === "12" in JavaScript).
+        assert_eq!(parse("primus::ping:é12"), Some(Token::Ping("12")));
+        assert_eq!(parse("primus::id:x"), Some(Token::Id("")));
     }
 
     #[test]

@@ -50,7 +50,8 @@ pub fn encode_verb_error(error: &str, remnant: &Value, id: &MessageId) -> String
 
 /// Encodes a message through Actionhero's websocket `sendMessage` envelope: `context`
 /// is added as `"response"` when missing or falsy, and a `"response"` message without
-/// a truthy `messageId` gets `id`. Keys the message already has keep their position.
+/// a truthy `messageId` gets `id`. Keys the message already has keep their position;
+/// like every object this crate writes, array-index keys (`"1"`) come first.
 pub fn encode_message(message: &Map<String, Value>, id: Option<&MessageId>) -> String {
     let mut out = String::with_capacity(128);
     write_message(&mut out, message, id);
@@ -74,11 +75,11 @@ pub fn write_message(out: &mut String, message: &Map<String, Value>, id: Option<
         }
         first = false;
     };
-    for (k, v) in message {
+    for (k, v) in js::js_entries(message) {
         sep(out);
         js::write_json_str(out, k);
         out.push(':');
-        match (k.as_str(), id) {
+        match (k, id) {
             ("context", _) if !context_ok => out.push_str("\"response\""),
             ("messageId", Some(id)) if is_response && !id_ok => id.write_json(out),
             _ => js::write_json(out, v),
@@ -324,6 +325,17 @@ mod tests {
         assert_eq!(
             encode_message(&m, Some(&9.into())),
             r#"{"messageId":9,"a":1,"context":"response"}"#
+        );
+        // A JavaScript object enumerates array-index keys first, so JSON.stringify
+        // writes them first wherever they were in the request it came from.
+        let m = obj(json!({"b":1,"7":2}));
+        assert_eq!(
+            encode_message(&m, Some(&1.into())),
+            r#"{"7":2,"b":1,"context":"response","messageId":1}"#
+        );
+        assert_eq!(
+            encode_verb_error("Error: x", &json!({"message":"m","1":"y"}), &1.into()),
+            r#"{"status":"Error: x","error":"Error: x","context":"response","data":{"1":"y","message":"m"},"messageId":1}"#
         );
         let m = obj(json!({"hello":"there"}));
         assert_eq!(

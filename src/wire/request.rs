@@ -307,6 +307,79 @@ impl ClientRequest {
     }
 }
 
+impl ClientRequest {
+    /// Recognises a decoded request that has exactly the shape ActionheroWebsocketClient
+    /// sends (a truthy `messageId`, a known client verb and only that verb's fields), and
+    /// returns it as the client-side value; `None` for any other request.
+    ///
+    /// `encode(&ClientRequest::from_request(&decode(text))?)` gives back `text` when the
+    /// text also has the client's key order; tests and fuzzing use this to check that
+    /// the two directions agree.
+    pub fn from_request(req: &Request) -> Option<Self> {
+        let message_id = req.message_id.clone()?;
+        let Value::Object(rest) = &req.remnant else {
+            return None;
+        };
+        // `room` is in `req.room` when truthy, else (`""`) still in the remnant.
+        let room = match (&req.room, rest.get("room")) {
+            (Some(Value::String(r)), None) => Some(r.clone()),
+            (None, Some(Value::String(r))) => Some(r.clone()),
+            (None, None) => None,
+            _ => return None,
+        };
+        let only = |keys: &[&str]| rest.keys().all(|k| keys.contains(&k.as_str()));
+        let room_only = || match (&room, only(&["room"])) {
+            (Some(room), true) => Some(room.clone()),
+            _ => None,
+        };
+        let bare = room.is_none() && rest.is_empty();
+        Some(match req.verb {
+            Verb::Action => match rest.get("params") {
+                Some(Value::Object(params))
+                    if rest.len() == 1 && params.get("action").is_some_and(Value::is_string) =>
+                {
+                    Self::Action {
+                        params: params.clone(),
+                        message_id,
+                    }
+                }
+                _ => return None,
+            },
+            Verb::File => match rest.get("file") {
+                Some(Value::String(file)) if rest.len() == 1 => Self::File {
+                    file: file.clone(),
+                    message_id,
+                },
+                _ => return None,
+            },
+            Verb::Say => match (&room, rest.get("message")) {
+                (Some(room), Some(message)) if only(&["room", "message"]) => Self::Say {
+                    room: room.clone(),
+                    message: message.clone(),
+                    message_id,
+                },
+                _ => return None,
+            },
+            Verb::RoomAdd => Self::RoomAdd {
+                room: room_only()?,
+                message_id,
+            },
+            Verb::RoomLeave => Self::RoomLeave {
+                room: room_only()?,
+                message_id,
+            },
+            Verb::RoomView => Self::RoomView {
+                room: room_only()?,
+                message_id,
+            },
+            Verb::DetailsView if bare => Self::DetailsView { message_id },
+            Verb::Documentation if bare => Self::Documentation { message_id },
+            Verb::Quit if bare => Self::Quit { message_id },
+            _ => return None,
+        })
+    }
+}
+
 /// Encodes a client request as the frame text the real client sends.
 pub fn encode(req: &ClientRequest) -> String {
     let mut out = String::with_capacity(96);
@@ -446,5 +519,36 @@ mod tests {
             message_id: 7.into(),
         };
         assert_eq!(encode(&d), r#"{"event":"detailsView","messageId":7}"#);
+    }
+
+    #[test]
+    fn recognises_only_client_shaped_requests() {
+        for text in [
+            r#"{"event":"action","params":{"action":"randomNumber","apiVersion":1},"messageId":1}"#,
+            r#"{"event":"say","room":"defaultRoom","message":{"a":1},"messageId":2}"#,
+            r#"{"event":"say","room":"","message":"m","messageId":"x"}"#,
+            r#"{"event":"file","file":"simple.html","messageId":1}"#,
+            r#"{"event":"roomAdd","room":"defaultRoom","messageId":1}"#,
+            r#"{"event":"roomView","room":"","messageId":1}"#,
+            r#"{"event":"quit","messageId":1}"#,
+        ] {
+            let cr = ClientRequest::from_request(&req(text)).unwrap();
+            assert_eq!(encode(&cr), text);
+        }
+        for text in [
+            r#"{"event":"action","params":{"action":"randomNumber"},"messageId":0}"#,
+            r#"{"event":"action","messageId":2}"#,
+            r#"{"event":"say","room":"defaultRoom","messageId":4}"#,
+            r#"{"event":"say","message":"hello","messageId":5}"#,
+            r#"{"event":"say","room":"r","message":"m","extra":"x","messageId":4}"#,
+            r#"{"event":"roomAdd","messageId":8}"#,
+            r#"{"event":"roomAdd","room":["defaultRoom"],"messageId":8}"#,
+            r#"{"event":"detailsView","room":"r","messageId":1}"#,
+            r#"{"event":"paramAdd","key":"k","value":"v","messageId":1}"#,
+            r#"{"event":"exit","messageId":1}"#,
+            "123",
+        ] {
+            assert_eq!(ClientRequest::from_request(&req(text)), None, "{text}");
+        }
     }
 }

@@ -1,0 +1,375 @@
+//! Action specs, the registry, and Actionhero's param processing (§5.2, §5.3).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::wire::js;
+
+/// A formatter: `(value, param name) -> new value`, or an error message (a JS throw).
+pub type Formatter = Arc<dyn Fn(&Value, &str) -> Result<Value, String> + Send + Sync>;
+/// A validator: `(value, param name) -> Ok`, or the error message to send.
+/// Use [`failed_validation`] for Actionhero's text when a validator "returns false".
+pub type Validator = Arc<dyn Fn(&Value, &str) -> Result<(), String> + Send + Sync>;
+
+/// Actionhero's text for a validator that returned `false`.
+pub fn failed_validation(name: &str) -> String {
+    format!("Input for parameter \"{name}\" failed validation!")
+}
+
+/// One declared input of an action.
+#[derive(Clone, Default)]
+pub struct Input {
+    /// A missing, `null` or `""` value fails with `<key> is a required parameter for this action`.
+    pub required: bool,
+    /// Used when the param is absent.
+    pub default: Option<Value>,
+    /// Applied to a present value.
+    pub formatter: Option<Formatter>,
+    /// Checked on a present value after formatting.
+    pub validator: Option<Validator>,
+    /// Shown by the `documentation` verb.
+    pub description: Option<String>,
+}
+
+impl Input {
+    /// A required input.
+    pub fn required() -> Self {
+        Self {
+            required: true,
+            ..Self::default()
+        }
+    }
+
+    /// An optional input.
+    pub fn optional() -> Self {
+        Self::default()
+    }
+
+    /// Sets the default value.
+    pub fn default_value(mut self, v: Value) -> Self {
+        self.default = Some(v);
+        self
+    }
+
+    /// Sets the formatter.
+    pub fn formatter(
+        mut self,
+        f: impl Fn(&Value, &str) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.formatter = Some(Arc::new(f));
+        self
+    }
+
+    /// Sets the validator.
+    pub fn validator(
+        mut self,
+        f: impl Fn(&Value, &str) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.validator = Some(Arc::new(f));
+        self
+    }
+}
+
+impl fmt::Debug for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Input")
+            .field("required", &self.required)
+            .field("default", &self.default)
+            .field("formatter", &self.formatter.is_some())
+            .field("validator", &self.validator.is_some())
+            .finish()
+    }
+}
+
+/// An action the server accepts: name, version, inputs.
+#[derive(Clone, Debug)]
+pub struct ActionSpec {
+    /// The action name (`params.action`).
+    pub name: String,
+    /// The version (Actionhero versions are numbers; the default version is the last one
+    /// in JavaScript string order, so `10` sorts before `2`).
+    pub version: serde_json::Number,
+    /// Shown by `documentation`.
+    pub description: String,
+    /// Declared inputs, in declaration order.
+    pub inputs: Vec<(String, Input)>,
+    /// Actionhero's `blockedConnectionTypes` containing `websocket`.
+    pub block_websocket: bool,
+    /// Shown by `documentation` as `outputExample`.
+    pub output_example: Value,
+}
+
+impl ActionSpec {
+    /// A version-1 action without inputs.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            version: 1.into(),
+            description: String::new(),
+            inputs: Vec::new(),
+            block_websocket: false,
+            output_example: Value::Object(Map::new()),
+        }
+    }
+
+    /// Adds an input.
+    pub fn input(mut self, name: impl Into<String>, input: Input) -> Self {
+        self.inputs.push((name.into(), input));
+        self
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, d: impl Into<String>) -> Self {
+        self.description = d.into();
+        self
+    }
+
+    /// Sets the version.
+    pub fn version(mut self, v: impl Into<serde_json::Number>) -> Self {
+        self.version = v.into();
+        self
+    }
+
+    fn documentation(&self) -> Value {
+        let mut inputs = Map::new();
+        for (name, input) in &self.inputs {
+            let mut i = Map::new();
+            i.insert("required".into(), Value::Bool(input.required));
+            if let Some(d) = &input.default {
+                i.insert("default".into(), d.clone());
+            }
+            if let Some(d) = &input.description {
+                i.insert("description".into(), Value::String(d.clone()));
+            }
+            inputs.insert(name.clone(), Value::Object(i));
+        }
+        let mut doc = Map::new();
+        doc.insert("name".into(), Value::String(self.name.clone()));
+        doc.insert("version".into(), Value::Number(self.version.clone()));
+        doc.insert(
+            "description".into(),
+            Value::String(self.description.clone()),
+        );
+        doc.insert("inputs".into(), Value::Object(inputs));
+        let blocked = if self.block_websocket {
+            vec![Value::String("websocket".into())]
+        } else {
+            Vec::new()
+        };
+        doc.insert("blockedConnectionTypes".into(), Value::Array(blocked));
+        doc.insert("outputExample".into(), self.output_example.clone());
+        Value::Object(doc)
+    }
+}
+
+/// Params every action keeps through scrubbing (`initializers/params.ts`).
+pub const GLOBAL_SAFE_PARAMS: [&str; 5] = ["file", "apiVersion", "callback", "action", "messageId"];
+
+/// Why an action request was refused before reaching the application (the exact
+/// Actionhero texts, sent as the response's `error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    ShuttingDown,
+    TooManyPending,
+    Unknown,
+    Unsupported,
+    Missing(String),
+    Invalid(String),
+}
+
+impl Refusal {
+    pub(crate) fn message(&self) -> String {
+        match self {
+            Self::ShuttingDown => "the server is shutting down".into(),
+            Self::TooManyPending => "you have too many pending requests".into(),
+            Self::Unknown => "unknown action or invalid apiVersion".into(),
+            Self::Unsupported => {
+                "this action does not support the websocket connection type".into()
+            }
+            Self::Missing(key) => format!("{key} is a required parameter for this action"),
+            Self::Invalid(msg) => msg.clone(),
+        }
+    }
+}
+
+/// The registered actions, by name and version key (`String(version)`).
+#[derive(Clone, Debug, Default)]
+pub struct ActionRegistry {
+    actions: BTreeMap<String, BTreeMap<String, Arc<ActionSpec>>>,
+}
+
+impl ActionRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers (or replaces) an action version.
+    pub fn register(&mut self, spec: ActionSpec) {
+        let key = js::number_to_string(&spec.version);
+        self.actions
+            .entry(spec.name.clone())
+            .or_default()
+            .insert(key, Arc::new(spec));
+    }
+
+    /// Number of registered action versions.
+    pub fn len(&self) -> usize {
+        self.actions.values().map(BTreeMap::len).sum()
+    }
+
+    /// True when nothing is registered.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    /// The `documentation` verb's data: `{name: {version: {...}}}`.
+    pub fn documentation(&self) -> Value {
+        let mut out = Map::new();
+        for (name, versions) in &self.actions {
+            let mut v = Map::new();
+            for (key, spec) in versions {
+                v.insert(key.clone(), spec.documentation());
+            }
+            out.insert(name.clone(), Value::Object(v));
+        }
+        Value::Object(out)
+    }
+
+    /// Resolves `params.action`/`params.apiVersion` (writing the chosen version back into
+    /// params, as Actionhero does).
+    pub(crate) fn resolve(&self, params: &mut Map<String, Value>) -> Option<Arc<ActionSpec>> {
+        let name = match params.get("action") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => return None,
+        };
+        let versions = self.actions.get(&name)?;
+        let key = match params.get("apiVersion") {
+            Some(v) if !v.is_null() => js::js_string(v),
+            Some(_) | None => {
+                // JavaScript's default sort compares String(version); BTreeMap keys are
+                // exactly those strings, so the last key is Actionhero's pick.
+                let (key, spec) = versions.iter().next_back()?;
+                params.insert("apiVersion".into(), Value::Number(spec.version.clone()));
+                key.clone()
+            }
+        };
+        versions.get(&key).cloned()
+    }
+}
+
+/// Scrubs, defaults, formats and validates params (Actionhero's `reduceParams` and
+/// `validateParams`). Returns the first missing required param, else the first validator
+/// error.
+pub(crate) fn process_params(
+    spec: &ActionSpec,
+    params: Map<String, Value>,
+) -> Result<Map<String, Value>, Refusal> {
+    let mut params: Map<String, Value> = params
+        .into_iter()
+        .filter(|(k, _)| {
+            GLOBAL_SAFE_PARAMS.contains(&k.as_str()) || spec.inputs.iter().any(|(n, _)| n == k)
+        })
+        .collect();
+    let mut missing: Option<String> = None;
+    let mut invalid: Option<String> = None;
+    for (name, input) in &spec.inputs {
+        if !params.contains_key(name) {
+            if let Some(d) = &input.default {
+                params.insert(name.clone(), d.clone());
+            }
+        }
+        if let (Some(f), Some(v)) = (&input.formatter, params.get(name)) {
+            match f(v, name) {
+                Ok(nv) => {
+                    params.insert(name.clone(), nv);
+                }
+                Err(e) => {
+                    invalid.get_or_insert(e);
+                }
+            }
+        }
+        if let (Some(val), Some(v)) = (&input.validator, params.get(name)) {
+            if let Err(e) = val(v, name) {
+                invalid.get_or_insert(e);
+            }
+        }
+        let absent = match params.get(name) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.is_empty(),
+            Some(_) => false,
+        };
+        if input.required && absent {
+            missing.get_or_insert_with(|| name.clone());
+        }
+    }
+    if let Some(m) = missing {
+        return Err(Refusal::Missing(m));
+    }
+    if let Some(e) = invalid {
+        return Err(Refusal::Invalid(e));
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn default_version_uses_string_order() {
+        let mut r = ActionRegistry::new();
+        for v in [1u64, 10, 2] {
+            r.register(ActionSpec::new("a").version(v));
+        }
+        let mut p = obj(json!({"action":"a"}));
+        assert_eq!(r.resolve(&mut p).unwrap().version, 2.into());
+        assert_eq!(p["apiVersion"], json!(2));
+        let mut p = obj(json!({"action":"a","apiVersion":"10"}));
+        assert_eq!(r.resolve(&mut p).unwrap().version, 10.into());
+        let mut p = obj(json!({"action":"a","apiVersion":99}));
+        assert!(r.resolve(&mut p).is_none());
+    }
+
+    #[test]
+    fn missing_beats_invalid_and_scrubbing_keeps_safe_params() {
+        let spec = ActionSpec::new("v")
+            .input(
+                "string",
+                Input::required().validator(|v, n| {
+                    if v.is_string() {
+                        Ok(())
+                    } else {
+                        Err(failed_validation(n))
+                    }
+                }),
+            )
+            .input(
+                "number",
+                Input::optional().validator(|_, _| Err("bad number".into())),
+            );
+        let e = process_params(&spec, obj(json!({"number":5}))).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "string is a required parameter for this action"
+        );
+        let e = process_params(&spec, obj(json!({"string":5}))).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "Input for parameter \"string\" failed validation!"
+        );
+        let ok = process_params(&spec, obj(json!({"string":"s","junk":1,"action":"v"}))).unwrap();
+        assert_eq!(Value::Object(ok), json!({"string":"s","action":"v"}));
+    }
+}

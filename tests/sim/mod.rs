@@ -1,0 +1,317 @@
+//! The simulation harness (STYLE.md §7.2): one `Server`, in-memory peers that speak raw
+//! frames, the Actionhero sample actions as the application, a virtual clock. No
+//! sockets, no sleeps.
+#![allow(dead_code, clippy::disallowed_methods)] // one real Instant is the virtual epoch
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use actionhero_ws::handshake::Handshake;
+use actionhero_ws::samples::{self, SampleRun, Samples, StatusInfo};
+use actionhero_ws::server::{
+    ActionOutcome, CloseCause, Event, FileOutcome, Output, RequestId, Server, ServerConfig,
+};
+use actionhero_ws::{ConnectionHandle, Frame, RoomName};
+use serde_json::Value;
+
+/// Wall-clock time at the simulation's start.
+pub const EPOCH_MS: u64 = 1_795_615_000_000;
+
+/// A scheduled application completion.
+#[derive(Debug)]
+enum Job {
+    Action(RequestId, ActionOutcome),
+}
+
+/// Server + peers + virtual clock.
+pub struct Sim {
+    pub server: Server,
+    pub start: Instant,
+    pub now: Instant,
+    /// Frames received per connection, oldest first.
+    pub inbox: BTreeMap<ConnectionHandle, VecDeque<Frame>>,
+    /// Every event the server emitted, in order.
+    pub events: Vec<Event>,
+    /// Handles that got `Disconnected`.
+    pub gone: Vec<ConnectionHandle>,
+    /// Files of the virtual public directory.
+    pub files: BTreeMap<String, String>,
+    /// When true, actions are not answered by the sample app (tests answer them).
+    pub manual_actions: bool,
+    /// Action requests seen and not answered yet (manual mode).
+    pub requested: Vec<(ConnectionHandle, RequestId, String)>,
+    samples: Samples,
+    jobs: BTreeMap<(Instant, u64), Job>,
+    job_seq: u64,
+    rand: u64,
+    next_port: u16,
+}
+
+impl Sim {
+    pub fn new(config: ServerConfig) -> Self {
+        Self::with_seed(config, [7; 32])
+    }
+
+    pub fn with_seed(config: ServerConfig, seed: [u8; 32]) -> Self {
+        let start = Instant::now();
+        let unix = UNIX_EPOCH + Duration::from_millis(EPOCH_MS);
+        let mut server = Server::new(config, seed, start, unix).expect("config");
+        for spec in samples::specs() {
+            server.register_action(spec);
+        }
+        Self {
+            server,
+            start,
+            now: start,
+            inbox: BTreeMap::new(),
+            events: Vec::new(),
+            gone: Vec::new(),
+            files: BTreeMap::new(),
+            manual_actions: false,
+            requested: Vec::new(),
+            samples: Samples::new(),
+            jobs: BTreeMap::new(),
+            job_seq: 0,
+            rand: u64::from_le_bytes([seed[0], 1, 2, 3, 4, 5, 6, 7]),
+            next_port: 40_000,
+        }
+    }
+
+    /// Creates rooms.
+    pub fn rooms(&mut self, names: &[&str]) {
+        for n in names {
+            self.server
+                .create_room(RoomName::new(n).unwrap())
+                .expect("room");
+        }
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        self.now.duration_since(self.start).as_millis() as u64
+    }
+
+    /// Opens a connection from 127.0.0.1.
+    pub fn open(&mut self, fingerprint: Option<&str>) -> ConnectionHandle {
+        self.next_port += 1;
+        let peer: SocketAddr = format!("127.0.0.1:{}", self.next_port).parse().unwrap();
+        let h = self
+            .server
+            .handle_open(
+                Handshake::for_peer(peer, fingerprint.map(str::to_string)),
+                self.now,
+            )
+            .expect("open");
+        self.inbox.entry(h).or_default();
+        self.drain();
+        h
+    }
+
+    pub fn send(&mut self, h: ConnectionHandle, text: &str) {
+        self.server.handle_text(h, text, self.now);
+        self.drain();
+        self.settle();
+    }
+
+    pub fn send_binary(&mut self, h: ConnectionHandle, data: &[u8]) {
+        self.server.handle_binary(h, data, self.now);
+        self.drain();
+    }
+
+    /// The peer closes its socket.
+    pub fn close(&mut self, h: ConnectionHandle) {
+        self.server
+            .handle_closed(h, CloseCause::PeerClosed { code: Some(1000) }, self.now);
+        self.drain();
+    }
+
+    /// Takes the oldest frame received on `h`.
+    pub fn recv(&mut self, h: ConnectionHandle) -> Option<Frame> {
+        self.inbox.get_mut(&h)?.pop_front()
+    }
+
+    /// Takes the oldest frame on `h`, advancing time (up to `max`) until one arrives.
+    pub fn recv_within(&mut self, h: ConnectionHandle, max: Duration) -> Option<Frame> {
+        let deadline = self.now + max;
+        loop {
+            if let Some(f) = self.recv(h) {
+                return Some(f);
+            }
+            if !self.step_until(deadline) {
+                return self.recv(h);
+            }
+        }
+    }
+
+    /// All texts received on `h` so far (drained).
+    pub fn texts(&mut self, h: ConnectionHandle) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(f) = self.recv(h) {
+            match f {
+                Frame::Text(t) => out.push(t.to_string()),
+                Frame::Close { code, reason } => out.push(format!("<close {code:?} {reason}>")),
+            }
+        }
+        out
+    }
+
+    /// Advances virtual time by `d`, firing every timer and job on the way.
+    pub fn advance(&mut self, d: Duration) {
+        let until = self.now + d;
+        while self.step_until(until) {}
+        self.now = until;
+        self.server.handle_timeout(self.now);
+        self.drain();
+    }
+
+    /// Moves to the next due timer or job not after `until`; false if none.
+    fn step_until(&mut self, until: Instant) -> bool {
+        let server_t = self.server.poll_timeout();
+        let job_t = self.jobs.keys().next().map(|(t, _)| *t);
+        let next = match (server_t, job_t) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(t) => t,
+                None => return false,
+            },
+        };
+        if next > until {
+            return false;
+        }
+        self.now = self.now.max(next);
+        self.server.handle_timeout(self.now);
+        let due: Vec<(Instant, u64)> = self
+            .jobs
+            .range(..=(self.now, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in due {
+            if let Some(Job::Action(req, outcome)) = self.jobs.remove(&k) {
+                let _ = self.server.respond(req, outcome, self.now);
+            }
+        }
+        self.drain();
+        true
+    }
+
+    fn random(&mut self) -> f64 {
+        self.rand = self
+            .rand
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.rand >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn epoch_ms(&self) -> u64 {
+        EPOCH_MS + self.elapsed_ms()
+    }
+
+    /// Drains every output, routing frames to inboxes and running the application.
+    pub fn drain(&mut self) {
+        while let Some(out) = self.server.poll_output() {
+            match out {
+                Output::Transmit(t) => {
+                    assert!(
+                        !self.gone.contains(&t.conn),
+                        "transmit after Disconnected for {:?}",
+                        t.conn
+                    );
+                    self.inbox.entry(t.conn).or_default().push_back(t.frame);
+                }
+                Output::Event(e) => {
+                    self.on_event(&e);
+                    self.events.push(e);
+                }
+            }
+        }
+        if let Some(t) = self.server.poll_timeout() {
+            assert!(t > self.now, "poll_timeout in the past after a drain");
+        }
+    }
+
+    fn on_event(&mut self, e: &Event) {
+        match e {
+            Event::ActionRequested {
+                conn,
+                request,
+                action,
+                params,
+                ..
+            } => {
+                if self.manual_actions {
+                    self.requested.push((*conn, *request, action.clone()));
+                    return;
+                }
+                let random = self.random();
+                let now_ms = self.epoch_ms();
+                let run = self.samples.run(action, params, random, now_ms);
+                let outcome = match run {
+                    Some(SampleRun::Done(o)) => o,
+                    Some(SampleRun::Sleep {
+                        duration_ms,
+                        started_ms,
+                        duration_param,
+                    }) => {
+                        let at = self.now + Duration::from_millis(duration_ms);
+                        let o = samples::sleep_response(
+                            started_ms,
+                            started_ms + duration_ms,
+                            duration_param,
+                        );
+                        self.job_seq += 1;
+                        self.jobs
+                            .insert((at, self.job_seq), Job::Action(*request, o));
+                        return;
+                    }
+                    Some(SampleRun::CreateRoom { name }) => {
+                        let did = RoomName::new(&name)
+                            .ok()
+                            .is_some_and(|r| self.server.create_room(r).is_ok());
+                        samples::create_chat_room_response(&name, did)
+                    }
+                    Some(SampleRun::Status) => samples::status_response(&StatusInfo {
+                        id: "sim".into(),
+                        name: "actionhero".into(),
+                        description: "actionhero".into(),
+                        version: "29.3.5".into(),
+                        uptime_ms: self.elapsed_ms(),
+                        consumed_memory_mb: 1.0,
+                    }),
+                    None => ActionOutcome::error("no such sample"),
+                };
+                // Respond on the next step, as an async application would.
+                self.job_seq += 1;
+                self.jobs
+                    .insert((self.now, self.job_seq), Job::Action(*request, outcome));
+            }
+            Event::FileRequested { request, file, .. } => {
+                let outcome = match self.files.get(file) {
+                    Some(content) => FileOutcome::Found {
+                        content: content.clone(),
+                        mime: Some("text/html".into()),
+                        length: content.len() as u64,
+                        last_modified_ms: EPOCH_MS,
+                    },
+                    None => FileOutcome::NotFound,
+                };
+                let _ = self.server.complete_file(*request, outcome, self.now);
+            }
+            Event::Disconnected { conn, .. } => self.gone.push(*conn),
+            _ => {}
+        }
+    }
+
+    /// Runs queued application jobs due now.
+    pub fn settle(&mut self) {
+        for _ in 0..1000 {
+            if !self.step_until(self.now) {
+                break;
+            }
+        }
+    }
+}
+
+/// Parses a frame's text as JSON.
+pub fn json(f: &Frame) -> Value {
+    serde_json::from_str(f.as_text().expect("text frame")).expect("json")
+}
