@@ -172,7 +172,7 @@ pub fn server_ops(data: &[u8]) {
     use crate::RoomName;
     use std::time::{Duration, Instant, UNIX_EPOCH};
 
-    let start = Instant::now();
+    let start = Instant::now(); // virtual epoch
     let mut now = start;
     let config = ServerConfig {
         ping_interval: Some(Duration::from_millis(1000)),
