@@ -512,3 +512,89 @@ fn ahws_call_exit_codes() {
     let unreachable = run(&["--url", &nobody, "randomNumber"]);
     assert_eq!(unreachable.status.code(), Some(2), "{unreachable:?}");
 }
+
+#[tokio::test]
+async fn slow_handshake_is_dropped_after_the_handshake_timeout() {
+    let adapter = AdapterConfig {
+        handshake_timeout: Duration::from_millis(200),
+        ..AdapterConfig::default()
+    };
+    let (server, _events) = start(test_config(), adapter).await;
+    let mut stream = TcpStream::connect(server.local_addr())
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /primus HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 64];
+    let n = timeout(WAIT, stream.read(&mut buf))
+        .await
+        .expect("the server gave up in time")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "dropped without an answer");
+    server.shutdown(true).await;
+}
+
+#[tokio::test]
+async fn a_panicking_action_answers_with_an_error() {
+    use actionhero_ws::server::{ActionOutcome, ActionSpec};
+    let server = ServerBuilder::new()
+        .listen("127.0.0.1:0")
+        .action(ActionSpec::new("boom"), |_ctx| async {
+            if true {
+                panic!("boom");
+            }
+            ActionOutcome::NoResponse
+        })
+        .serve()
+        .await
+        .expect("serve");
+    let url = format!("http://{}", server.local_addr());
+    let (client, _events) = client::connect(url, client_config()).expect("client");
+    let err = client
+        .action("boom", serde_json::Map::new())
+        .await
+        .expect_err("an error response");
+    assert!(
+        matches!(&err, RequestError::Response { error, .. } if error == "action failed"),
+        "{err:?}"
+    );
+    client.disconnect().await;
+    server.shutdown(false).await;
+}
+
+#[tokio::test]
+async fn application_alert_and_close_reach_the_client() {
+    let (server, mut events) = start(test_config(), AdapterConfig::default()).await;
+    let url = format!("http://{}", server.local_addr());
+    let (client, mut client_events) = client::connect(url, client_config()).expect("client");
+    let Event::Connected { conn, .. } =
+        wait_event(&mut events, |e| matches!(e, Event::Connected { .. })).await
+    else {
+        unreachable!()
+    };
+    wait_client(&mut client_events, |e| {
+        matches!(e, ClientEvent::Connected { .. })
+    })
+    .await;
+    server.alert(conn, json!("heads up")).await.expect("alert");
+    let alert = wait_client(&mut client_events, |e| matches!(e, ClientEvent::Alert(_))).await;
+    let ClientEvent::Alert(body) = alert else {
+        unreachable!()
+    };
+    assert_eq!(body["message"], "heads up");
+    server.close(conn).await.expect("close");
+    let end = wait_client(&mut client_events, |e| {
+        matches!(e, ClientEvent::Disconnected { .. })
+    })
+    .await;
+    assert_eq!(
+        end,
+        ClientEvent::Disconnected {
+            reason: actionhero_ws::client::DisconnectReason::ServerClosed
+        }
+    );
+    drop(client);
+    server.shutdown(false).await;
+}
