@@ -235,10 +235,16 @@ impl Driver {
             }
             _ => {}
         }
+        let last = matches!(event, ClientEvent::Disconnected { .. });
         if let Some(tx) = &self.events {
             if tx.send(event).await.is_err() {
                 self.events = None;
             }
+        }
+        if last {
+            // The client stopped for good: the event stream ends here. Commands are still
+            // answered (refused) while handles exist.
+            self.events = None;
         }
     }
 

@@ -116,7 +116,8 @@ pub struct ClientEvents {
 }
 
 impl ClientEvents {
-    /// The next event; `None` once the client has stopped and every event was read.
+    /// The next event; `None` after [`ClientEvent::Disconnected`] (the client stopped for
+    /// good) or once every handle is gone.
     pub async fn recv(&mut self) -> Option<ClientEvent> {
         self.rx.recv().await
     }
