@@ -12,6 +12,7 @@
 
 mod support;
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use actionhero_ws::client::{ClientConfig, ClientEvent, ReconnectConfig};
@@ -27,6 +28,14 @@ const REDIS_DB: &str = "7";
 /// Primus ping interval of the real Actionhero in these tests.
 const PING_INTERVAL_MS: u64 = 1000;
 const WAIT: Duration = Duration::from_secs(10);
+
+/// The Node-backed tests run one at a time: on a 2-core machine several Node processes
+/// at once make their timing checks (sleeps, ping timeouts) needlessly tight.
+static NODE_TESTS: Mutex<()> = Mutex::new(());
+
+fn node_lock() -> MutexGuard<'static, ()> {
+    NODE_TESTS.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 fn skip_without_node(test: &str) -> bool {
     if support::node_available() {
@@ -44,6 +53,7 @@ fn js_client_all_scenarios_against_ahws_serve() {
     if skip_without_node("js_client_all_scenarios_against_ahws_serve") {
         return;
     }
+    let _serial = node_lock();
     let port = support::free_port();
     let _server = support::spawn_ahws_serve(env!("CARGO_BIN_EXE_ahws"), port, &[]);
     let url = format!("http://127.0.0.1:{port}");
@@ -70,6 +80,7 @@ fn js_client_reconnects_after_ahws_is_killed_and_restarted() {
     if skip_without_node("js_client_reconnects_after_ahws_is_killed_and_restarted") {
         return;
     }
+    let _serial = node_lock();
     let bin = env!("CARGO_BIN_EXE_ahws");
     let port = support::free_port();
     let mut server = support::spawn_ahws_serve(bin, port, &[]);
@@ -320,10 +331,13 @@ async fn protocol_checks(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// The lock is held across awaits on purpose: no other Node test may overlap this one.
+#[allow(clippy::await_holding_lock)]
 async fn rust_client_against_real_actionhero() {
     if skip_without_node("rust_client_against_real_actionhero") {
         return;
     }
+    let _serial = node_lock();
     let redis = tokio::task::spawn_blocking(|| support::Redis::start(false))
         .await
         .expect("redis");
