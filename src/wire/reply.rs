@@ -195,9 +195,9 @@ pub enum ServerFrame {
     Say(Map<String, Value>),
     /// `context: "alert"`.
     Alert(Map<String, Value>),
-    /// `context: "api"` with a truthy `welcome`: the welcome text.
+    /// `context: "api"` with a non-empty string `welcome`: the welcome text.
     Welcome(String),
-    /// Any other `context: "api"` message.
+    /// Any other `context: "api"` message (a non-string `welcome` included).
     Api(Map<String, Value>),
     /// Anything else (other contexts, non-objects, unknown `primus::` strings).
     Other(Value),
@@ -239,7 +239,9 @@ pub fn decode_value(value: Value) -> ServerFrame {
         Some("user") => ServerFrame::Say(map),
         Some("alert") => ServerFrame::Alert(map),
         Some("api") => match map.get("welcome") {
-            Some(w) if js::truthy(w) => ServerFrame::Welcome(js::js_string(w)),
+            // Only a string: the reference client would also take e.g. `[]` as a
+            // welcome, but its text (`String([])` is "") could not be re-encoded as one.
+            Some(Value::String(w)) if !w.is_empty() => ServerFrame::Welcome(w.clone()),
             _ => ServerFrame::Api(map),
         },
         _ => ServerFrame::Other(Value::Object(map)),
@@ -384,5 +386,16 @@ mod tests {
             ServerFrame::Say(_)
         ));
         assert!(matches!(decode("5").unwrap(), ServerFrame::Other(_)));
+        // Found while writing the fuzz invariant: `[]` was Welcome(""), which encodes
+        // as `{"welcome":""…}` and decodes as Api (fuzz/artifacts-regressions).
+        for text in [
+            r#"{"welcome":[],"context":"api"}"#,
+            r#"{"welcome":5,"context":"api"}"#,
+            r#"{"welcome":"","context":"api"}"#,
+        ] {
+            let frame = decode(text).unwrap();
+            assert!(matches!(frame, ServerFrame::Api(_)), "{text}");
+            assert_eq!(encode(&frame), text);
+        }
     }
 }
