@@ -167,7 +167,7 @@ pub fn write_f64(out: &mut String, f: f64) {
         out.push('-');
     }
     if k <= n && n <= 21 {
-        out.push_str(&digits);
+        out.push_str(digits);
         for _ in 0..(n - k) {
             out.push('0');
         }
@@ -181,7 +181,7 @@ pub fn write_f64(out: &mut String, f: f64) {
         for _ in 0..(-n) {
             out.push('0');
         }
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
         let (a, b) = digits.split_at(1);
         out.push_str(a);
