@@ -1,6 +1,5 @@
 //! UNSTABLE: not public API. Fuzz bodies as plain functions of `&[u8]`, called by the
 //! `fuzz/` targets and by `tests/fuzz_seeds.rs`, which replays every committed seed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::handshake::{
     evaluate, parse_request, parse_response, sec_websocket_accept, Decision, HandshakeConfig,
