@@ -175,19 +175,18 @@ pub fn write_f64(out: &mut String, f: f64) {
         out.push('0');
         return;
     }
-    // Shortest round-trip digits and exponent, then JavaScript's layout rules
-    // (ECMA-262 Number::toString).
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    // ECMA-262 Number::toString: the shortest digits that read back as `f` and, when
+    // several are as short, the ones closest to `f`. Rust's `{:e}` is shortest but not
+    // always closest (787205550231574.2 came out as …574.3); Żmij (Schubfach) is both.
+    let mut buf = zmij::Buffer::new();
+    let (digits, n) = decimal_digits(buf.format_finite(f.abs()));
+    let digits = digits.as_str();
     let k = digits.len() as i32;
-    let n = exp + 1;
     if f < 0.0 {
         out.push('-');
     }
     if k <= n && n <= 21 {
-        out.push_str(&digits);
+        out.push_str(digits);
         for _ in 0..(n - k) {
             out.push('0');
         }
@@ -201,7 +200,7 @@ pub fn write_f64(out: &mut String, f: f64) {
         for _ in 0..(-n) {
             out.push('0');
         }
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
         let (a, b) = digits.split_at(1);
         out.push_str(a);
@@ -212,6 +211,58 @@ pub fn write_f64(out: &mut String, f: f64) {
         out.push('e');
         out.push(if n > 0 { '+' } else { '-' });
         out.push_str(itoa::Buffer::new().format((n - 1).abs()));
+    }
+}
+
+/// Splits a float printed as `D+[.D+][e±D+]` into its significant digits (no leading or
+/// trailing zeros) and `n`, the position of the decimal point relative to them
+/// (ECMA-262: value = 0.digits × 10^n).
+fn decimal_digits(printed: &str) -> (DigitBuf, i32) {
+    let (mantissa, exp) = match printed.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (printed, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits = DigitBuf::default();
+    let mut n = int_part.len() as i32 + exp;
+    for b in int_part.bytes().chain(frac_part.bytes()) {
+        if b == b'0' && digits.len == 0 {
+            n -= 1; // leading zero
+        } else {
+            digits.push(b);
+        }
+    }
+    while digits.len > 0 && digits.bytes[digits.len - 1] == b'0' {
+        digits.len -= 1;
+    }
+    (digits, n)
+}
+
+/// Up to 40 ASCII digits on the stack (a double needs at most 17).
+struct DigitBuf {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl Default for DigitBuf {
+    fn default() -> Self {
+        Self {
+            bytes: [0; 40],
+            len: 0,
+        }
+    }
+}
+
+impl DigitBuf {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("0")
     }
 }
 
@@ -321,6 +372,18 @@ mod tests {
         let mut s = String::new();
         write_f64(&mut s, x);
         s
+    }
+
+    #[test]
+    fn numbers_pick_the_closest_shortest_digits_like_javascript() {
+        // String(x) in Node 20; Rust's `{:e}` gave the last digit one higher.
+        for (bits, js) in [
+            (0x43065fac997e80b2_u64, "787205550231574.2"),
+            (0x42ec84cc18b99f44, "250853483465978.12"),
+            (0x42d048870e9b3a08, "71614758284520.12"),
+        ] {
+            assert_eq!(f(f64::from_bits(bits)), js);
+        }
     }
 
     #[test]
