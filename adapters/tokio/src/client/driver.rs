@@ -144,6 +144,8 @@ impl Driver {
             // 3. Wait; 4. feed.
             tokio::select! {
                 () = &mut sleep, if armed.is_some() => {
+                    // Re-armed next round even if the deadline did not move.
+                    armed = None;
                     self.client.handle_timeout(Instant::now());
                 }
                 Some(msg) = reports.recv() => {
