@@ -656,3 +656,71 @@ fn ahws_connect_with_piped_commands() {
         "Error: connection not in this room (nowhere)"
     );
 }
+
+/// `wss://` end to end: a TLS terminator with a self-signed certificate in front of the
+/// plain server, and the client trusting that certificate.
+#[cfg(feature = "rustls")]
+#[tokio::test]
+async fn wss_client_through_a_tls_terminator() {
+    use actionhero_ws_tokio::client::ClientOptions;
+    use actionhero_ws_tokio::rustls;
+    use std::sync::Arc;
+
+    let (server, _events) = start(test_config(), AdapterConfig::default()).await;
+    let backend = server.local_addr();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let cert = certified.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_tls = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .expect("server tls");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let tls_port = listener.local_addr().expect("addr").port();
+    let terminator = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).expect("root");
+    let client_tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let options = ClientOptions {
+        tls: Some(Arc::new(client_tls)),
+        ..ClientOptions::default()
+    };
+    let config = ClientConfig {
+        url: format!("wss://localhost:{tls_port}"),
+        ..client_config()
+    };
+    let (client, mut events) = client::connect_with(config, options).expect("client");
+    let answer = client
+        .action("randomNumber", serde_json::Map::new())
+        .await
+        .expect("randomNumber over wss");
+    assert!(answer["randomNumber"].is_f64());
+    wait_client(&mut events, |e| matches!(e, ClientEvent::Connected { .. })).await;
+    client.disconnect().await;
+    terminator.abort();
+    server.shutdown(false).await;
+}
