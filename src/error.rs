@@ -39,6 +39,10 @@ pub enum UsageError {
     Closed,
     /// The client's offline queue is full and its policy rejects new commands.
     QueueFull,
+    /// The client already has `max_pending_requests` requests outstanding.
+    TooManyPending,
+    /// A caller-chosen `messageId` names a request that is still outstanding.
+    DuplicateMessageId,
 }
 
 impl fmt::Display for UsageError {
@@ -48,6 +52,8 @@ impl fmt::Display for UsageError {
             Self::InvalidRoomName => "invalid room name",
             Self::Closed => "the machine is closed",
             Self::QueueFull => "the offline queue is full",
+            Self::TooManyPending => "too many requests outstanding",
+            Self::DuplicateMessageId => "a request with that messageId is outstanding",
         })
     }
 }
