@@ -4,6 +4,8 @@
 //! * [`server`]: an Actionhero WebSocket server. One accept thread, one thread per
 //!   connection, one driver thread owning the core `Server`, and a small worker pool that
 //!   runs actions (plain `Fn(ActionContext) -> ActionOutcome` functions).
+//! * [`client`]: a client whose calls (`action`, `say`, `room_add`, …) block until
+//!   their response; a background thread carries out the core's reconnects and rejoins.
 //! * [`samples`]: Actionhero's sample actions wired as blocking handlers (interop tests,
 //!   demos).
 //!
@@ -14,6 +16,8 @@
 
 pub use actionhero_ws as core;
 
+pub mod client;
+mod pump;
 pub mod samples;
 pub mod server;
 mod util;

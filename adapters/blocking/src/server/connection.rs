@@ -1,26 +1,23 @@
 //! One thread per socket: the HTTP upgrade on raw bytes (decided by the core), then the
 //! WebSocket loop.
-//!
-//! The loop (STYLE.md §3.3): read with a short socket timeout and forward what arrived
-//! (`WouldBlock`/`TimedOut` mean "nothing yet"), write every frame waiting in the outbox,
-//! flush, repeat. A frame queued while the thread sits in `read` waits at most
-//! `read_timeout`: that timeout is the connection's outbound latency bound.
+//! The WebSocket loop itself is [`crate::pump`]: its read timeout (`read_timeout`) bounds
+//! the connection's outbound latency.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::time::Instant;
 
 use actionhero_ws::handshake::{self, Decision, Handshake, Parsed};
 use actionhero_ws::server::CloseCause;
 use actionhero_ws::{ConnectionHandle, Frame};
-use tungstenite::error::ProtocolError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tungstenite::{Message, Utf8Bytes, WebSocket};
+use tungstenite::{Utf8Bytes, WebSocket};
 
 use super::driver::DriverMsg;
 use super::{Config, Shared};
+use crate::pump::{self, End, Inbound};
 use crate::util::is_timeout;
 
 /// Serves one accepted socket until it closes.
@@ -151,7 +148,7 @@ fn upgrade(
         .max_frame_size(Some(cfg.core.max_message_len));
     let mut ws = WebSocket::from_partially_read(stream, leftover, Role::Server, Some(ws_config));
     match &mut guard {
-        Some(guard) => pump(&mut ws, &frames, guard, cfg),
+        Some(guard) => serve(&mut ws, &frames, guard, cfg),
         None => {
             // The core refused (shutting down, too many connections): "try again later".
             let frame = CloseFrame {
@@ -159,7 +156,7 @@ fn upgrade(
                 reason: Utf8Bytes::from_static("try again later"),
             };
             let _ = ws.close(Some(frame));
-            linger(&mut ws, cfg);
+            pump::linger(&mut ws, cfg.close_linger);
         }
     }
 }
@@ -180,116 +177,27 @@ impl Drop for ClosedGuard {
     }
 }
 
-/// The WebSocket loop. Returns when the socket is done; `guard.cause` says why.
-fn pump(
+/// The WebSocket loop; records why it ended in `guard.cause`.
+fn serve(
     ws: &mut WebSocket<TcpStream>,
     frames: &Receiver<Frame>,
     guard: &mut ClosedGuard,
     cfg: &Config,
 ) {
     let conn = guard.conn;
-    loop {
-        // 1. Read: at most `read_timeout` when nothing arrives.
-        let inbound = match ws.read() {
-            Ok(Message::Text(text)) => Some(DriverMsg::Text { conn, text }),
-            Ok(Message::Binary(data)) => Some(DriverMsg::Binary { conn, data }),
-            Ok(Message::Ping(_)) => Some(DriverMsg::Ping { conn }),
-            Ok(Message::Pong(_) | Message::Frame(_)) => None,
-            Ok(Message::Close(frame)) => {
-                // tungstenite queued the close reply; send it and stop.
-                guard.cause = CloseCause::PeerClosed {
-                    code: frame.map(|f| u16::from(f.code)),
-                };
-                let _ = ws.flush();
-                return;
-            }
-            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => None,
-            Err(tungstenite::Error::Capacity(_)) => {
-                guard.cause = CloseCause::MessageTooLarge;
-                let frame = CloseFrame {
-                    code: CloseCode::Size,
-                    reason: Utf8Bytes::from_static("message too big"),
-                };
-                let _ = ws.close(Some(frame));
-                linger(ws, cfg);
-                return;
-            }
-            Err(e) => {
-                guard.cause = read_error_cause(&e);
-                // A protocol error may have queued a close frame.
-                let _ = ws.flush();
-                return;
-            }
+    let to_driver = guard.to_driver.clone();
+    let end = pump::run(ws, frames, cfg.close_linger, |msg| {
+        let msg = match msg {
+            Inbound::Text(text) => DriverMsg::Text { conn, text },
+            Inbound::Binary(data) => DriverMsg::Binary { conn, data },
+            Inbound::Ping => DriverMsg::Ping { conn },
         };
-        if let Some(msg) = inbound {
-            if guard.to_driver.send(msg).is_err() {
-                return;
-            }
-        }
-        // 2. Write everything the driver queued.
-        loop {
-            match frames.try_recv() {
-                Ok(Frame::Text(text)) => {
-                    let Ok(text) = Utf8Bytes::try_from(text.into_bytes()) else {
-                        continue;
-                    };
-                    if ws.write(Message::Text(text)).is_err() {
-                        return;
-                    }
-                }
-                Ok(Frame::Close { code, reason }) => {
-                    let frame = code.map(|code| CloseFrame {
-                        code: CloseCode::from(code),
-                        reason: Utf8Bytes::from_static(reason),
-                    });
-                    let _ = ws.close(frame);
-                    linger(ws, cfg);
-                    return;
-                }
-                Err(TryRecvError::Empty) => break,
-                // The driver dropped the outbox: slow consumer, or the server stopped.
-                Err(TryRecvError::Disconnected) => return,
-            }
-        }
-        // 3. Flush. A write that blocked for `write_timeout` (peer not reading) or failed
-        // ends the connection.
-        if ws.flush().is_err() {
-            return;
-        }
-    }
-}
-
-fn read_error_cause(e: &tungstenite::Error) -> CloseCause {
-    match e {
-        tungstenite::Error::ConnectionClosed
-        | tungstenite::Error::AlreadyClosed
-        | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-            CloseCause::PeerClosed { code: None }
-        }
-        tungstenite::Error::Io(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::UnexpectedEof
-                    | io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::BrokenPipe
-            ) =>
-        {
-            CloseCause::PeerClosed { code: None }
-        }
-        _ => CloseCause::Transport,
-    }
-}
-
-/// After our close frame: wait up to `close_linger` for the peer's close reply, so the
-/// close handshake completes before the socket is dropped.
-fn linger(ws: &mut WebSocket<TcpStream>, cfg: &Config) {
-    let start = Instant::now();
-    while start.elapsed() < cfg.close_linger {
-        match ws.read() {
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
-            Err(_) => return,
-        }
-    }
+        to_driver.send(msg).is_ok()
+    });
+    guard.cause = match end {
+        End::PeerClosed { code } => CloseCause::PeerClosed { code },
+        End::TooLarge => CloseCause::MessageTooLarge,
+        // After `Local` the core has already ended the connection; the cause is unused.
+        End::Failed(_) | End::Local => CloseCause::Transport,
+    };
 }
