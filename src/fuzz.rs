@@ -172,7 +172,7 @@ pub fn server_ops(data: &[u8]) {
     use crate::RoomName;
     use std::time::{Duration, Instant, UNIX_EPOCH};
 
-    let start = Instant::now();
+    let start = Instant::now(); // virtual epoch
     let mut now = start;
     let config = ServerConfig {
         ping_interval: Some(Duration::from_millis(1000)),
@@ -295,6 +295,292 @@ pub fn server_ops(data: &[u8]) {
                     );
                 }
             }
+        }
+    }
+}
+
+/// The client machine driven by an op sequence decoded from bytes, against a tiny fake
+/// server: each op byte picks an application command, a server action (accept or
+/// refuse the open, answer a pending request in any order, ping, drop,
+/// `primus::server::close`, garbage text) or a time step; the next byte is its argument.
+///
+/// Invariants (as `tests/client_model.rs`): never panics; every request issued ends in
+/// exactly one outcome (checked after a final `disconnect`); after every open the first
+/// frames are `roomAdd` for exactly the remembered rooms, then `detailsView`, and no
+/// application frame goes out before that is answered; the offline queue stays within
+/// capacity; frames go out only on an open socket and an `Open` never overlaps one;
+/// after a drain `poll_timeout` is `None` or later than `now`.
+#[allow(clippy::disallowed_methods)] // the fuzz body takes one real Instant as its epoch
+pub fn client_ops(data: &[u8]) {
+    use crate::client::{
+        Client, ClientConfig, ClientEvent, ClientOutput, CloseCause, OpenFailure, QueuePolicy,
+    };
+    use crate::wire::request::{decode, ClientFrame, Verb};
+    use crate::wire::{primus, reply};
+    use crate::{AttemptId, MessageId, RoomName};
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::time::{Duration, Instant, UNIX_EPOCH};
+
+    struct Conn {
+        attempt: AttemptId,
+        expect: Vec<String>,
+        rejoined: usize,
+        details: Option<String>,
+        configured: bool,
+        joined: BTreeSet<String>,
+        answers: Vec<String>,
+    }
+
+    let rooms = ["r0", "r1", "r2"];
+    let mut bytes = data.iter().copied();
+    let setup = bytes.next().unwrap_or(0);
+    let cap = usize::from(setup % 4);
+    let config = ClientConfig {
+        max_offline_queue: cap,
+        queue_policy: if setup & 4 == 0 {
+            QueuePolicy::DropOldest
+        } else {
+            QueuePolicy::RejectNew
+        },
+        max_pending_requests: 6,
+        ping_timeout: Some(Duration::from_secs(2)),
+        request_timeout: Duration::from_secs(1),
+        rooms: vec![RoomName::new("r0").unwrap()],
+        reconnect: crate::client::ReconnectConfig {
+            retries: u32::from(setup >> 4) % 4,
+            ..crate::client::ReconnectConfig::default()
+        },
+        ..ClientConfig::default()
+    };
+    let mut now = Instant::now();
+    let mut client = Client::new(config, [setup; 32], now, UNIX_EPOCH).unwrap();
+    let mut pending_open: Option<AttemptId> = None;
+    let mut conn: Option<Conn> = None;
+    let mut issued = BTreeSet::new();
+    let mut outcomes: BTreeMap<String, u32> = BTreeMap::new();
+
+    let drain = |client: &mut Client,
+                 now: Instant,
+                 pending_open: &mut Option<AttemptId>,
+                 conn: &mut Option<Conn>,
+                 outcomes: &mut BTreeMap<String, u32>| {
+        while let Some(out) = client.poll_output() {
+            match out {
+                ClientOutput::Open { attempt, .. } => {
+                    assert!(pending_open.is_none() && conn.is_none(), "overlapping Open");
+                    *pending_open = Some(attempt);
+                }
+                ClientOutput::Close(_) => {
+                    *pending_open = None;
+                    *conn = None;
+                }
+                ClientOutput::Transmit(frame) => {
+                    let c = conn.as_mut().expect("transmit without an open socket");
+                    let Ok(ClientFrame::Request(req)) = decode(frame.as_text().unwrap()) else {
+                        continue; // a pong
+                    };
+                    let id = req.message_id.clone().unwrap();
+                    let room = req.room.as_ref().and_then(|r| r.as_str()).unwrap_or("");
+                    let room = room.to_owned();
+                    if c.rejoined < c.expect.len() {
+                        assert_eq!(req.verb, Verb::RoomAdd);
+                        assert_eq!(room, c.expect[c.rejoined]);
+                        c.rejoined += 1;
+                    } else if c.details.is_none() {
+                        assert_eq!(req.verb, Verb::DetailsView);
+                        c.details = Some(id.callback_key());
+                    } else {
+                        assert!(c.configured, "application frame before configure");
+                    }
+                    let ok = reply::encode_verb_ok(Some(&serde_json::json!(true)), &id);
+                    let answer = match req.verb {
+                        Verb::RoomAdd if room == "r2" => reply::encode_verb_error(
+                            "Error: room does not exist",
+                            &serde_json::json!({}),
+                            &id,
+                        ),
+                        Verb::RoomAdd => {
+                            c.joined.insert(room);
+                            ok
+                        }
+                        Verb::RoomLeave => {
+                            c.joined.remove(&room);
+                            ok
+                        }
+                        Verb::DetailsView => {
+                            let data = serde_json::json!({"id": "c", "rooms": []});
+                            reply::encode_verb_ok(Some(&data), &id)
+                        }
+                        _ => ok,
+                    };
+                    c.answers.push(answer);
+                }
+                ClientOutput::Event(e) => match e {
+                    ClientEvent::Response { id, .. } | ClientEvent::RequestFailed { id, .. } => {
+                        *outcomes.entry(id.to_string()).or_default() += 1;
+                    }
+                    ClientEvent::Connected { rooms, .. } => {
+                        let c = conn.as_ref().expect("Connected without a socket");
+                        let got: BTreeSet<String> = rooms.iter().map(|r| r.to_string()).collect();
+                        assert_eq!(got, c.joined);
+                    }
+                    _ => {}
+                },
+            }
+        }
+        if let Some(t) = client.poll_timeout() {
+            assert!(t > now, "poll_timeout in the past");
+        }
+        assert!(client.queued_requests() <= cap, "queue over capacity");
+    };
+
+    while let Some(op) = bytes.next() {
+        let arg = usize::from(bytes.next().unwrap_or(0));
+        let room = RoomName::new(rooms[arg % 3]).unwrap();
+        let issued_id = match op % 16 {
+            0 => {
+                client.connect(now);
+                None
+            }
+            1 => {
+                client.disconnect(now);
+                None
+            }
+            2 => client.action("a", serde_json::Map::new(), now).ok(),
+            3 => client.room_add(room, now).ok(),
+            4 => client.room_leave(&room, now).ok(),
+            5 => client.say(&room, serde_json::json!("m"), now).ok(),
+            6 => {
+                if let Some(attempt) = pending_open.take() {
+                    let expect = client.rooms().map(|r| r.to_string()).collect();
+                    conn = Some(Conn {
+                        attempt,
+                        expect,
+                        rejoined: 0,
+                        details: None,
+                        configured: false,
+                        joined: BTreeSet::new(),
+                        answers: Vec::new(),
+                    });
+                    client.handle_opened(attempt, now);
+                }
+                None
+            }
+            7 => {
+                if let Some(attempt) = pending_open.take() {
+                    client.handle_open_failed(attempt, OpenFailure::Io("refused".into()), now);
+                }
+                None
+            }
+            8 | 9 => {
+                if let Some(c) = conn.as_mut().filter(|c| !c.answers.is_empty()) {
+                    let text = c.answers.remove(arg % c.answers.len());
+                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    let key = MessageId::from_json(&v["messageId"]).map(|m| m.callback_key());
+                    if key.is_some() && key == c.details {
+                        c.configured = true;
+                    }
+                    let attempt = c.attempt;
+                    client.handle_text(attempt, &text, now);
+                }
+                None
+            }
+            10 => {
+                if let Some(c) = &conn {
+                    client.handle_text(c.attempt, &primus::encode_ping(arg as u64), now);
+                }
+                None
+            }
+            11 => {
+                if let Some(c) = conn.take() {
+                    let cause = CloseCause::Remote { code: None };
+                    client.handle_closed(c.attempt, cause, now);
+                }
+                None
+            }
+            12 => {
+                if let Some(c) = conn.take() {
+                    client.handle_text(c.attempt, primus::SERVER_CLOSE, now);
+                    client.handle_closed(c.attempt, CloseCause::Remote { code: None }, now);
+                }
+                None
+            }
+            13 => {
+                if let Some(c) = &conn {
+                    let len = arg % 32;
+                    let chunk: Vec<u8> = bytes.by_ref().take(len).collect();
+                    let text = String::from_utf8_lossy(&chunk).into_owned();
+                    client.handle_text(c.attempt, &text, now);
+                }
+                None
+            }
+            14 => client.details_view(now).ok(),
+            _ => {
+                now += Duration::from_millis(arg as u64 * 40);
+                client.handle_timeout(now);
+                None
+            }
+        };
+        if let Some(id) = issued_id {
+            assert!(issued.insert(id.to_string()), "message id reused");
+        }
+        drain(
+            &mut client,
+            now,
+            &mut pending_open,
+            &mut conn,
+            &mut outcomes,
+        );
+    }
+    client.disconnect(now);
+    drain(
+        &mut client,
+        now,
+        &mut pending_open,
+        &mut conn,
+        &mut outcomes,
+    );
+    for id in &issued {
+        assert_eq!(
+            outcomes.get(id),
+            Some(&1),
+            "request {id}: not exactly one outcome"
+        );
+    }
+    assert_eq!(
+        outcomes.len(),
+        issued.len(),
+        "outcome for an unknown request"
+    );
+}
+
+#[cfg(test)]
+mod client_ops_tests {
+    /// Hand-written seeds plus a few thousand pseudo-random op strings.
+    #[test]
+    fn client_ops_seeds_and_random_inputs() {
+        // connect, accept, answer the rejoin and details, action, answer, ping, drop,
+        // wait for the retry, accept, answer everything.
+        let happy: &[u8] = &[
+            1, 0, 0, 6, 0, 8, 0, 8, 0, 2, 0, 8, 0, 10, 5, 11, 0, 15, 20, 6, 0, 8, 0, 8, 0,
+        ];
+        let queued: &[u8] = &[3, 2, 0, 14, 0, 5, 1, 0, 0, 7, 0, 15, 13, 6, 0, 9, 1, 9, 0];
+        let closing: &[u8] = &[0, 0, 0, 6, 0, 8, 0, 8, 0, 12, 0, 2, 0, 0, 0, 15, 255];
+        for seed in [happy, queued, closing, &[], &[0]] {
+            super::client_ops(seed);
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let len = (x % 160) as usize;
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 24) as u8
+                })
+                .collect();
+            super::client_ops(&data);
         }
     }
 }

@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn clock_never_goes_back() {
-        let t0 = Instant::now();
+        let t0 = Instant::now(); // virtual epoch
         let mut c = Clock::new(t0, UNIX_EPOCH + Duration::from_millis(1000));
         let t1 = t0 + Duration::from_millis(5);
         assert_eq!(c.advance(t1), t1);

@@ -242,22 +242,20 @@ impl ActionRegistry {
     /// Resolves `params.action`/`params.apiVersion` (writing the chosen version back into
     /// params, as Actionhero does).
     pub(crate) fn resolve(&self, params: &mut Map<String, Value>) -> Option<Arc<ActionSpec>> {
-        let name = match params.get("action") {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        let versions = match params.get("action") {
+            Some(Value::String(s)) if !s.is_empty() => self.actions.get(s.as_str())?,
             _ => return None,
         };
-        let versions = self.actions.get(&name)?;
-        let key = match params.get("apiVersion") {
-            Some(v) if !v.is_null() => js::js_string(v),
+        match params.get("apiVersion") {
+            Some(v) if !v.is_null() => versions.get(&js::js_string(v)).cloned(),
             Some(_) | None => {
                 // JavaScript's default sort compares String(version); BTreeMap keys are
                 // exactly those strings, so the last key is Actionhero's pick.
-                let (key, spec) = versions.iter().next_back()?;
+                let spec = versions.values().next_back()?.clone();
                 params.insert("apiVersion".into(), Value::Number(spec.version.clone()));
-                key.clone()
+                Some(spec)
             }
-        };
-        versions.get(&key).cloned()
+        }
     }
 }
 
@@ -268,12 +266,10 @@ pub(crate) fn process_params(
     spec: &ActionSpec,
     params: Map<String, Value>,
 ) -> Result<Map<String, Value>, Refusal> {
-    let mut params: Map<String, Value> = params
-        .into_iter()
-        .filter(|(k, _)| {
-            GLOBAL_SAFE_PARAMS.contains(&k.as_str()) || spec.inputs.iter().any(|(n, _)| n == k)
-        })
-        .collect();
+    let mut params = params;
+    params.retain(|k, _| {
+        GLOBAL_SAFE_PARAMS.contains(&k.as_str()) || spec.inputs.iter().any(|(n, _)| n == k)
+    });
     let mut missing: Option<String> = None;
     let mut invalid: Option<String> = None;
     for (name, input) in &spec.inputs {

@@ -1035,7 +1035,7 @@ impl Server {
             c.last_message_id = Some(message_id.clone());
         }
         match req.verb {
-            Verb::Action => self.action(conn, &req, message_id, now),
+            Verb::Action => self.action(conn, req, message_id, now),
             Verb::File => self.file(conn, &req, message_id),
             _ => self.verb(conn, req, message_id, now),
         }
@@ -1044,11 +1044,11 @@ impl Server {
     fn action(
         &mut self,
         conn: ConnectionHandle,
-        req: &Request,
+        mut req: Request,
         message_id: MessageId,
         now: Instant,
     ) {
-        let mut params = req.action_params();
+        let mut params = req.take_action_params();
         let spec = self.actions.resolve(&mut params);
         let shutting_down = self.shutdown.is_some();
         let limit = self.config.simultaneous_actions;

@@ -148,6 +148,17 @@ impl Request {
         }
     }
 
+    /// [`Request::action_params`] without a copy: takes `params` out of the remnant.
+    pub fn take_action_params(&mut self) -> Map<String, Value> {
+        match &mut self.remnant {
+            Value::Object(map) => match map.get_mut("params") {
+                Some(Value::Object(p)) => std::mem::take(p),
+                Some(_) | None => self.action_params(),
+            },
+            _ => Map::new(),
+        }
+    }
+
     /// For `file`: the `file` field.
     pub fn file(&self) -> Option<&Value> {
         match &self.remnant {

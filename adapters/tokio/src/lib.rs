@@ -1,3 +1,55 @@
-//! tokio adapter for [`actionhero_ws`] (being written).
+//! tokio adapter for [`actionhero_ws`]: an Actionhero-compatible WebSocket server and
+//! client on tokio sockets and tasks.
+//!
+//! The adapter is thin (STYLE.md P11): it accepts and opens sockets, reads the HTTP
+//! upgrade head and hands it to the core's handshake functions, runs the RFC 6455 layer
+//! with tokio-tungstenite, passes whole text messages and close notices to the core,
+//! writes what the core emits, sleeps until the core's deadline, and hands events to the
+//! application. Heartbeats, rooms, message ids, reconnects and every limit live in the
+//! core.
+//!
+//! * [`server`]: [`ServerBuilder`] → [`ServerHandle`]. One driver task owns the core
+//!   [`Server`](actionhero_ws::server::Server); one task per connection owns its socket.
+//!   Actions are async Rust functions run as their own tasks.
+//! * [`samples`]: Actionhero's sample actions (`randomNumber`, `status`, `sleepTest`,
+//!   `cacheTest`, `validationTest`, `createChatRoom`) registered on a builder.
+//! * [`files`]: the `file` verb's reads from a public directory.
+//!
+//! ```no_run
+//! use actionhero_ws_tokio::server::{ActionContext, ServerBuilder};
+//! use actionhero_ws_tokio::core::server::{ActionOutcome, ActionSpec};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let server = ServerBuilder::new()
+//!     .listen("127.0.0.1:8080")
+//!     .room("defaultRoom")
+//!     .action(ActionSpec::new("hello"), |ctx: ActionContext| async move {
+//!         let mut out = serde_json::Map::new();
+//!         out.insert("hello".into(), ctx.connection_id.to_string().into());
+//!         ActionOutcome::Ok(out)
+//!     })
+//!     .serve()
+//!     .await?;
+//! server.shutdown(false).await;
+//! # Ok(())
+//! # }
+//! ```
 
 pub use actionhero_ws as core;
+
+pub mod files;
+pub mod samples;
+pub mod server;
+mod trace;
+
+pub use server::{ActionContext, AdapterConfig, ServerBuilder, ServerError, ServerHandle};
+
+/// Draws a 32-byte seed for a core state machine from the operating system.
+///
+/// # Errors
+/// The OS random source failed.
+pub fn os_seed() -> std::io::Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(seed)
+}

@@ -1,0 +1,293 @@
+//! The accept loop and the per-connection task: HTTP head → core handshake decision →
+//! tokio-tungstenite → whole messages to the driver, queued frames to the socket.
+
+use std::future::pending;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actionhero_ws::handshake::{self, Decision, HandshakeConfig, Parsed};
+use actionhero_ws::server::CloseCause;
+use actionhero_ws::{ConnectionHandle, Frame};
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{timeout, timeout_at, Instant};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+
+use super::{AdapterConfig, Inbound};
+use crate::trace;
+
+/// Frames written per flush when several are queued.
+const WRITE_BATCH: usize = 64;
+
+pub(crate) struct ConnShared {
+    pub(crate) handshake: HandshakeConfig,
+    pub(crate) adapter: AdapterConfig,
+    pub(crate) max_message: usize,
+    pub(crate) inbound: mpsc::Sender<Inbound>,
+}
+
+/// Accepts until told to stop. Every connection task holds a clone of `alive`, so the
+/// driver knows when the last one has ended.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<ConnShared>,
+    mut stop: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
+    loop {
+        tokio::select! {
+            // Only ever set to true (or dropped with the driver): either way, stop.
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let task = connection(stream, peer, shared.clone(), alive.clone());
+                    tokio::spawn(trace::connection(task, peer));
+                }
+                Err(_) => {
+                    // Out of file descriptors and the like: back off a little.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+        }
+    }
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<ConnShared>,
+    _alive: mpsc::Sender<()>,
+) {
+    let _ = stream.set_nodelay(true);
+    let deadline = Instant::now() + shared.adapter.handshake_timeout;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    let (request, consumed) = loop {
+        match handshake::parse_request(&buf, &shared.handshake.limits) {
+            Ok(Parsed::NeedMore) => {}
+            Ok(Parsed::Complete { request, consumed }) => break (request, consumed),
+            Err(e) => {
+                trace::debug!(error = %e, "malformed upgrade request");
+                answer_and_close(stream, &handshake::reject_malformed(&e), &shared).await;
+                return;
+            }
+        }
+        match timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            // EOF, error, or too slow: drop without an answer.
+            Ok(Ok(_)) | Ok(Err(_)) | Err(_) => return,
+        }
+    };
+    let (handshake, response) = match handshake::evaluate(&request, peer, &shared.handshake) {
+        Decision::Respond { response, .. } => {
+            answer_and_close(stream, &response, &shared).await;
+            return;
+        }
+        Decision::Upgrade {
+            handshake,
+            response,
+        } => (handshake, response),
+    };
+    match timeout_at(deadline, stream.write_all(&response)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) | Err(_) => return,
+    }
+    let leftover = buf.split_off(consumed);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(shared.max_message))
+        .max_frame_size(Some(shared.max_message));
+    let ws =
+        WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await;
+    websocket(ws, handshake, &shared).await;
+}
+
+/// Writes a complete HTTP response, half-closes, and drains what the client still sends
+/// (briefly), so the answer is not lost to a reset.
+async fn answer_and_close(mut stream: TcpStream, response: &[u8], shared: &ConnShared) {
+    let wait = shared.adapter.close_timeout;
+    if !matches!(timeout(wait, stream.write_all(response)).await, Ok(Ok(()))) {
+        return;
+    }
+    let _ = timeout(wait, stream.shutdown()).await;
+    let mut sink = [0u8; 1024];
+    let until = Instant::now() + wait;
+    while let Ok(Ok(n)) = timeout_at(until, stream.read(&mut sink)).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+type Ws = WebSocketStream<TcpStream>;
+
+async fn websocket(mut ws: Ws, handshake: handshake::Handshake, shared: &ConnShared) {
+    let (writer, frames) = mpsc::channel(shared.adapter.outbound_queue.max(1));
+    let (kill, killed) = oneshot::channel();
+    let (reply, handle) = oneshot::channel();
+    let opened = Inbound::Opened {
+        handshake,
+        writer,
+        kill,
+        reply,
+    };
+    if shared.inbound.send(opened).await.is_err() {
+        return;
+    }
+    let Ok(Some(conn)) = handle.await else {
+        // Refused by the core (too many connections, shutting down).
+        let close = CloseFrame {
+            code: CloseCode::Again,
+            reason: Utf8Bytes::from_static("try again later"),
+        };
+        let _ = timeout(shared.adapter.close_timeout, ws.close(Some(close))).await;
+        return;
+    };
+    let mut guard = ClosedGuard {
+        conn,
+        inbound: Some(shared.inbound.clone()),
+    };
+    // The driver sends on `kill` for a slow consumer: drop the socket at once, even in the
+    // middle of a write. A dropped `kill` sender (normal close) does not kill.
+    let killed = async {
+        if killed.await.is_err() {
+            pending::<()>().await;
+        }
+    };
+    let cause = tokio::select! {
+        () = killed => CloseCause::Transport,
+        cause = pump(&mut ws, frames, conn, shared) => cause,
+    };
+    drop(ws);
+    if let Some(inbound) = guard.inbound.take() {
+        let _ = inbound.send(Inbound::Closed { conn, cause }).await;
+    }
+}
+
+/// Tells the driver about the close however the task ends (also if it is dropped).
+struct ClosedGuard {
+    conn: ConnectionHandle,
+    inbound: Option<mpsc::Sender<Inbound>>,
+}
+
+impl Drop for ClosedGuard {
+    fn drop(&mut self) {
+        if let Some(inbound) = self.inbound.take() {
+            let _ = inbound.try_send(Inbound::Closed {
+                conn: self.conn,
+                cause: CloseCause::Transport,
+            });
+        }
+    }
+}
+
+/// Moves messages both ways until the socket ends; returns how it ended.
+async fn pump(
+    ws: &mut Ws,
+    mut frames: mpsc::Receiver<Frame>,
+    conn: ConnectionHandle,
+    shared: &ConnShared,
+) -> CloseCause {
+    let close_wait = shared.adapter.close_timeout;
+    loop {
+        tokio::select! {
+            msg = ws.next() => {
+                let inbound = match msg {
+                    Some(Ok(Message::Text(text))) => Inbound::Text { conn, text },
+                    Some(Ok(Message::Binary(data))) => Inbound::Binary { conn, data },
+                    // tungstenite answers pings itself; Primus counts them as liveness.
+                    Some(Ok(Message::Ping(_))) => Inbound::Ping { conn },
+                    Some(Ok(Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Ok(Message::Close(frame))) => {
+                        // Polling on flushes tungstenite's close reply.
+                        finish_close(ws, close_wait).await;
+                        return CloseCause::PeerClosed { code: frame.map(|f| u16::from(f.code)) };
+                    }
+                    Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
+                        let close = CloseFrame {
+                            code: CloseCode::Size,
+                            reason: Utf8Bytes::from_static("message too big"),
+                        };
+                        let _ = timeout(close_wait, ws.close(Some(close))).await;
+                        return CloseCause::MessageTooLarge;
+                    }
+                    Some(Err(
+                        WsError::ConnectionClosed
+                        | WsError::AlreadyClosed
+                        | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+                    ))
+                    | None => {
+                        return CloseCause::PeerClosed { code: None };
+                    }
+                    Some(Err(_)) => return CloseCause::Transport,
+                };
+                if shared.inbound.send(inbound).await.is_err() {
+                    return CloseCause::Transport;
+                }
+            }
+            frame = frames.recv() => {
+                let Some(frame) = frame else {
+                    // The driver let go without a close frame (it is stopping).
+                    let _ = timeout(close_wait, ws.close(None)).await;
+                    return CloseCause::PeerClosed { code: None };
+                };
+                match write_frames(ws, frame, &mut frames).await {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        finish_close(ws, close_wait).await;
+                        return CloseCause::PeerClosed { code: None };
+                    }
+                    Err(_) => return CloseCause::Transport,
+                }
+            }
+        }
+    }
+}
+
+/// Writes `first` and whatever else is queued (up to a batch), then flushes. Returns true
+/// when a close frame was written (the connection is done).
+async fn write_frames(
+    ws: &mut Ws,
+    first: Frame,
+    frames: &mut mpsc::Receiver<Frame>,
+) -> Result<bool, WsError> {
+    let mut next = Some(first);
+    let mut written = 0;
+    while let Some(frame) = next.take() {
+        match frame {
+            Frame::Text(text) => {
+                let Ok(text) = Utf8Bytes::try_from(text.into_bytes()) else {
+                    continue;
+                };
+                ws.feed(Message::Text(text)).await?;
+            }
+            Frame::Close { code, reason } => {
+                let frame = code.map(|code| CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: Utf8Bytes::from_static(reason),
+                });
+                ws.close(frame).await?;
+                return Ok(true);
+            }
+        }
+        written += 1;
+        if written < WRITE_BATCH {
+            next = frames.try_recv().ok();
+        }
+    }
+    ws.flush().await?;
+    Ok(false)
+}
+
+/// After a close frame went out or came in: keep reading (which flushes tungstenite's
+/// close reply) until the peer's close or EOF, bounded by `wait`.
+async fn finish_close(ws: &mut Ws, wait: Duration) {
+    let until = Instant::now() + wait;
+    while let Ok(Some(Ok(_))) = timeout_at(until, ws.next()).await {}
+}

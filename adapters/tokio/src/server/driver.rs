@@ -1,0 +1,442 @@
+//! The driver task: the only owner of the core `Server` (STYLE.md §3.1).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use actionhero_ws::handshake::Handshake;
+use actionhero_ws::server::{
+    ActionOutcome, CloseCause, CloseReason, Delivery, Event, FileOutcome, Output, RequestId,
+    RoomError, Server, Transmit,
+};
+use actionhero_ws::wire::js;
+use actionhero_ws::{ConnectionHandle, ConnectionId, Frame, MessageId, RoomName};
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::{ActionContext, AdapterConfig, Handler, ServerHandle};
+use crate::trace;
+
+/// How many inputs the driver feeds before it drains and checks its timer again.
+const BUDGET: usize = 64;
+
+/// What connection tasks tell the driver.
+pub(crate) enum Inbound {
+    /// A WebSocket upgrade succeeded; the driver answers with the handle (or `None` when
+    /// the core refused the connection).
+    Opened {
+        handshake: Handshake,
+        writer: mpsc::Sender<Frame>,
+        kill: oneshot::Sender<()>,
+        reply: oneshot::Sender<Option<ConnectionHandle>>,
+    },
+    Text {
+        conn: ConnectionHandle,
+        text: Utf8Bytes,
+    },
+    Binary {
+        conn: ConnectionHandle,
+        data: Bytes,
+    },
+    Ping {
+        conn: ConnectionHandle,
+    },
+    Closed {
+        conn: ConnectionHandle,
+        cause: CloseCause,
+    },
+}
+
+/// What the application and the action tasks ask of the driver.
+pub(crate) enum Command {
+    Respond {
+        request: RequestId,
+        outcome: ActionOutcome,
+    },
+    FileDone {
+        request: RequestId,
+        outcome: FileOutcome,
+    },
+    Broadcast {
+        room: RoomName,
+        message: Value,
+        reply: oneshot::Sender<Result<usize, RoomError>>,
+    },
+    Send {
+        conn: ConnectionHandle,
+        message: Map<String, Value>,
+        reply: oneshot::Sender<Delivery>,
+    },
+    Alert {
+        conn: ConnectionHandle,
+        message: Value,
+        reply: oneshot::Sender<Delivery>,
+    },
+    CreateRoom {
+        room: RoomName,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+    DestroyRoom {
+        room: RoomName,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+    AddMember {
+        conn: ConnectionHandle,
+        room: RoomName,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+    RemoveMember {
+        conn: ConnectionHandle,
+        room: RoomName,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+    Members {
+        room: String,
+        reply: oneshot::Sender<Vec<ConnectionHandle>>,
+    },
+    Close {
+        conn: ConnectionHandle,
+        reply: oneshot::Sender<()>,
+    },
+    Shutdown {
+        reconnect: bool,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// One connection's outbound side, as the driver sees it.
+pub(crate) struct Writer {
+    tx: mpsc::Sender<Frame>,
+    kill: Option<oneshot::Sender<()>>,
+}
+
+pub(crate) struct Driver {
+    pub(crate) server: Server,
+    pub(crate) handle: ServerHandle,
+    pub(crate) handlers: BTreeMap<(String, String), Handler>,
+    pub(crate) public_dir: Option<PathBuf>,
+    pub(crate) events: Option<mpsc::Sender<Event>>,
+    pub(crate) adapter: AdapterConfig,
+    pub(crate) writers: BTreeMap<ConnectionHandle, Writer>,
+    pub(crate) stop_accept: watch::Sender<bool>,
+    pub(crate) stopped: watch::Sender<bool>,
+    pub(crate) alive: mpsc::Receiver<()>,
+    pub(crate) shutdown_waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl Driver {
+    pub(crate) async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut commands: mpsc::Receiver<Command>,
+    ) {
+        let sleep = tokio::time::sleep(Duration::from_secs(86_400));
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
+        let mut shutdown_complete = false;
+        loop {
+            // 1. Drain.
+            while let Some(out) = self.server.poll_output() {
+                match out {
+                    Output::Transmit(t) => self.transmit(t),
+                    Output::Event(e) => shutdown_complete |= self.event(e).await,
+                }
+            }
+            if shutdown_complete {
+                break;
+            }
+            // 2. Arm the timer; an elapsed deadline is handled before any wait, because
+            // tokio's cooperative budget may hold back an elapsed `Sleep`.
+            let deadline = self.server.poll_timeout();
+            if let Some(d) = deadline {
+                let now = Instant::now();
+                if d <= now {
+                    self.server.handle_timeout(now);
+                    continue;
+                }
+                if armed != deadline {
+                    sleep.as_mut().reset(d.into());
+                }
+            }
+            armed = deadline;
+            // 3. Wait; 4. feed inputs with a fresh `now` (up to BUDGET ready ones).
+            tokio::select! {
+                () = &mut sleep, if armed.is_some() => {
+                    self.server.handle_timeout(Instant::now());
+                }
+                Some(msg) = inbound.recv() => {
+                    self.inbound(msg);
+                    for _ in 1..BUDGET {
+                        let Ok(msg) = inbound.try_recv() else { break };
+                        self.inbound(msg);
+                    }
+                }
+                Some(cmd) = commands.recv() => {
+                    self.command(cmd);
+                    for _ in 1..BUDGET {
+                        let Ok(cmd) = commands.try_recv() else { break };
+                        self.command(cmd);
+                    }
+                }
+                else => break,
+            }
+        }
+        self.finish(inbound).await;
+    }
+
+    /// Routes a frame to its connection's queue; a full queue closes the connection as a
+    /// slow consumer, a missing one (already closing) drops the frame.
+    fn transmit(&mut self, t: Transmit) {
+        let Some(w) = self.writers.get(&t.conn) else {
+            return;
+        };
+        match w.tx.try_send(t.frame) {
+            Ok(()) | Err(TrySendError::Closed(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                trace::debug!(conn = %t.conn, "outbound queue full: slow consumer");
+                if let Some(mut w) = self.writers.remove(&t.conn) {
+                    if let Some(kill) = w.kill.take() {
+                        let _ = kill.send(());
+                    }
+                }
+                self.server
+                    .close(t.conn, CloseReason::SlowConsumer, Instant::now());
+            }
+        }
+    }
+
+    /// Acts on an event and hands it to the application; true for `ShutdownComplete`.
+    async fn event(&mut self, e: Event) -> bool {
+        let mut complete = false;
+        match &e {
+            Event::ActionRequested {
+                conn,
+                request,
+                message_id,
+                action,
+                params,
+            } => self.spawn_action(*conn, *request, message_id, action, params),
+            Event::FileRequested {
+                conn,
+                request,
+                file,
+                ..
+            } => self.spawn_file(*conn, *request, file),
+            Event::Disconnected { conn, .. } => {
+                // Dropping the sender lets the connection task write what is queued
+                // (the close frame last) and end.
+                self.writers.remove(conn);
+            }
+            Event::ShutdownComplete => complete = true,
+            _ => {}
+        }
+        if let Some(tx) = &self.events {
+            if tx.send(e).await.is_err() {
+                self.events = None;
+            }
+        }
+        complete
+    }
+
+    fn spawn_action(
+        &mut self,
+        conn: ConnectionHandle,
+        request: RequestId,
+        message_id: &MessageId,
+        action: &str,
+        params: &Map<String, Value>,
+    ) {
+        let version = params
+            .get("apiVersion")
+            .map(js::js_string)
+            .unwrap_or_default();
+        let handler = self
+            .handlers
+            .get(&(action.to_owned(), version))
+            .or_else(|| {
+                self.handlers
+                    .iter()
+                    .find(|((name, _), _)| name == action)
+                    .map(|(_, h)| h)
+            })
+            .cloned();
+        let Some(handler) = handler else {
+            // Every spec registered in the core has a handler; this is only a safety net.
+            let outcome = ActionOutcome::error("unknown action or invalid apiVersion");
+            let _ = self.server.respond(request, outcome, Instant::now());
+            return;
+        };
+        let connection_id = self
+            .server
+            .connection(conn)
+            .map(|c| c.id.clone())
+            .unwrap_or_else(|| ConnectionId::new(""));
+        let ctx = ActionContext {
+            action: action.to_owned(),
+            params: params.clone(),
+            conn,
+            connection_id,
+            message_id: message_id.clone(),
+            server: self.handle.clone(),
+        };
+        let handle = self.handle.clone();
+        let fut = handler(ctx);
+        let task = async move {
+            // The handler runs in its own task so a panic becomes an error response.
+            let outcome = match tokio::spawn(fut).await {
+                Ok(outcome) => outcome,
+                Err(_) => ActionOutcome::error("action failed"),
+            };
+            handle.command(Command::Respond { request, outcome }).await;
+        };
+        tokio::spawn(trace::request(task, "action", action, conn));
+    }
+
+    fn spawn_file(&mut self, conn: ConnectionHandle, request: RequestId, file: &str) {
+        let Some(dir) = self.public_dir.clone() else {
+            let _ = self
+                .server
+                .complete_file(request, FileOutcome::NotFound, Instant::now());
+            return;
+        };
+        let handle = self.handle.clone();
+        let file_name = file.to_owned();
+        let task = async move {
+            let outcome = tokio::task::spawn_blocking(move || {
+                crate::files::read_public_file(&dir, &file_name)
+            })
+            .await
+            .unwrap_or(FileOutcome::NotFound);
+            handle.command(Command::FileDone { request, outcome }).await;
+        };
+        tokio::spawn(trace::request(task, "file", file, conn));
+    }
+
+    fn inbound(&mut self, msg: Inbound) {
+        let now = Instant::now();
+        match msg {
+            Inbound::Opened {
+                handshake,
+                writer,
+                kill,
+                reply,
+            } => match self.server.handle_open(handshake, now) {
+                Ok(conn) => {
+                    if reply.send(Some(conn)).is_err() {
+                        // The connection task is already gone.
+                        self.server.handle_closed(conn, CloseCause::Transport, now);
+                        return;
+                    }
+                    self.writers.insert(
+                        conn,
+                        Writer {
+                            tx: writer,
+                            kill: Some(kill),
+                        },
+                    );
+                }
+                Err(_) => {
+                    let _ = reply.send(None);
+                }
+            },
+            Inbound::Text { conn, text } => self.server.handle_text(conn, &text, now),
+            Inbound::Binary { conn, data } => self.server.handle_binary(conn, &data, now),
+            Inbound::Ping { conn } => self.server.handle_ws_ping(conn, now),
+            Inbound::Closed { conn, cause } => {
+                self.writers.remove(&conn);
+                self.server.handle_closed(conn, cause, now);
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = Instant::now();
+        match cmd {
+            Command::Respond { request, outcome } => {
+                // `Err` means the request is unknown (answered already): a benign race.
+                let _ = self.server.respond(request, outcome, now);
+            }
+            Command::FileDone { request, outcome } => {
+                let _ = self.server.complete_file(request, outcome, now);
+            }
+            Command::Broadcast {
+                room,
+                message,
+                reply,
+            } => {
+                let _ = reply.send(self.server.broadcast(&room, message, now));
+            }
+            Command::Send {
+                conn,
+                message,
+                reply,
+            } => {
+                let _ = reply.send(self.server.send(conn, message, now));
+            }
+            Command::Alert {
+                conn,
+                message,
+                reply,
+            } => {
+                let _ = reply.send(self.server.alert(conn, &message, now));
+            }
+            Command::CreateRoom { room, reply } => {
+                let _ = reply.send(self.server.create_room(room));
+            }
+            Command::DestroyRoom { room, reply } => {
+                let _ = reply.send(self.server.destroy_room(&room, now));
+            }
+            Command::AddMember { conn, room, reply } => {
+                let _ = reply.send(self.server.add_member(conn, &room, now));
+            }
+            Command::RemoveMember { conn, room, reply } => {
+                let _ = reply.send(self.server.remove_member(conn, &room, now));
+            }
+            Command::Members { room, reply } => {
+                let _ = reply.send(self.server.members(&room));
+            }
+            Command::Close { conn, reply } => {
+                self.server.close(conn, CloseReason::Destroy, now);
+                let _ = reply.send(());
+            }
+            Command::Shutdown { reconnect, reply } => {
+                self.shutdown_waiters.push(reply);
+                let _ = self.stop_accept.send(true);
+                self.server.shutdown(reconnect, now);
+            }
+        }
+    }
+
+    /// After `ShutdownComplete`: let connection tasks flush their last frames (bounded),
+    /// then report the server stopped.
+    async fn finish(mut self, mut inbound: mpsc::Receiver<Inbound>) {
+        let _ = self.stop_accept.send(true);
+        self.writers.clear();
+        let deadline = tokio::time::Instant::now() + self.adapter.shutdown_flush_timeout;
+        loop {
+            tokio::select! {
+                r = self.alive.recv() => if r.is_none() { break },
+                Some(msg) = inbound.recv() => {
+                    // Late messages of closed connections (ignored by the core) and
+                    // handshakes that finished during shutdown (refused).
+                    self.inbound(msg);
+                    while let Some(out) = self.server.poll_output() {
+                        if let Output::Event(e) = out {
+                            if let Some(tx) = &self.events {
+                                let _ = tx.try_send(e);
+                            }
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        for w in self.shutdown_waiters.drain(..) {
+            let _ = w.send(());
+        }
+        let _ = self.stopped.send(true);
+    }
+}

@@ -1,0 +1,530 @@
+//! The tokio server: a builder, the running server's handle, and the action context.
+//!
+//! ```text
+//!  accept loop ──► connection task (one per socket) ──Inbound──►┐
+//!                   handshake: parse_request → evaluate           │   driver task
+//!                   then tokio-tungstenite                        ├──► owns core Server
+//!  action tasks ──────────────── Command::Respond ───────────────►│   (STYLE.md §3.1 loop)
+//!  ServerHandle ───────────────── Command::* ────────────────────►┘
+//!                   ◄── bounded per-connection frame queue (try_send; full → slow consumer)
+//! ```
+
+mod conn;
+mod driver;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use actionhero_ws::handshake::HandshakeConfig;
+use actionhero_ws::server::{
+    ActionOutcome, ActionSpec, ChatHooks, Delivery, Event, RoomError, Server, ServerConfig,
+};
+use actionhero_ws::{ConnectionHandle, ConnectionId, MessageId, RoomName};
+use serde_json::{Map, Value};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub(crate) use driver::{Command, Inbound};
+
+/// The boxed future an action handler returns.
+pub type ActionFuture = Pin<Box<dyn Future<Output = ActionOutcome> + Send + 'static>>;
+
+type Handler = Arc<dyn Fn(ActionContext) -> ActionFuture + Send + Sync>;
+
+/// Adapter-level settings: the queues and timeouts the tokio adapter itself owns.
+/// Protocol limits are in the core's [`ServerConfig`] and [`HandshakeConfig`].
+#[derive(Clone, Debug)]
+pub struct AdapterConfig {
+    /// How long a client may take to send its complete HTTP upgrade head, from accept.
+    /// Slower clients are dropped without an answer. Default: 10 s.
+    pub handshake_timeout: Duration,
+    /// Frames queued for one connection's writer. When a frame does not fit, the
+    /// connection is closed as a slow consumer (the others carry on). Default: 1024.
+    pub outbound_queue: usize,
+    /// Messages from all connections waiting for the driver; readers wait when it is
+    /// full (backpressure on chatty peers). Default: 1024.
+    pub inbound_queue: usize,
+    /// Commands (application calls, action results) waiting for the driver. Default: 1024.
+    pub command_queue: usize,
+    /// How long a connection waits for the peer's close reply after sending a close
+    /// frame (or how long it tries to send one). Default: 1 s.
+    pub close_timeout: Duration,
+    /// How long [`ServerHandle::shutdown`] waits for connection tasks to write their last
+    /// frames after the core has closed every connection. Default: 5 s.
+    pub shutdown_flush_timeout: Duration,
+}
+
+impl Default for AdapterConfig {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(10),
+            outbound_queue: 1024,
+            inbound_queue: 1024,
+            command_queue: 1024,
+            close_timeout: Duration::from_secs(1),
+            shutdown_flush_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What an action handler gets: the validated params and a handle to the server.
+#[derive(Clone, Debug)]
+pub struct ActionContext {
+    /// The action name.
+    pub action: String,
+    /// Scrubbed, defaulted, formatted and validated params (with `action`, `apiVersion`).
+    pub params: Map<String, Value>,
+    /// The requesting connection.
+    pub conn: ConnectionHandle,
+    /// Its protocol-visible id.
+    pub connection_id: ConnectionId,
+    /// The request's messageId (the response carries it automatically).
+    pub message_id: MessageId,
+    /// Issues server commands (broadcast, rooms, send, …).
+    pub server: ServerHandle,
+}
+
+/// A command could not be carried out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A room operation failed in the core.
+    Room(RoomError),
+    /// The room name is empty or too long.
+    InvalidRoomName,
+    /// The server has stopped.
+    Stopped,
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Room(e) => write!(f, "{e}"),
+            Self::InvalidRoomName => f.write_str("invalid room name"),
+            Self::Stopped => f.write_str("the server has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+impl From<RoomError> for ServerError {
+    fn from(e: RoomError) -> Self {
+        Self::Room(e)
+    }
+}
+
+/// Builds and starts a server.
+pub struct ServerBuilder {
+    listen: String,
+    config: ServerConfig,
+    handshake: HandshakeConfig,
+    adapter: AdapterConfig,
+    rooms: Vec<String>,
+    public_dir: Option<PathBuf>,
+    hooks: Vec<(i32, Box<dyn ChatHooks>)>,
+    actions: Vec<(ActionSpec, Handler)>,
+    seed: Option<[u8; 32]>,
+    events: Option<mpsc::Sender<Event>>,
+}
+
+impl fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("listen", &self.listen)
+            .field("config", &self.config)
+            .field("adapter", &self.adapter)
+            .field("rooms", &self.rooms)
+            .field("public_dir", &self.public_dir)
+            .field("actions", &self.actions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ServerBuilder {
+    /// A builder with Actionhero's defaults, listening on `127.0.0.1:8080`, no rooms, no
+    /// actions, no public directory.
+    pub fn new() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            config: ServerConfig::default(),
+            handshake: HandshakeConfig::default(),
+            adapter: AdapterConfig::default(),
+            rooms: Vec::new(),
+            public_dir: None,
+            hooks: Vec::new(),
+            actions: Vec::new(),
+            seed: None,
+            events: None,
+        }
+    }
+
+    /// Sets the listen address (`host:port`; port 0 picks a free one).
+    pub fn listen(mut self, addr: impl Into<String>) -> Self {
+        self.listen = addr.into();
+        self
+    }
+
+    /// Sets the core server configuration.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the core handshake configuration (path, limits, fingerprint key, …). Its
+    /// `ping_interval_ms` is replaced by the server's heartbeat interval when that is on.
+    pub fn handshake_config(mut self, config: HandshakeConfig) -> Self {
+        self.handshake = config;
+        self
+    }
+
+    /// Sets the adapter's queues and timeouts.
+    pub fn adapter_config(mut self, config: AdapterConfig) -> Self {
+        self.adapter = config;
+        self
+    }
+
+    /// Adds a room that exists from the start.
+    pub fn room(mut self, name: impl Into<String>) -> Self {
+        self.rooms.push(name.into());
+        self
+    }
+
+    /// Serves the `file` verb from this directory (without one, every file is not found).
+    pub fn public_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.public_dir = Some(dir.into());
+        self
+    }
+
+    /// Adds chat hooks, run in ascending `priority`.
+    pub fn chat_hooks(mut self, priority: i32, hooks: impl ChatHooks + 'static) -> Self {
+        self.hooks.push((priority, Box::new(hooks)));
+        self
+    }
+
+    /// Registers an action: the core validates its inputs against `spec`, then `handler`
+    /// runs as its own task and its outcome becomes the response. A handler that panics
+    /// answers with the error `action failed`.
+    pub fn action<F, Fut>(mut self, spec: ActionSpec, handler: F) -> Self
+    where
+        F: Fn(ActionContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ActionOutcome> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |ctx| Box::pin(handler(ctx)) as ActionFuture);
+        self.actions.push((spec, handler));
+        self
+    }
+
+    /// Fixes the core's random seed (default: drawn from the OS).
+    pub fn seed(mut self, seed: [u8; 32]) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Sends every core [`Event`] to `events`. The driver waits when the channel is full,
+    /// so a slow reader slows the whole server down; without a channel events are dropped.
+    pub fn events(mut self, events: mpsc::Sender<Event>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Binds the listen address and starts serving.
+    ///
+    /// # Errors
+    /// Binding fails, the configuration is invalid, a room name is invalid, or the OS
+    /// random source fails.
+    pub async fn serve(self) -> io::Result<ServerHandle> {
+        let listener = TcpListener::bind(self.listen.as_str()).await?;
+        self.serve_on(listener)
+    }
+
+    /// Starts serving on an already bound listener.
+    ///
+    /// # Errors
+    /// The configuration or a room name is invalid, or the OS random source fails.
+    pub fn serve_on(self, listener: TcpListener) -> io::Result<ServerHandle> {
+        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+        let local_addr = listener.local_addr()?;
+        let seed = match self.seed {
+            Some(s) => s,
+            None => crate::os_seed()?,
+        };
+        let mut server = Server::new(self.config, seed, Instant::now(), SystemTime::now())
+            .map_err(|e| invalid(e.to_string()))?;
+        for room in &self.rooms {
+            let name =
+                RoomName::new(room).map_err(|_| invalid(format!("invalid room `{room}`")))?;
+            match server.create_room(name) {
+                Ok(()) | Err(RoomError::AlreadyExists) => {}
+                Err(e) => return Err(invalid(format!("room `{room}`: {e}"))),
+            }
+        }
+        for (priority, hooks) in self.hooks {
+            server.add_chat_hooks(priority, hooks);
+        }
+        let mut handlers = BTreeMap::new();
+        for (spec, handler) in self.actions {
+            handlers.insert(
+                (
+                    spec.name.clone(),
+                    actionhero_ws::wire::js::number_to_string(&spec.version),
+                ),
+                handler,
+            );
+            server.register_action(spec);
+        }
+        let max_message = server.config().max_message_len;
+        let mut handshake = self.handshake;
+        // `/primus/spec` reports the heartbeat the server really runs.
+        if let Some(interval) = server.config().ping_interval {
+            handshake.ping_interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+        }
+
+        let (command_tx, command_rx) = mpsc::channel(self.adapter.command_queue.max(1));
+        let (inbound_tx, inbound_rx) = mpsc::channel(self.adapter.inbound_queue.max(1));
+        let (stop_accept_tx, stop_accept_rx) = watch::channel(false);
+        let (stopped_tx, stopped_rx) = watch::channel(false);
+        let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
+        let handle = ServerHandle {
+            inner: Arc::new(Shared {
+                commands: command_tx,
+                local_addr,
+                stopped: stopped_rx,
+            }),
+        };
+        let conn_shared = Arc::new(conn::ConnShared {
+            handshake,
+            adapter: self.adapter.clone(),
+            max_message,
+            inbound: inbound_tx,
+        });
+        tokio::spawn(conn::accept_loop(
+            listener,
+            conn_shared,
+            stop_accept_rx,
+            alive_tx,
+        ));
+        let driver = driver::Driver {
+            server,
+            handle: handle.clone(),
+            handlers,
+            public_dir: self.public_dir,
+            events: self.events,
+            adapter: self.adapter,
+            writers: BTreeMap::new(),
+            stop_accept: stop_accept_tx,
+            stopped: stopped_tx,
+            alive: alive_rx,
+            shutdown_waiters: Vec::new(),
+        };
+        tokio::spawn(driver.run(inbound_rx, command_rx));
+        Ok(handle)
+    }
+}
+
+struct Shared {
+    commands: mpsc::Sender<Command>,
+    local_addr: SocketAddr,
+    stopped: watch::Receiver<bool>,
+}
+
+/// A handle on a running server: its address, application commands, shutdown.
+///
+/// Cheap to clone. Dropping every handle does not stop the server; call
+/// [`ServerHandle::shutdown`].
+#[derive(Clone)]
+pub struct ServerHandle {
+    inner: Arc<Shared>,
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.inner.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Sends a chat message to every member of `room` as the server (`from: "0"`).
+    /// Returns the number of members reached.
+    ///
+    /// # Errors
+    /// [`ServerError::Room`] for a missing room, [`ServerError::Stopped`].
+    pub async fn broadcast(&self, room: &str, message: Value) -> Result<usize, ServerError> {
+        let room = room_name(room)?;
+        self.call(|reply| Command::Broadcast {
+            room,
+            message,
+            reply,
+        })
+        .await?
+        .map_err(ServerError::Room)
+    }
+
+    /// Sends a message to one connection through Actionhero's `sendMessage` envelope.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn send(
+        &self,
+        conn: ConnectionHandle,
+        message: Map<String, Value>,
+    ) -> Result<Delivery, ServerError> {
+        self.call(|reply| Command::Send {
+            conn,
+            message,
+            reply,
+        })
+        .await
+    }
+
+    /// Sends `{"message":…,"context":"alert"}` to one connection.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn alert(
+        &self,
+        conn: ConnectionHandle,
+        message: Value,
+    ) -> Result<Delivery, ServerError> {
+        self.call(|reply| Command::Alert {
+            conn,
+            message,
+            reply,
+        })
+        .await
+    }
+
+    /// Creates a room.
+    ///
+    /// # Errors
+    /// [`ServerError::Room`] (e.g. [`RoomError::AlreadyExists`]), [`ServerError::Stopped`].
+    pub async fn create_room(&self, room: &str) -> Result<(), ServerError> {
+        let room = room_name(room)?;
+        self.call(|reply| Command::CreateRoom { room, reply })
+            .await?
+            .map_err(ServerError::Room)
+    }
+
+    /// Destroys a room (members are told and leave).
+    ///
+    /// # Errors
+    /// [`ServerError::Room`], [`ServerError::Stopped`].
+    pub async fn destroy_room(&self, room: &str) -> Result<(), ServerError> {
+        let room = room_name(room)?;
+        self.call(|reply| Command::DestroyRoom { room, reply })
+            .await?
+            .map_err(ServerError::Room)
+    }
+
+    /// Adds a connection to a room.
+    ///
+    /// # Errors
+    /// [`ServerError::Room`], [`ServerError::Stopped`].
+    pub async fn add_member(&self, conn: ConnectionHandle, room: &str) -> Result<(), ServerError> {
+        let room = room_name(room)?;
+        self.call(|reply| Command::AddMember { conn, room, reply })
+            .await?
+            .map_err(ServerError::Room)
+    }
+
+    /// Removes a connection from a room.
+    ///
+    /// # Errors
+    /// [`ServerError::Room`], [`ServerError::Stopped`].
+    pub async fn remove_member(
+        &self,
+        conn: ConnectionHandle,
+        room: &str,
+    ) -> Result<(), ServerError> {
+        let room = room_name(room)?;
+        self.call(|reply| Command::RemoveMember { conn, room, reply })
+            .await?
+            .map_err(ServerError::Room)
+    }
+
+    /// The members of a room, in join order (empty for a missing room).
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn members(&self, room: &str) -> Result<Vec<ConnectionHandle>, ServerError> {
+        let room = room.to_owned();
+        self.call(|reply| Command::Members { room, reply }).await
+    }
+
+    /// Closes a connection the way Actionhero's `connection.destroy()` does
+    /// (`primus::server::close`, then close: the client does not reconnect).
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn close(&self, conn: ConnectionHandle) -> Result<(), ServerError> {
+        self.call(|reply| Command::Close { conn, reply }).await
+    }
+
+    /// Shuts the server down gracefully and waits until it has stopped: no new
+    /// connections, running actions get the core's grace period, then every connection is
+    /// closed (with `primus::server::close` first when `reconnect` is false, so clients
+    /// stay away) and the last frames are flushed. Returns at once if already stopped.
+    pub async fn shutdown(&self, reconnect: bool) {
+        let (reply, done) = oneshot::channel();
+        if self
+            .inner
+            .commands
+            .send(Command::Shutdown { reconnect, reply })
+            .await
+            .is_ok()
+        {
+            let _ = done.await;
+        }
+        self.stopped().await;
+    }
+
+    /// Waits until the server has stopped (after a shutdown).
+    pub async fn stopped(&self) {
+        let mut rx = self.inner.stopped.clone();
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    }
+
+    /// True once the server has stopped.
+    pub fn is_stopped(&self) -> bool {
+        *self.inner.stopped.borrow()
+    }
+
+    pub(crate) async fn command(&self, command: Command) -> bool {
+        self.inner.commands.send(command).await.is_ok()
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ServerError> {
+        let (reply, rx) = oneshot::channel();
+        if !self.command(make(reply)).await {
+            return Err(ServerError::Stopped);
+        }
+        rx.await.map_err(|_| ServerError::Stopped)
+    }
+}
+
+fn room_name(room: &str) -> Result<RoomName, ServerError> {
+    RoomName::new(room).map_err(|_| ServerError::InvalidRoomName)
+}

@@ -1,0 +1,372 @@
+//! Loopback smoke tests of the tokio adapter (STYLE.md §7.6) on 127.0.0.1:0. Protocol
+//! behaviour is tested in the core; these check the sockets, tasks and queues.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actionhero_ws::handshake::{self, HandshakeLimits, ResponseParsed};
+use actionhero_ws::server::{CloseReason, DisconnectReason, Event, ServerConfig};
+use actionhero_ws_tokio::server::{AdapterConfig, ServerBuilder, ServerHandle};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+type RawWs = WebSocketStream<TcpStream>;
+
+fn test_config() -> ServerConfig {
+    ServerConfig {
+        ping_interval: Some(Duration::from_millis(200)),
+        ..ServerConfig::default()
+    }
+}
+
+/// A server on 127.0.0.1:0 with the sample actions and `defaultRoom`; events on the
+/// receiver.
+async fn start(
+    config: ServerConfig,
+    adapter: AdapterConfig,
+) -> (ServerHandle, mpsc::Receiver<Event>) {
+    let (tx, rx) = mpsc::channel(10_000);
+    let builder = ServerBuilder::new()
+        .listen("127.0.0.1:0")
+        .config(config)
+        .adapter_config(adapter)
+        .room("defaultRoom")
+        .room("otherRoom")
+        .events(tx);
+    let server = actionhero_ws_tokio::samples::register(builder)
+        .serve()
+        .await
+        .expect("serve");
+    (server, rx)
+}
+
+/// Opens a WebSocket with the core's client handshake, without any client machine.
+async fn raw_ws(addr: SocketAddr) -> RawWs {
+    let up = handshake::client_upgrade(
+        &format!("http://{addr}"),
+        "/primus",
+        "sessionID",
+        None,
+        [7; 16],
+        "test",
+    )
+    .expect("upgrade request");
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(&up.request).await.expect("write");
+    let mut buf = Vec::new();
+    let consumed = loop {
+        let mut chunk = [0u8; 1024];
+        let n = timeout(WAIT, stream.read(&mut chunk))
+            .await
+            .expect("response in time")
+            .expect("read");
+        assert!(n > 0, "server closed during the handshake");
+        buf.extend_from_slice(&chunk[..n]);
+        match handshake::parse_response(&buf, &up.expected_accept, &HandshakeLimits::default())
+            .expect("valid 101")
+        {
+            ResponseParsed::NeedMore => {}
+            ResponseParsed::Complete { consumed } => break consumed,
+        }
+    };
+    WebSocketStream::from_partially_read(stream, buf.split_off(consumed), Role::Client, None).await
+}
+
+/// The next text message (skipping Primus pings, answering them), parsed.
+async fn next_json(ws: &mut RawWs) -> Value {
+    loop {
+        let msg = timeout(WAIT, ws.next())
+            .await
+            .expect("message in time")
+            .expect("stream open")
+            .expect("no error");
+        let Message::Text(text) = msg else { continue };
+        let value: Value = serde_json::from_str(&text).expect("json");
+        if let Some(ping) = value
+            .as_str()
+            .and_then(|s| s.strip_prefix("primus::ping::"))
+        {
+            let pong = format!("\"primus::pong::{ping}\"");
+            ws.send(Message::text(pong)).await.expect("pong");
+            continue;
+        }
+        return value;
+    }
+}
+
+async fn send_json(ws: &mut RawWs, value: Value) {
+    ws.send(Message::text(value.to_string()))
+        .await
+        .expect("send");
+}
+
+/// Waits for an event matching `pred`, returning it.
+async fn wait_event(events: &mut mpsc::Receiver<Event>, pred: impl Fn(&Event) -> bool) -> Event {
+    timeout(WAIT, async {
+        loop {
+            let e = events.recv().await.expect("events open");
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("event in time")
+}
+
+#[tokio::test]
+async fn raw_action_round_trip_and_welcome() {
+    let (server, _events) = start(test_config(), AdapterConfig::default()).await;
+    let mut ws = raw_ws(server.local_addr()).await;
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"welcome": "Welcome to the actionhero api", "context": "api"})
+    );
+    send_json(
+        &mut ws,
+        json!({"event": "action", "params": {"action": "cacheTest"}, "messageId": 1}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"error": "key is a required parameter for this action", "context": "response", "messageId": 1})
+    );
+    server.shutdown(true).await;
+}
+
+#[tokio::test]
+async fn handshake_rejections_carry_their_http_status() {
+    let (server, _events) = start(test_config(), AdapterConfig::default()).await;
+    let addr = server.local_addr();
+    let upgrade = |path: &str, key: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+        )
+    };
+    let (status, _) = tokio::task::spawn_blocking(move || {
+        support::raw_http(addr, &upgrade("/api", "dGhlIHNhbXBsZSBub25jZQ=="))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 404, "upgrade outside /primus");
+    let (status, text) = tokio::task::spawn_blocking(move || {
+        support::raw_http(addr, "GET /primus HTTP/1.1\r\nHost: x\r\n\r\n")
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 426, "plain GET /primus: {text}");
+    assert_eq!(support::http_body(&text), "Upgrade Required");
+    let (status, text) = tokio::task::spawn_blocking(move || {
+        support::raw_http(addr, "GET /primus/spec HTTP/1.1\r\nHost: x\r\n\r\n")
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        support::http_body(&text),
+        r#"{"pingInterval":200,"pathname":"/primus","version":"8.0.9","parser":"json","transformer":"websockets"}"#
+    );
+    let (status, _) =
+        tokio::task::spawn_blocking(move || support::raw_http(addr, &upgrade("/primus", "short")))
+            .await
+            .unwrap();
+    assert_eq!(status, 400, "bad Sec-WebSocket-Key");
+    let (status, _) =
+        tokio::task::spawn_blocking(move || support::raw_http(addr, "GARBAGE\r\n\r\n"))
+            .await
+            .unwrap();
+    assert_eq!(status, 400, "malformed head");
+    server.shutdown(true).await;
+}
+
+#[tokio::test]
+async fn abrupt_tcp_close_is_reported_as_disconnected() {
+    let (server, mut events) = start(test_config(), AdapterConfig::default()).await;
+    let ws = raw_ws(server.local_addr()).await;
+    let Event::Connected { conn, .. } =
+        wait_event(&mut events, |e| matches!(e, Event::Connected { .. })).await
+    else {
+        unreachable!()
+    };
+    drop(ws); // no close frame: the TCP connection just ends
+    let e = wait_event(&mut events, |e| matches!(e, Event::Disconnected { .. })).await;
+    let Event::Disconnected { conn: gone, reason } = e else {
+        unreachable!()
+    };
+    assert_eq!(gone, conn);
+    assert!(matches!(reason, DisconnectReason::Socket(_)), "{reason:?}");
+    server.shutdown(true).await;
+}
+
+#[tokio::test]
+async fn oversize_message_closes_with_1009() {
+    let config = ServerConfig {
+        max_message_len: 1024,
+        ..test_config()
+    };
+    let (server, mut events) = start(config, AdapterConfig::default()).await;
+    let mut ws = raw_ws(server.local_addr()).await;
+    let _welcome = next_json(&mut ws).await;
+    let big = format!("\"{}\"", "x".repeat(4096));
+    ws.send(Message::text(big)).await.expect("send");
+    let close = timeout(WAIT, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => {}
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("close in time");
+    assert_eq!(close.map(|f| u16::from(f.code)), Some(1009));
+    let e = wait_event(&mut events, |e| matches!(e, Event::Disconnected { .. })).await;
+    assert!(
+        matches!(
+            e,
+            Event::Disconnected {
+                reason: DisconnectReason::MessageTooLarge,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    server.shutdown(true).await;
+}
+
+#[tokio::test]
+async fn slow_consumer_is_closed_while_others_keep_receiving() {
+    let adapter = AdapterConfig {
+        outbound_queue: 64,
+        ..AdapterConfig::default()
+    };
+    let config = ServerConfig {
+        ping_interval: None,
+        ..ServerConfig::default()
+    };
+    let (server, mut events) = start(config, adapter).await;
+    let addr = server.local_addr();
+
+    // The slow one joins and then never reads again.
+    let mut slow = raw_ws(addr).await;
+    send_json(
+        &mut slow,
+        json!({"event": "roomAdd", "room": "defaultRoom", "messageId": 1}),
+    )
+    .await;
+    let Event::Connected {
+        conn: slow_conn, ..
+    } = wait_event(&mut events, |e| matches!(e, Event::Connected { .. })).await
+    else {
+        unreachable!()
+    };
+    wait_event(&mut events, |e| matches!(e, Event::RoomJoined { .. })).await;
+
+    // The fast one joins and reads everything on its own task.
+    let mut fast = raw_ws(addr).await;
+    let _welcome = next_json(&mut fast).await;
+    send_json(
+        &mut fast,
+        json!({"event": "roomAdd", "room": "defaultRoom", "messageId": 1}),
+    )
+    .await;
+    assert_eq!(next_json(&mut fast).await["status"], "OK");
+    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<u64>();
+    let reader = tokio::spawn(async move {
+        loop {
+            let v = next_json(&mut fast).await;
+            if let Some(n) = v["message"]["n"].as_u64() {
+                let _ = seen_tx.send(n);
+            }
+        }
+    });
+
+    // Broadcast ~4 KiB messages, paced so the fast reader keeps up, until the slow one
+    // (whose socket buffers fill up) is closed.
+    let payload = "y".repeat(4096);
+    let mut closed = None;
+    let mut n = 0u64;
+    while closed.is_none() && n < 200_000 {
+        for _ in 0..16 {
+            n += 1;
+            server
+                .broadcast("defaultRoom", json!({"n": n, "pad": payload}))
+                .await
+                .expect("broadcast");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        while let Ok(e) = events.try_recv() {
+            if let Event::Disconnected { conn, reason } = e {
+                closed = Some((conn, reason));
+            }
+        }
+    }
+    let (conn, reason) = closed.expect("the slow consumer was closed");
+    assert_eq!(conn, slow_conn);
+    assert_eq!(reason, DisconnectReason::Closed(CloseReason::SlowConsumer));
+
+    // Everyone else carries on: the fast reader gets a message sent after the close.
+    n += 1;
+    let last = n;
+    let reached = server
+        .broadcast("defaultRoom", json!({"n": last}))
+        .await
+        .expect("broadcast");
+    assert_eq!(reached, 1, "only the fast client is left in the room");
+    timeout(Duration::from_secs(20), async {
+        while let Some(seen) = seen_rx.recv().await {
+            if seen == last {
+                return;
+            }
+        }
+        panic!("reader ended");
+    })
+    .await
+    .expect("the fast client received the last message");
+    reader.abort();
+    drop(slow);
+    server.shutdown(true).await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_sends_primus_server_close() {
+    let (server, mut events) = start(test_config(), AdapterConfig::default()).await;
+    let mut ws = raw_ws(server.local_addr()).await;
+    let _welcome = next_json(&mut ws).await;
+    timeout(WAIT, server.shutdown(false))
+        .await
+        .expect("shutdown in time");
+    assert!(server.is_stopped());
+    assert_eq!(next_json(&mut ws).await, json!("primus::server::close"));
+    let end = timeout(WAIT, ws.next()).await.expect("close in time");
+    assert!(
+        matches!(end, Some(Ok(Message::Close(_))) | None),
+        "expected a close, got {end:?}"
+    );
+    let e = wait_event(&mut events, |e| matches!(e, Event::Disconnected { .. })).await;
+    assert!(
+        matches!(
+            e,
+            Event::Disconnected {
+                reason: DisconnectReason::Shutdown,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // New connections are refused.
+    assert!(TcpStream::connect(server.local_addr()).await.is_err());
+}
