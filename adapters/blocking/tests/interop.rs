@@ -2,7 +2,12 @@
 //! `interop/js-client.js`) against the blocking server serving Actionhero's sample
 //! actions. Skips only when `node` is missing; installs the npm packages when needed
 //! (`interop/ensure.sh`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 #[path = "../../tokio/tests/support/mod.rs"]
 #[allow(
