@@ -352,7 +352,7 @@ pub fn client_ops(data: &[u8]) {
         },
         ..ClientConfig::default()
     };
-    let mut now = Instant::now();
+    let mut now = Instant::now(); // virtual epoch
     let mut client = Client::new(config, [setup; 32], now, UNIX_EPOCH).unwrap();
     let mut pending_open: Option<AttemptId> = None;
     let mut conn: Option<Conn> = None;
