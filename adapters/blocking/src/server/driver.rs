@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actionhero_ws::handshake::Handshake;
 use actionhero_ws::server::{
@@ -20,6 +20,9 @@ use tungstenite::Utf8Bytes;
 
 use super::pool::{Job, Pool};
 use super::{ActionContext, ActionHandler, ServerHandle};
+
+/// How long a stopping driver waits for the accept thread to close the listener.
+const ACCEPT_EXIT_WAIT: Duration = Duration::from_secs(2);
 
 /// An application command run on the driver thread.
 pub(crate) type CoreCall = Box<dyn FnOnce(&mut Server, Instant) + Send>;
@@ -148,7 +151,16 @@ impl Driver {
         let shared = self.handle.shared.clone();
         shared.stop_accepting();
         if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
+            // Wait for the listener to close (so `join` returning means the port is
+            // free), but never hang on it: if the wake-up connection could not reach the
+            // listener, the thread exits at its next accept.
+            let until = Instant::now() + ACCEPT_EXIT_WAIT;
+            while !accept.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if accept.is_finished() {
+                let _ = accept.join();
+            }
         }
         // Pending messages (and their reply senders) go away with the receiver.
         drop(self);

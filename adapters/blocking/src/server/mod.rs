@@ -473,7 +473,8 @@ impl From<Stopped> for CommandError {
 /// A cheap, cloneable handle to a running server: application commands, shutdown, join.
 ///
 /// Every command is a message to the driver thread; the calls that return a value wait
-/// for the driver's answer. Don't call them from inside [`ServerHandle::with_core`] or a
+/// for the driver's answer. Dropping every handle does not stop the server: call
+/// [`ServerHandle::shutdown`]. Don't call them from inside [`ServerHandle::with_core`] or a
 /// chat hook (they run on the driver thread and would wait for themselves).
 #[derive(Clone)]
 pub struct ServerHandle {
