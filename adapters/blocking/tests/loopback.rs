@@ -40,8 +40,12 @@ fn actions_run_off_the_driver_and_answer_with_their_message_id() {
         .unwrap();
     assert_eq!(r["echo"], "hello");
     assert_eq!(r["context"], "response");
-    let r = a.action("noSuchAction", Map::new()).unwrap();
-    assert_eq!(r["error"], "unknown action or invalid apiVersion");
+    let e = a.action("noSuchAction", Map::new()).unwrap_err();
+    assert!(
+        matches!(&e, client::RequestError::Response { error, body }
+            if error == "unknown action or invalid apiVersion" && body["context"] == "response"),
+        "{e:?}"
+    );
 
     // A slow action on B does not hold up A's actions (worker pool, not the driver).
     let slow = thread::spawn(move || {
@@ -96,11 +100,15 @@ fn rooms_and_say_between_two_clients() {
     assert_eq!(next_say(&b).1, b_id);
 
     assert_eq!(b.room_leave("defaultRoom").unwrap()["status"], "OK");
-    let r = b.say("defaultRoom", "not a member").unwrap();
+    let e = b.say("defaultRoom", "not a member").unwrap_err();
     assert_eq!(
-        r["error"], "Error: connection not in this room (defaultRoom)",
-        "{r}"
+        e.to_string(),
+        "Error: connection not in this room (defaultRoom)"
     );
+    assert!(matches!(
+        b.room_add(""),
+        Err(client::RequestError::InvalidRoomName)
+    ));
     assert_eq!(b.rooms().unwrap(), Vec::<RoomName>::new());
     assert_eq!(a.rooms().unwrap(), vec![room("defaultRoom")]);
     a.disconnect();
@@ -256,8 +264,8 @@ fn file_verb_serves_the_public_directory_only() {
         "{r}"
     );
     for bad in ["../secret.txt", "/etc/hosts", "missing.txt"] {
-        let r = c.file(bad).unwrap();
-        assert_eq!(r["error"], "that file is not found", "{bad}: {r}");
+        let e = c.file(bad).unwrap_err();
+        assert_eq!(e.to_string(), "that file is not found", "{bad}");
     }
     c.disconnect();
     stop(&server);

@@ -35,6 +35,7 @@ use actionhero_ws::client::{
     CloseCause, DisconnectReason, LostReason, OpenFailure, RequestFailure,
 };
 use actionhero_ws::error::{ConfigError, UsageError};
+use actionhero_ws::wire::js;
 use actionhero_ws::{AttemptId, Frame, MessageId, RoomName};
 use serde_json::{Map, Value};
 use tungstenite::Utf8Bytes;
@@ -123,14 +124,26 @@ impl fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
-/// Why a blocking request got no response.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Why a request did not produce a successful response (the same variants as the
+/// tokio adapter's `RequestError`).
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum RequestError {
-    /// The core ended the request without a response (deadline, connection lost…).
+    /// The server answered with an error (`error` set and truthy, as Actionhero's client
+    /// reads it): its text and the whole response.
+    Response {
+        /// The error text.
+        error: String,
+        /// The whole response object.
+        body: Value,
+    },
+    /// The request ended without a response (timed out, connection lost, dropped from
+    /// the offline queue, client closed).
     Failed(RequestFailure),
-    /// The core refused the command (closed, queue full, invalid room name…).
-    Usage(UsageError),
+    /// The core refused to issue it (client closed, queue full, too many pending).
+    Refused(UsageError),
+    /// The room name is empty or too long.
+    InvalidRoomName,
     /// The client has stopped.
     Stopped,
 }
@@ -138,8 +151,10 @@ pub enum RequestError {
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Response { error, .. } => f.write_str(error),
             Self::Failed(r) => write!(f, "request failed: {r:?}"),
-            Self::Usage(e) => write!(f, "{e}"),
+            Self::Refused(e) => write!(f, "request refused: {e}"),
+            Self::InvalidRoomName => f.write_str("invalid room name"),
             Self::Stopped => f.write_str("the client has stopped"),
         }
     }
@@ -223,12 +238,12 @@ impl Client {
         }
     }
 
-    /// Runs action `name` with `params` and waits for its response (the whole response
-    /// object: a failed action has an `error` field).
+    /// Runs action `name` with `params` and waits for its response object.
     ///
     /// # Errors
-    /// [`RequestError`]: no response by the core's `request_timeout`, the connection
-    /// dropped after the request was sent, the core refused it, or the client stopped.
+    /// [`RequestError`]: an error response ([`RequestError::Response`]), no response by
+    /// the core's `request_timeout` or the connection dropped after the request was sent
+    /// (`Failed`), the core refused it (`Refused`), or the client stopped.
     pub fn action(&self, name: &str, params: Map<String, Value>) -> Result<Value, RequestError> {
         let name = name.to_string();
         self.request(move |c, now| c.action(&name, params, now))
@@ -238,7 +253,7 @@ impl Client {
     /// comes back as a [`ClientEvent::Say`] event (to every member, the sender too).
     ///
     /// # Errors
-    /// As [`Client::action`]; an invalid room name is `Usage(InvalidRoomName)`.
+    /// As [`Client::action`], and [`RequestError::InvalidRoomName`].
     pub fn say(&self, room: &str, message: impl Into<Value>) -> Result<Value, RequestError> {
         let room = room_name(room)?;
         let message = message.into();
@@ -380,7 +395,18 @@ impl Drop for Client {
 }
 
 fn room_name(room: &str) -> Result<RoomName, RequestError> {
-    RoomName::new(room).map_err(|_| RequestError::Usage(UsageError::InvalidRoomName))
+    RoomName::new(room).map_err(|_| RequestError::InvalidRoomName)
+}
+
+/// A response is a failure when its `error` is truthy (as Actionhero's client reads it).
+fn classify(body: Value) -> Result<Value, RequestError> {
+    match body.get("error").filter(|e| js::truthy(e)) {
+        Some(error) => Err(RequestError::Response {
+            error: js::js_string(error),
+            body,
+        }),
+        None => Ok(body),
+    }
 }
 
 /// Iterator over a client's events; see [`Client::events`].
@@ -554,7 +580,7 @@ impl Driver {
                     self.waiters.insert(id, reply);
                 }
                 Err(e) => {
-                    let _ = reply.send(Err(RequestError::Usage(e)));
+                    let _ = reply.send(Err(RequestError::Refused(e)));
                 }
             },
             Msg::Call(f) => f(&mut self.core, now),
@@ -636,7 +662,7 @@ impl Driver {
         match e {
             ClientEvent::Response { id, body } => match self.waiters.remove(&id) {
                 Some(w) => {
-                    let _ = w.send(Ok(body));
+                    let _ = w.send(classify(body));
                 }
                 None => self.events.push(ClientEvent::Response { id, body }),
             },
