@@ -37,6 +37,7 @@
 
 pub use actionhero_ws as core;
 
+pub mod client;
 pub mod files;
 pub mod samples;
 pub mod server;

@@ -370,3 +370,145 @@ async fn graceful_shutdown_sends_primus_server_close() {
     // New connections are refused.
     assert!(TcpStream::connect(server.local_addr()).await.is_err());
 }
+
+// ---- with the tokio client ---------------------------------------------------------
+
+use actionhero_ws::client::{ClientConfig, ClientEvent};
+use actionhero_ws_tokio::client::{self, ClientEvents, RequestError};
+
+fn client_config() -> ClientConfig {
+    ClientConfig {
+        ping_timeout: Some(Duration::from_secs(2)),
+        request_timeout: Duration::from_secs(5),
+        ..ClientConfig::default()
+    }
+}
+
+/// Waits for a client event matching `pred`.
+async fn wait_client(
+    events: &mut ClientEvents,
+    pred: impl Fn(&ClientEvent) -> bool,
+) -> ClientEvent {
+    timeout(WAIT, async {
+        loop {
+            let e = events.recv().await.expect("client events open");
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("client event in time")
+}
+
+#[tokio::test]
+async fn client_action_round_trip() {
+    let (server, _events) = start(test_config(), AdapterConfig::default()).await;
+    let url = format!("http://{}", server.local_addr());
+    let (client, mut events) = client::connect(url, client_config()).expect("client");
+    let answer = client
+        .action("randomNumber", serde_json::Map::new())
+        .await
+        .expect("randomNumber");
+    let n = answer["randomNumber"].as_f64().expect("a number");
+    assert!((0.0..1.0).contains(&n));
+    assert_eq!(answer["context"], "response");
+    let err = client
+        .action("cacheTest", serde_json::Map::new())
+        .await
+        .expect_err("missing key");
+    assert!(
+        matches!(&err, RequestError::Response { error, .. } if error == "key is a required parameter for this action"),
+        "{err:?}"
+    );
+    wait_client(&mut events, |e| matches!(e, ClientEvent::Connected { .. })).await;
+    client.disconnect().await;
+    wait_client(&mut events, |e| {
+        matches!(e, ClientEvent::Disconnected { .. })
+    })
+    .await;
+    server.shutdown(false).await;
+}
+
+#[tokio::test]
+async fn room_add_and_say_between_two_clients() {
+    let (server, _events) = start(test_config(), AdapterConfig::default()).await;
+    let url = format!("http://{}", server.local_addr());
+    let (a, mut a_events) = client::connect(url.clone(), client_config()).expect("client a");
+    let (b, mut b_events) = client::connect(url, client_config()).expect("client b");
+    let ClientEvent::Connected { id: a_id, .. } = wait_client(&mut a_events, |e| {
+        matches!(e, ClientEvent::Connected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        a.room_add("defaultRoom").await.expect("a joins")["status"],
+        "OK"
+    );
+    assert_eq!(
+        b.room_add("defaultRoom").await.expect("b joins")["status"],
+        "OK"
+    );
+    let view = b.room_view("defaultRoom").await.expect("roomView");
+    assert_eq!(view["data"]["membersCount"], 2);
+    a.say("defaultRoom", "hello from a").await.expect("say");
+    for events in [&mut b_events, &mut a_events] {
+        let said = wait_client(events, |e| matches!(e, ClientEvent::Say { .. })).await;
+        let ClientEvent::Say {
+            room,
+            from,
+            message,
+            ..
+        } = said
+        else {
+            unreachable!()
+        };
+        assert_eq!(room.as_str(), "defaultRoom");
+        assert_eq!(from, a_id);
+        assert_eq!(message, json!("hello from a"));
+    }
+    let err = b
+        .say("otherRoom", "nope")
+        .await
+        .expect_err("not in otherRoom");
+    assert!(
+        matches!(&err, RequestError::Response { error, .. } if error == "Error: connection not in this room (otherRoom)"),
+        "{err:?}"
+    );
+    a.disconnect().await;
+    b.disconnect().await;
+    server.shutdown(false).await;
+}
+
+#[test]
+fn ahws_call_exit_codes() {
+    let bin = env!("CARGO_BIN_EXE_ahws");
+    let port = support::free_port();
+    let _server = support::spawn_ahws_serve(bin, port, &["--ping-interval", "500"]);
+    let url = format!("http://127.0.0.1:{port}");
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .arg("call")
+            .args(args)
+            .output()
+            .expect("run ahws call")
+    };
+    let ok = run(&["--url", &url, "randomNumber"]);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let body: Value = serde_json::from_slice(&ok.stdout).expect("JSON on stdout");
+    assert!(body["randomNumber"].is_f64());
+    let ws_url = format!("ws://127.0.0.1:{port}/primus");
+    let ok = run(&["--url", &ws_url, "validationTest", "string=abc"]);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let body: Value = serde_json::from_slice(&ok.stdout).expect("JSON on stdout");
+    assert_eq!(body["string"], "abc");
+    let failed = run(&["--url", &url, "cacheTest", "key=ab", "value=abc"]);
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    let body: Value = serde_json::from_slice(&failed.stdout).expect("JSON on stdout");
+    assert_eq!(body["error"], "inputs should be at least 3 letters long");
+    let nobody = format!("http://127.0.0.1:{}", support::free_port());
+    let unreachable = run(&["--url", &nobody, "randomNumber"]);
+    assert_eq!(unreachable.status.code(), Some(2), "{unreachable:?}");
+}
