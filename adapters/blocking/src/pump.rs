@@ -1,0 +1,158 @@
+//! The WebSocket loop shared by server connections and client sockets (STYLE.md §3.3).
+//!
+//! One thread owns one `tungstenite::WebSocket<TcpStream>` whose socket has a short read
+//! timeout, and loops:
+//! 1. read; forward a complete message, or treat `WouldBlock`/`TimedOut` as "nothing yet";
+//! 2. `try_recv` every frame the driver queued and write it;
+//! 3. flush.
+//!
+//! A frame queued while the thread sits in `read` waits at most the read timeout, so
+//! **the read timeout bounds outbound latency**. tungstenite keeps partial frames across
+//! timeouts and answers WebSocket pings itself (`WebSocketContext::read` never blocks on
+//! write; a blocked read returns `WouldBlock` and is simply called again).
+
+use std::io;
+use std::net::TcpStream;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use actionhero_ws::Frame;
+use bytes::Bytes;
+use tungstenite::error::ProtocolError;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes, WebSocket};
+
+use crate::util::is_timeout;
+
+/// A complete inbound message.
+pub(crate) enum Inbound {
+    Text(Utf8Bytes),
+    Binary(Bytes),
+    /// A WebSocket-level ping (already answered by tungstenite).
+    Ping,
+}
+
+/// How the loop ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// The peer sent a close frame (`code` `None`: without status) or ended TCP.
+    PeerClosed { code: Option<u16> },
+    /// The peer sent a message over the size limit; we closed with 1009.
+    TooLarge,
+    /// A read or write failed (a peer that reads nothing for the write timeout too).
+    Failed(String),
+    /// We ended it: a close frame from the driver was sent, the driver dropped the
+    /// outbox, or the driver is gone.
+    Local,
+}
+
+/// Runs the loop until the socket is done. `forward` hands a message to the driver and
+/// returns false when the driver is gone.
+pub(crate) fn run(
+    ws: &mut WebSocket<TcpStream>,
+    frames: &Receiver<Frame>,
+    close_linger: Duration,
+    mut forward: impl FnMut(Inbound) -> bool,
+) -> End {
+    loop {
+        // 1. Read: returns within the socket's read timeout when nothing arrives.
+        let inbound = match ws.read() {
+            Ok(Message::Text(text)) => Some(Inbound::Text(text)),
+            Ok(Message::Binary(data)) => Some(Inbound::Binary(data)),
+            Ok(Message::Ping(_)) => Some(Inbound::Ping),
+            Ok(Message::Pong(_) | Message::Frame(_)) => None,
+            Ok(Message::Close(frame)) => {
+                // tungstenite queued the close reply; send it and stop.
+                let _ = ws.flush();
+                return End::PeerClosed {
+                    code: frame.map(|f| u16::from(f.code)),
+                };
+            }
+            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => None,
+            Err(tungstenite::Error::Capacity(_)) => {
+                let frame = CloseFrame {
+                    code: CloseCode::Size,
+                    reason: Utf8Bytes::from_static("message too big"),
+                };
+                let _ = ws.close(Some(frame));
+                linger(ws, close_linger);
+                return End::TooLarge;
+            }
+            Err(e) => {
+                // A protocol error may have queued a close frame.
+                let _ = ws.flush();
+                return read_error(e);
+            }
+        };
+        if let Some(msg) = inbound {
+            if !forward(msg) {
+                return End::Local;
+            }
+        }
+        // 2. Write everything the driver queued.
+        loop {
+            match frames.try_recv() {
+                Ok(Frame::Text(text)) => {
+                    let Ok(text) = Utf8Bytes::try_from(text.into_bytes()) else {
+                        continue;
+                    };
+                    if let Err(e) = ws.write(Message::Text(text)) {
+                        return End::Failed(e.to_string());
+                    }
+                }
+                Ok(Frame::Close { code, reason }) => {
+                    let frame = code.map(|code| CloseFrame {
+                        code: CloseCode::from(code),
+                        reason: Utf8Bytes::from_static(reason),
+                    });
+                    let _ = ws.close(frame);
+                    linger(ws, close_linger);
+                    return End::Local;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return End::Local,
+            }
+        }
+        // 3. Flush. A write that blocked for the write timeout (the peer reads nothing)
+        // or failed ends the socket.
+        if let Err(e) = ws.flush() {
+            return End::Failed(e.to_string());
+        }
+    }
+}
+
+fn read_error(e: tungstenite::Error) -> End {
+    match e {
+        tungstenite::Error::ConnectionClosed
+        | tungstenite::Error::AlreadyClosed
+        | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            End::PeerClosed { code: None }
+        }
+        tungstenite::Error::Io(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+            ) =>
+        {
+            End::PeerClosed { code: None }
+        }
+        other => End::Failed(other.to_string()),
+    }
+}
+
+/// After our close frame: wait up to `close_linger` for the peer's close reply, so the
+/// close handshake completes before the socket is dropped.
+pub(crate) fn linger(ws: &mut WebSocket<TcpStream>, close_linger: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < close_linger {
+        match ws.read() {
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
+            Err(_) => return,
+        }
+    }
+}

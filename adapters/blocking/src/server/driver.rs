@@ -1,0 +1,320 @@
+//! The driver thread: owns the core server and runs STYLE.md §3.1's loop over one
+//! `std::sync::mpsc` channel.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use actionhero_ws::handshake::Handshake;
+use actionhero_ws::server::{
+    ActionOutcome, CloseCause, CloseReason, Event, FileOutcome, OpenRejected, Output, RequestId,
+    Server, Transmit,
+};
+use actionhero_ws::wire::js;
+use actionhero_ws::{ConnectionHandle, Frame};
+use bytes::Bytes;
+use tungstenite::Utf8Bytes;
+
+use super::pool::{Job, Pool};
+use super::{ActionContext, ActionHandler, ServerHandle};
+
+/// How long a stopping driver waits for the accept thread to close the listener.
+const ACCEPT_EXIT_WAIT: Duration = Duration::from_secs(2);
+
+/// An application command run on the driver thread.
+pub(crate) type CoreCall = Box<dyn FnOnce(&mut Server, Instant) + Send>;
+
+/// Everything the driver reacts to: socket events, results from the worker pool, and
+/// application commands. One channel, because `std::sync::mpsc` cannot `select!`.
+pub(crate) enum DriverMsg {
+    /// A connection thread finished the upgrade; the driver answers with the handle, or
+    /// the core's refusal.
+    Opened {
+        handshake: Handshake,
+        outbox: SyncSender<Frame>,
+        reply: std::sync::mpsc::Sender<Result<ConnectionHandle, OpenRejected>>,
+    },
+    /// One complete text message.
+    Text {
+        conn: ConnectionHandle,
+        text: Utf8Bytes,
+    },
+    /// One complete binary message.
+    Binary { conn: ConnectionHandle, data: Bytes },
+    /// A WebSocket ping frame (tungstenite answers it; the core counts it as liveness).
+    Ping { conn: ConnectionHandle },
+    /// The socket is gone; sent exactly once per opened connection.
+    Closed {
+        conn: ConnectionHandle,
+        cause: CloseCause,
+    },
+    /// A worker finished an action.
+    ActionDone {
+        request: RequestId,
+        outcome: ActionOutcome,
+    },
+    /// A worker finished a file read.
+    FileDone {
+        request: RequestId,
+        outcome: FileOutcome,
+    },
+    /// An application command (`ServerHandle::with_core` and the helpers built on it).
+    Call(CoreCall),
+    /// Start a graceful shutdown.
+    Shutdown { reconnect: bool },
+}
+
+pub(crate) struct Driver {
+    server: Server,
+    inbox: Receiver<DriverMsg>,
+    outboxes: HashMap<ConnectionHandle, SyncSender<Frame>>,
+    handlers: BTreeMap<(String, String), ActionHandler>,
+    pool: Option<Pool>,
+    public_dir: Option<Arc<PathBuf>>,
+    events: Option<SyncSender<Event>>,
+    handle: ServerHandle,
+    accept: Option<JoinHandle<()>>,
+    /// Set by `Shutdown`: the driver stops at `is_idle()` or at this instant.
+    stop_at: Option<Instant>,
+}
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        server: Server,
+        inbox: Receiver<DriverMsg>,
+        handlers: BTreeMap<(String, String), ActionHandler>,
+        pool: Pool,
+        public_dir: Option<Arc<PathBuf>>,
+        events: Option<SyncSender<Event>>,
+        handle: ServerHandle,
+        accept: JoinHandle<()>,
+    ) -> Self {
+        Self {
+            server,
+            inbox,
+            outboxes: HashMap::new(),
+            handlers,
+            pool: Some(pool),
+            public_dir,
+            events,
+            handle,
+            accept: Some(accept),
+            stop_at: None,
+        }
+    }
+
+    /// The loop: drain, arm the timer, wait for one message or the deadline, feed it.
+    pub(crate) fn run(mut self) {
+        loop {
+            self.drain();
+            if let Some(stop_at) = self.stop_at {
+                if self.server.is_idle() || Instant::now() >= stop_at {
+                    break;
+                }
+            }
+            let deadline = match (self.server.poll_timeout(), self.stop_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let msg = match deadline {
+                Some(d) => self
+                    .inbox
+                    .recv_timeout(d.saturating_duration_since(Instant::now())),
+                None => self
+                    .inbox
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            let now = Instant::now();
+            match msg {
+                Ok(m) => self.feed(m, now),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            // Checked after every input, so a busy channel cannot starve the timers.
+            if self.server.poll_timeout().is_some_and(|t| t <= now) {
+                self.server.handle_timeout(now);
+            }
+        }
+        self.finish();
+    }
+
+    /// Drops the writers (connection threads end after their queued frames), stops the
+    /// worker pool and the accept thread, and tells `join` waiters.
+    fn finish(mut self) {
+        self.outboxes.clear();
+        self.pool = None;
+        let shared = self.handle.shared.clone();
+        shared.stop_accepting();
+        if let Some(accept) = self.accept.take() {
+            // Wait for the listener to close (so `join` returning means the port is
+            // free), but never hang on it: if the wake-up connection could not reach the
+            // listener, the thread exits at its next accept.
+            let until = Instant::now() + ACCEPT_EXIT_WAIT;
+            while !accept.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if accept.is_finished() {
+                let _ = accept.join();
+            }
+        }
+        // Pending messages (and their reply senders) go away with the receiver.
+        drop(self);
+        shared.mark_done();
+    }
+
+    fn feed(&mut self, msg: DriverMsg, now: Instant) {
+        match msg {
+            DriverMsg::Opened {
+                handshake,
+                outbox,
+                reply,
+            } => {
+                let opened = self.server.handle_open(handshake, now);
+                if let Ok(conn) = opened {
+                    self.outboxes.insert(conn, outbox);
+                }
+                if reply.send(opened).is_err() {
+                    if let Ok(conn) = opened {
+                        self.outboxes.remove(&conn);
+                        self.server.handle_closed(conn, CloseCause::Transport, now);
+                    }
+                }
+            }
+            DriverMsg::Text { conn, text } => self.server.handle_text(conn, &text, now),
+            DriverMsg::Binary { conn, data } => self.server.handle_binary(conn, &data, now),
+            DriverMsg::Ping { conn } => self.server.handle_ws_ping(conn, now),
+            DriverMsg::Closed { conn, cause } => {
+                self.outboxes.remove(&conn);
+                self.server.handle_closed(conn, cause, now);
+            }
+            DriverMsg::ActionDone { request, outcome } => {
+                // Err only for a request the core no longer knows: nothing to do.
+                let _ = self.server.respond(request, outcome, now);
+            }
+            DriverMsg::FileDone { request, outcome } => {
+                let _ = self.server.complete_file(request, outcome, now);
+            }
+            DriverMsg::Call(f) => f(&mut self.server, now),
+            DriverMsg::Shutdown { reconnect } => {
+                if self.stop_at.is_none() {
+                    let cfg = &self.handle.shared.config;
+                    let wait = cfg.core.shutdown_grace.saturating_add(cfg.shutdown_drain);
+                    self.stop_at = Some(now.checked_add(wait).unwrap_or(now));
+                    self.server.shutdown(reconnect, now);
+                }
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.server.poll_output() {
+            match out {
+                Output::Transmit(t) => self.transmit(t),
+                Output::Event(e) => self.event(e),
+            }
+        }
+    }
+
+    /// Hands a frame to its connection thread without ever blocking.
+    fn transmit(&mut self, t: Transmit) {
+        let Some(outbox) = self.outboxes.get(&t.conn) else {
+            // Already closed or dropped; the core hears `Closed` soon (or already did).
+            return;
+        };
+        let last = matches!(t.frame, Frame::Close { .. });
+        match outbox.try_send(t.frame) {
+            Ok(()) if last => {
+                self.outboxes.remove(&t.conn);
+            }
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.outboxes.remove(&t.conn);
+                self.server
+                    .close(t.conn, CloseReason::SlowConsumer, Instant::now());
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.outboxes.remove(&t.conn);
+            }
+        }
+    }
+
+    fn event(&mut self, e: Event) {
+        match e {
+            Event::ActionRequested {
+                conn,
+                request,
+                message_id,
+                action,
+                params,
+            } => {
+                let version = params.get("apiVersion").map(js::js_string);
+                let handler = version
+                    .and_then(|v| self.handlers.get(&(action.clone(), v)))
+                    .cloned();
+                let Some(handler) = handler else {
+                    // Only reachable when an action was registered on the core directly
+                    // (through `with_core`) without a handler.
+                    let outcome = ActionOutcome::error(format!("no handler for action {action}"));
+                    let _ = self.server.respond(request, outcome, Instant::now());
+                    return;
+                };
+                let ctx = ActionContext {
+                    conn,
+                    message_id,
+                    action,
+                    params,
+                    server: self.handle.clone(),
+                };
+                self.submit(Job::Action {
+                    handler,
+                    ctx,
+                    request,
+                });
+            }
+            Event::FileRequested { request, file, .. } => match &self.public_dir {
+                Some(dir) => self.submit(Job::File {
+                    dir: dir.clone(),
+                    file,
+                    request,
+                }),
+                None => {
+                    let _ =
+                        self.server
+                            .complete_file(request, FileOutcome::NotFound, Instant::now());
+                }
+            },
+            other => {
+                if let Some(tx) = &self.events {
+                    if tx.send(other).is_err() {
+                        self.events = None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn submit(&mut self, job: Job) {
+        let Some(pool) = &self.pool else { return };
+        // Fails only if every worker died, which `catch_unwind` prevents; answer anyway
+        // so the request does not hang.
+        if let Err(job) = pool.submit(job) {
+            let now = Instant::now();
+            match *job {
+                Job::Action { request, .. } => {
+                    let outcome = ActionOutcome::error("no worker available");
+                    let _ = self.server.respond(request, outcome, now);
+                }
+                Job::File { request, .. } => {
+                    let _ = self
+                        .server
+                        .complete_file(request, FileOutcome::NotFound, now);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Small helpers shared by the server and the client: OS entropy, lock poisoning, IO
+//! error kinds.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// A fresh 32-byte seed for a core machine (STYLE.md P6: the adapter draws it from the OS).
+pub(crate) fn os_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    if getrandom::fill(&mut seed).is_err() {
+        // No OS RNG: std's RandomState keys are still drawn per process from the OS or
+        // the address space, which is good enough for ids that only need to be unique.
+        for chunk in seed.chunks_mut(8) {
+            let mut h = RandomState::new().build_hasher();
+            h.write_usize(chunk.as_ptr() as usize);
+            let bytes = h.finish().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+    seed
+}
+
+/// Locks a mutex, ignoring poisoning (a panicked holder leaves plain data behind).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// True for the errors a socket with a read or write timeout returns when nothing
+/// happened in time (`WouldBlock` on Unix, `TimedOut` on Windows) or a signal arrived.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
