@@ -290,15 +290,18 @@ impl fmt::Display for MaskError {
 ///
 /// A pointer that does not resolve is left alone; the masked text then differs from one
 /// where it did resolve, so comparisons still fail. Use [`try_mask`] to be told.
-pub fn mask(text: &str, pointers: &[String]) -> String {
-    mask_spans(text, pointers.iter().filter_map(|p| span(text, p)))
+pub fn mask<P: AsRef<str>>(text: &str, pointers: &[P]) -> String {
+    mask_spans(text, pointers.iter().filter_map(|p| span(text, p.as_ref())))
 }
 
 /// Like [`mask`], but fails on the first pointer that does not resolve.
-pub fn try_mask(text: &str, pointers: &[String]) -> Result<String, MaskError> {
+pub fn try_mask<P: AsRef<str>>(text: &str, pointers: &[P]) -> Result<String, MaskError> {
     let mut spans = Vec::with_capacity(pointers.len());
     for p in pointers {
-        spans.push(span(text, p).ok_or_else(|| MaskError { pointer: p.clone() })?);
+        let p = p.as_ref();
+        spans.push(span(text, p).ok_or_else(|| MaskError {
+            pointer: p.to_owned(),
+        })?);
     }
     Ok(mask_spans(text, spans.into_iter()))
 }
@@ -467,28 +470,24 @@ fn value_end(b: &[u8], i: usize) -> Option<usize> {
 mod self_tests {
     use super::*;
 
-    fn ptrs(p: &[&str]) -> Vec<String> {
-        p.iter().map(|s| (*s).to_owned()).collect()
-    }
-
     #[test]
     fn mask_replaces_exact_spans() {
         let t = r#"{"a":{"b/c":[1, {"d":"x\"y"}]},"e":2, "a2":{"~":true}}"#;
         assert_eq!(
-            mask(t, &ptrs(&["/a/b~1c/1/d", "/e", "/a2/~0"])),
+            mask(t, &["/a/b~1c/1/d", "/e", "/a2/~0"]),
             r#"{"a":{"b/c":[1, {"d":"<volatile>"}]},"e":"<volatile>", "a2":{"~":"<volatile>"}}"#
         );
-        assert_eq!(mask(t, &ptrs(&[""])), PLACEHOLDER);
-        assert!(try_mask(t, &ptrs(&["/nope"])).is_err());
-        assert!(try_mask(t, &ptrs(&["/a/b~1c/2"])).is_err());
-        assert_eq!(mask("\"primus::ping::1\"", &ptrs(&[""])), PLACEHOLDER);
+        assert_eq!(mask(t, &[""]), PLACEHOLDER);
+        assert!(try_mask(t, &["/nope"]).is_err());
+        assert!(try_mask(t, &["/a/b~1c/2"]).is_err());
+        assert_eq!(mask("\"primus::ping::1\"", &[""]), PLACEHOLDER);
     }
 
     #[test]
     fn nested_pointers_mask_the_outer_value() {
         let t = r#"{"data":{"members":{"x":{"id":"x"}}},"n":1}"#;
         assert_eq!(
-            mask(t, &ptrs(&["/data/members/x/id", "/data/members"])),
+            mask(t, &["/data/members/x/id", "/data/members"]),
             r#"{"data":{"members":"<volatile>"},"n":1}"#
         );
     }
