@@ -60,6 +60,19 @@ mod requests;
 mod state;
 mod timer;
 
+/// The error text of a response body, if the request failed: Actionhero sets `error`
+/// (a string for actions, `Error: …` for verbs) and the real client treats any truthy
+/// `error` as a failure. `None` for a success.
+pub fn response_error(body: &Value) -> Option<String> {
+    error_of(body.get("error"))
+}
+
+fn error_of(error: Option<&Value>) -> Option<String> {
+    error
+        .filter(|e| crate::wire::js::truthy(e))
+        .map(crate::wire::js::js_string)
+}
+
 #[cfg(test)]
 mod tests;
 

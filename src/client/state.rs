@@ -41,7 +41,6 @@ use crate::error::UsageError;
 use crate::frame::{Frame, Text};
 use crate::ids::{AttemptId, ConnectionId, Fingerprint, MessageId, RoomName};
 use crate::time;
-use crate::wire::js;
 use crate::wire::reply::{self, ServerFrame};
 use crate::wire::request::{encode, encode_pong, ClientRequest};
 
@@ -709,12 +708,9 @@ impl Client {
     }
 }
 
-/// The error text of a response, if it failed (`error` truthy, as the reference sets
-/// it).
+/// The error text of a response, if it failed (see [`super::response_error`]).
 fn response_error(body: &Map<String, Value>) -> Option<String> {
-    body.get("error")
-        .filter(|e| js::truthy(e))
-        .map(js::js_string)
+    super::error_of(body.get("error"))
 }
 
 /// A `context: "user"` frame as a [`ClientEvent::Say`], or a violation when it lacks a

@@ -35,7 +35,6 @@ use actionhero_ws::client::{
     CloseCause, DisconnectReason, LostReason, OpenFailure, RequestFailure,
 };
 use actionhero_ws::error::{ConfigError, UsageError};
-use actionhero_ws::wire::js;
 use actionhero_ws::{AttemptId, Frame, MessageId, RoomName};
 use serde_json::{Map, Value};
 use tungstenite::Utf8Bytes;
@@ -400,11 +399,8 @@ fn room_name(room: &str) -> Result<RoomName, RequestError> {
 
 /// A response is a failure when its `error` is truthy (as Actionhero's client reads it).
 fn classify(body: Value) -> Result<Value, RequestError> {
-    match body.get("error").filter(|e| js::truthy(e)) {
-        Some(error) => Err(RequestError::Response {
-            error: js::js_string(error),
-            body,
-        }),
+    match actionhero_ws::client::response_error(&body) {
+        Some(error) => Err(RequestError::Response { error, body }),
         None => Ok(body),
     }
 }

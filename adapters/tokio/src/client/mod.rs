@@ -32,7 +32,6 @@ use std::time::Duration;
 
 use actionhero_ws::client::{ClientConfig, ClientEvent, ClientState, RequestFailure};
 use actionhero_ws::error::UsageError;
-use actionhero_ws::wire::js;
 use actionhero_ws::{MessageId, RoomName};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -362,9 +361,9 @@ impl ClientHandle {
 
 /// A response is a failure when its `error` is truthy (as Actionhero's client reads it).
 fn classify(body: &Value) -> Result<Value, RequestError> {
-    match body.get("error").filter(|e| js::truthy(e)) {
+    match actionhero_ws::client::response_error(body) {
         Some(error) => Err(RequestError::Response {
-            error: js::js_string(error),
+            error,
             body: body.clone(),
         }),
         None => Ok(body.clone()),
