@@ -17,6 +17,7 @@
 mod action;
 mod config;
 mod hooks;
+mod mime;
 mod rooms;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -30,6 +31,7 @@ pub use action::{
 };
 pub use config::{ServerConfig, DEFAULT_VERBS};
 pub use hooks::{ChatHooks, ConnectionInfo};
+pub use mime::mime_type;
 
 use crate::error::{ConfigError, UsageError};
 use crate::frame::{Frame, Text};
@@ -698,20 +700,9 @@ impl Server {
         now: Instant,
     ) -> Result<Delivery, UsageError> {
         let now = self.clock.advance(now);
-        match self.pending.get(&request) {
-            Some(p) if p.kind == PendingKind::Action => {}
-            Some(_) | None => return Err(UsageError::UnknownRequest),
-        }
-        let Some(p) = self.pending.remove(&request) else {
-            return Err(UsageError::UnknownRequest);
-        };
-        if p.orphaned {
+        let Some(p) = self.take_pending(request, PendingKind::Action)? else {
             return Ok(Delivery::ConnectionGone);
-        }
-        if let Some(c) = self.conn_mut(p.conn) {
-            c.pending_actions = c.pending_actions.saturating_sub(1);
-            c.requests.retain(|r| *r != request);
-        }
+        };
         let text = match outcome {
             ActionOutcome::Ok(fields) => {
                 reply::encode_action_response(&fields, None, &p.message_id)
@@ -739,20 +730,9 @@ impl Server {
         now: Instant,
     ) -> Result<Delivery, UsageError> {
         let now = self.clock.advance(now);
-        match self.pending.get(&request) {
-            Some(p) if p.kind == PendingKind::File => {}
-            Some(_) | None => return Err(UsageError::UnknownRequest),
-        }
-        let Some(p) = self.pending.remove(&request) else {
-            return Err(UsageError::UnknownRequest);
-        };
-        if p.orphaned {
+        let Some(p) = self.take_pending(request, PendingKind::File)? else {
             return Ok(Delivery::ConnectionGone);
-        }
-        if let Some(c) = self.conn_mut(p.conn) {
-            c.pending_files = c.pending_files.saturating_sub(1);
-            c.requests.retain(|r| *r != request);
-        }
+        };
         let text = match outcome {
             FileOutcome::Found {
                 content,
@@ -1576,6 +1556,33 @@ impl Server {
     }
 
     // ---- plumbing ------------------------------------------------------------------
+
+    /// Removes an outstanding request of `kind` and releases its connection's slot;
+    /// `Ok(None)` when its connection is gone.
+    fn take_pending(
+        &mut self,
+        request: RequestId,
+        kind: PendingKind,
+    ) -> Result<Option<Pending>, UsageError> {
+        match self.pending.get(&request) {
+            Some(p) if p.kind == kind => {}
+            Some(_) | None => return Err(UsageError::UnknownRequest),
+        }
+        let Some(p) = self.pending.remove(&request) else {
+            return Err(UsageError::UnknownRequest);
+        };
+        if p.orphaned {
+            return Ok(None);
+        }
+        if let Some(c) = self.conn_mut(p.conn) {
+            match kind {
+                PendingKind::Action => c.pending_actions = c.pending_actions.saturating_sub(1),
+                PendingKind::File => c.pending_files = c.pending_files.saturating_sub(1),
+            }
+            c.requests.retain(|r| *r != request);
+        }
+        Ok(Some(p))
+    }
 
     fn new_request(
         &mut self,

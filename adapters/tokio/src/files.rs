@@ -74,43 +74,9 @@ fn contained(root: &Path, path: &Path) -> Option<PathBuf> {
     real.starts_with(root).then_some(real)
 }
 
-/// The MIME type for a file name by its extension (case-insensitive), as the `mime`
-/// package Actionhero uses reports it for common web files; `None` for unknown
-/// extensions (sent as `null`).
+/// The MIME type for a file by its extension: the core's [`mime_type`](actionhero_ws::server::mime_type).
 pub fn mime_for(path: &Path) -> Option<&'static str> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "html" | "htm" | "shtml" => "text/html",
-        "css" => "text/css",
-        "js" | "mjs" | "cjs" => "application/javascript",
-        "json" | "map" => "application/json",
-        "txt" | "text" | "conf" | "log" | "ini" => "text/plain",
-        "md" | "markdown" => "text/markdown",
-        "csv" => "text/csv",
-        "xml" => "application/xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" | "jpe" => "image/jpeg",
-        "gif" => "image/gif",
-        "svg" | "svgz" => "image/svg+xml",
-        "webp" => "image/webp",
-        "ico" => "image/vnd.microsoft.icon",
-        "bmp" => "image/bmp",
-        "avif" => "image/avif",
-        "pdf" => "application/pdf",
-        "wasm" => "application/wasm",
-        "zip" => "application/zip",
-        "gz" => "application/gzip",
-        "woff" => "font/woff",
-        "woff2" => "font/woff2",
-        "ttf" => "font/ttf",
-        "otf" => "font/otf",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        "ogg" => "audio/ogg",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        _ => return None,
-    })
+    path.to_str().and_then(actionhero_ws::server::mime_type)
 }
 
 #[cfg(test)]
@@ -171,15 +137,5 @@ mod tests {
             FileOutcome::Found { .. }
         ));
         let _ = fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn mime_by_extension() {
-        assert_eq!(
-            mime_for(Path::new("x/y.JS")),
-            Some("application/javascript")
-        );
-        assert_eq!(mime_for(Path::new("x/y.unknownext")), None);
-        assert_eq!(mime_for(Path::new("noext")), None);
     }
 }

@@ -56,31 +56,8 @@ fn contained(root: &Path, path: &Path) -> Option<std::path::PathBuf> {
     canonical.starts_with(root).then_some(canonical)
 }
 
-/// MIME type by extension, for the common static file types (Actionhero uses the `mime`
-/// package; unknown extensions are `null` there too).
 fn mime_type(path: &Path) -> Option<&'static str> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "html" | "htm" => "text/html",
-        "css" => "text/css",
-        "js" | "mjs" => "application/javascript",
-        "json" | "map" => "application/json",
-        "txt" | "text" | "log" => "text/plain",
-        "md" | "markdown" => "text/markdown",
-        "csv" => "text/csv",
-        "xml" => "application/xml",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "ico" => "image/vnd.microsoft.icon",
-        "pdf" => "application/pdf",
-        "wasm" => "application/wasm",
-        "woff" => "font/woff",
-        "woff2" => "font/woff2",
-        _ => return None,
-    })
+    path.to_str().and_then(actionhero_ws::server::mime_type)
 }
 
 #[cfg(test)]
