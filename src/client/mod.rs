@@ -67,6 +67,56 @@ pub fn response_error(body: &Value) -> Option<String> {
     error_of(body.get("error"))
 }
 
+/// Why a request did not produce a successful response, as the adapters' request APIs
+/// report it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The server answered with an error (`error` set and truthy, as Actionhero's client
+    /// reads it): its text and the whole response.
+    Response {
+        /// The error text.
+        error: String,
+        /// The whole response object.
+        body: Value,
+    },
+    /// The request ended without a response (timed out, connection lost, dropped from
+    /// the offline queue, client closed).
+    Failed(RequestFailure),
+    /// The core refused to issue it (client closed, queue full, too many pending).
+    Refused(crate::error::UsageError),
+    /// The room name is empty or too long.
+    InvalidRoomName,
+    /// The client (its task or thread) has stopped.
+    Stopped,
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Response { error, .. } => f.write_str(error),
+            Self::Failed(r) => write!(f, "request failed: {r:?}"),
+            Self::Refused(e) => write!(f, "request refused: {e}"),
+            Self::InvalidRoomName => f.write_str("invalid room name"),
+            Self::Stopped => f.write_str("the client has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// A response body as the outcome of its request: `Err(RequestError::Response)` when
+/// [`response_error`] finds an error in it, else the body.
+///
+/// # Errors
+/// [`RequestError::Response`] for an error response.
+pub fn request_result(body: Value) -> Result<Value, RequestError> {
+    match response_error(&body) {
+        Some(error) => Err(RequestError::Response { error, body }),
+        None => Ok(body),
+    }
+}
+
 fn error_of(error: Option<&Value>) -> Option<String> {
     error
         .filter(|e| crate::wire::js::truthy(e))

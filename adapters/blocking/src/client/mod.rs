@@ -30,10 +30,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
+use actionhero_ws::client::request_result;
 use actionhero_ws::client::{
     Client as CoreClient, ClientConfig as CoreConfig, ClientEvent, ClientOutput, ClientState,
-    CloseCause, DisconnectReason, LostReason, OpenFailure, RequestFailure,
+    CloseCause, DisconnectReason, LostReason, OpenFailure,
 };
+pub use actionhero_ws::client::{RequestError, RequestFailure};
 use actionhero_ws::error::{ConfigError, UsageError};
 use actionhero_ws::{AttemptId, Frame, MessageId, RoomName};
 use serde_json::{Map, Value};
@@ -122,44 +124,6 @@ impl fmt::Display for ConnectError {
 }
 
 impl std::error::Error for ConnectError {}
-
-/// Why a request did not produce a successful response (the same variants as the
-/// tokio adapter's `RequestError`).
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum RequestError {
-    /// The server answered with an error (`error` set and truthy, as Actionhero's client
-    /// reads it): its text and the whole response.
-    Response {
-        /// The error text.
-        error: String,
-        /// The whole response object.
-        body: Value,
-    },
-    /// The request ended without a response (timed out, connection lost, dropped from
-    /// the offline queue, client closed).
-    Failed(RequestFailure),
-    /// The core refused to issue it (client closed, queue full, too many pending).
-    Refused(UsageError),
-    /// The room name is empty or too long.
-    InvalidRoomName,
-    /// The client has stopped.
-    Stopped,
-}
-
-impl fmt::Display for RequestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Response { error, .. } => f.write_str(error),
-            Self::Failed(r) => write!(f, "request failed: {r:?}"),
-            Self::Refused(e) => write!(f, "request refused: {e}"),
-            Self::InvalidRoomName => f.write_str("invalid room name"),
-            Self::Stopped => f.write_str("the client has stopped"),
-        }
-    }
-}
-
-impl std::error::Error for RequestError {}
 
 /// A blocking Actionhero WebSocket client. `Sync`: share it between threads (one
 /// reading events, others making requests). Dropping it disconnects.
@@ -395,14 +359,6 @@ impl Drop for Client {
 
 fn room_name(room: &str) -> Result<RoomName, RequestError> {
     RoomName::new(room).map_err(|_| RequestError::InvalidRoomName)
-}
-
-/// A response is a failure when its `error` is truthy (as Actionhero's client reads it).
-fn classify(body: Value) -> Result<Value, RequestError> {
-    match actionhero_ws::client::response_error(&body) {
-        Some(error) => Err(RequestError::Response { error, body }),
-        None => Ok(body),
-    }
 }
 
 /// Iterator over a client's events; see [`Client::events`].
@@ -658,7 +614,7 @@ impl Driver {
         match e {
             ClientEvent::Response { id, body } => match self.waiters.remove(&id) {
                 Some(w) => {
-                    let _ = w.send(classify(body));
+                    let _ = w.send(request_result(body));
                 }
                 None => self.events.push(ClientEvent::Response { id, body }),
             },

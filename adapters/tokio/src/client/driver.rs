@@ -21,7 +21,8 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::stream::{self, MaybeTls, OpenRequest};
-use super::{classify, ClientOptions, Request, RequestError, Tls};
+use super::{ClientOptions, Request, RequestError, Tls};
+use actionhero_ws::client::request_result;
 
 /// Inputs the driver feeds before it drains and checks its timer again.
 const BUDGET: usize = 64;
@@ -227,7 +228,7 @@ impl Driver {
         match &event {
             ClientEvent::Response { id, body } => {
                 if let Some(w) = self.waiters.remove(id) {
-                    let _ = w.send(classify(body));
+                    let _ = w.send(request_result(body.clone()));
                 }
             }
             ClientEvent::RequestFailed { id, reason } => {

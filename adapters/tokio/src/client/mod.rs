@@ -30,8 +30,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actionhero_ws::client::{ClientConfig, ClientEvent, ClientState, RequestFailure};
-use actionhero_ws::error::UsageError;
+use actionhero_ws::client::{ClientConfig, ClientEvent, ClientState};
+pub use actionhero_ws::client::{RequestError, RequestFailure};
 use actionhero_ws::{MessageId, RoomName};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -161,42 +161,6 @@ pub enum Request {
     /// A file from the server's public directory.
     File(String),
 }
-
-/// Why a request did not produce a successful response.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum RequestError {
-    /// The server answered with an error (`error` set): its text and the whole response.
-    Response {
-        /// The error text.
-        error: String,
-        /// The whole response object.
-        body: Value,
-    },
-    /// The request ended without a response (timed out, connection lost, dropped from
-    /// the offline queue, client closed).
-    Failed(RequestFailure),
-    /// The core refused to issue it (client closed, queue full, too many pending).
-    Refused(UsageError),
-    /// The room name is empty or too long.
-    InvalidRoomName,
-    /// The client task has stopped.
-    Stopped,
-}
-
-impl fmt::Display for RequestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Response { error, .. } => f.write_str(error),
-            Self::Failed(r) => write!(f, "request failed: {r:?}"),
-            Self::Refused(e) => write!(f, "request refused: {e}"),
-            Self::InvalidRoomName => f.write_str("invalid room name"),
-            Self::Stopped => f.write_str("the client has stopped"),
-        }
-    }
-}
-
-impl std::error::Error for RequestError {}
 
 /// Sends commands to a running client. Cheap to clone; when every handle is dropped the
 /// client disconnects and its task ends.
@@ -356,17 +320,6 @@ impl ClientHandle {
             .send(command)
             .await
             .map_err(|_| RequestError::Stopped)
-    }
-}
-
-/// A response is a failure when its `error` is truthy (as Actionhero's client reads it).
-fn classify(body: &Value) -> Result<Value, RequestError> {
-    match actionhero_ws::client::response_error(body) {
-        Some(error) => Err(RequestError::Response {
-            error,
-            body: body.clone(),
-        }),
-        None => Ok(body.clone()),
     }
 }
 
