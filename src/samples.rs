@@ -11,6 +11,16 @@ use serde_json::{Map, Value};
 use crate::server::{failed_validation, ActionOutcome, ActionSpec, Input};
 use crate::wire::js;
 
+/// `status`'s `name`: what a stock Actionhero 29.3.5 reports (its own package.json).
+pub const STATUS_NAME: &str = "actionhero";
+/// `status`'s `description`, as a stock Actionhero 29.3.5 reports it.
+pub const STATUS_DESCRIPTION: &str =
+    "The reusable, scalable, and quick node.js API server for stateless and stateful applications";
+/// `status`'s `version`, as a stock Actionhero 29.3.5 reports it.
+pub const STATUS_VERSION: &str = "29.3.5";
+/// The rooms Actionhero's test configuration creates at start.
+pub const STARTING_ROOMS: [&str; 2] = ["defaultRoom", "otherRoom"];
+
 /// JavaScript's `parseInt(String(v))` (base 10); `None` for `NaN`.
 pub fn parse_int(v: &Value) -> Option<i64> {
     let s = js::js_string(v);

@@ -19,13 +19,8 @@ use crate::server::{ActionContext, ServerBuilder};
 use crate::util::{lock, os_seed};
 
 /// The rooms a stock interop Actionhero server starts with.
-pub const STARTING_ROOMS: [&str; 2] = ["defaultRoom", "otherRoom"];
-
-/// Actionhero's package fields, as its `status` action reports them.
-const PACKAGE_NAME: &str = "actionhero";
-const PACKAGE_DESCRIPTION: &str =
-    "The reusable, scalable, and quick node.js API server for stateless and stateful applications";
-const PACKAGE_VERSION: &str = "29.3.5";
+pub use actionhero_ws::samples::STARTING_ROOMS;
+use actionhero_ws::samples::{STATUS_DESCRIPTION, STATUS_NAME, STATUS_VERSION};
 
 /// Registers every sample action and creates [`STARTING_ROOMS`].
 pub fn install(builder: ServerBuilder) -> ServerBuilder {
@@ -72,9 +67,9 @@ impl State {
             }
             Some(SampleRun::Status) => samples::status_response(&StatusInfo {
                 id: format!("actionhero-ws-blocking-{}", std::process::id()),
-                name: PACKAGE_NAME.into(),
-                description: PACKAGE_DESCRIPTION.into(),
-                version: PACKAGE_VERSION.into(),
+                name: STATUS_NAME.into(),
+                description: STATUS_DESCRIPTION.into(),
+                version: STATUS_VERSION.into(),
                 uptime_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 consumed_memory_mb: resident_mb(),
             }),

@@ -10,13 +10,7 @@ use actionhero_ws::server::{ActionOutcome, RoomError};
 
 use crate::server::{ActionContext, ServerBuilder, ServerError};
 
-/// `status`'s `name`: what a stock Actionhero 29.3.5 reports (its own package.json).
-pub const STATUS_NAME: &str = "actionhero";
-/// `status`'s `description`, as a stock Actionhero 29.3.5 reports it.
-pub const STATUS_DESCRIPTION: &str =
-    "The reusable, scalable, and quick node.js API server for stateless and stateful applications";
-/// `status`'s `version`, as a stock Actionhero 29.3.5 reports it.
-pub const STATUS_VERSION: &str = "29.3.5";
+pub use actionhero_ws::samples::{STATUS_DESCRIPTION, STATUS_NAME, STATUS_VERSION};
 
 /// Registers `randomNumber`, `status`, `sleepTest`, `cacheTest`, `validationTest` and
 /// `createChatRoom` with Actionhero's exact inputs, errors and response shapes.

@@ -127,7 +127,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
         ..Default::default()
     };
     let rooms = if args.rooms.is_empty() {
-        vec!["defaultRoom".to_owned(), "otherRoom".to_owned()]
+        actionhero_ws::samples::STARTING_ROOMS
+            .iter()
+            .map(|r| (*r).to_owned())
+            .collect()
     } else {
         args.rooms
     };
