@@ -106,6 +106,18 @@ pub enum QueuePolicy {
 }
 
 impl ClientConfig {
+    /// Primus's client `pingTimeout` for a server heartbeat `interval` (as the
+    /// server-compiled client gets it): `interval + round(interval / 2)`, or `None` when
+    /// the server has no heartbeat. Feed it the `pingInterval` of the server's
+    /// `/primus/spec` ([`handshake::spec_request`](crate::handshake::spec_request)).
+    pub fn ping_timeout_for(interval: Option<Duration>) -> Option<Duration> {
+        let ms = interval?.as_millis();
+        let half = ms.div_ceil(2); // Math.round(ms / 2) for whole ms
+        Some(Duration::from_millis(
+            u64::try_from(ms + half).unwrap_or(u64::MAX),
+        ))
+    }
+
     /// Default connect timeout: Primus's `timeout`.
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default ping watchdog: Primus's `pingTimeout`.
@@ -298,5 +310,14 @@ mod tests {
             ..ClientConfig::default()
         };
         assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn ping_timeout_follows_primus() {
+        use std::time::Duration;
+        let t = |ms| ClientConfig::ping_timeout_for(Some(Duration::from_millis(ms)));
+        assert_eq!(t(30_000), Some(Duration::from_millis(45_000)));
+        assert_eq!(t(1_001), Some(Duration::from_millis(1_502)));
+        assert_eq!(ClientConfig::ping_timeout_for(None), None);
     }
 }

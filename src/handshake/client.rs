@@ -58,24 +58,14 @@ pub fn client_upgrade(
     ws_key: [u8; 16],
     cache_buster: &str,
 ) -> Result<ClientUpgrade, UrlError> {
-    let uri: http::Uri = url.parse().map_err(|_| UrlError::Invalid)?;
-    let tls = match uri.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("ws") || s.eq_ignore_ascii_case("http") => false,
-        Some(s) if s.eq_ignore_ascii_case("wss") || s.eq_ignore_ascii_case("https") => true,
-        _ => return Err(UrlError::UnsupportedScheme),
-    };
-    let authority = uri.authority().ok_or(UrlError::MissingHost)?.as_str();
-    if authority.contains('@') {
-        return Err(UrlError::Credentials);
-    }
-    let (host, port) = split_host_port(authority)?;
-    let default_port = if tls { 443 } else { 80 };
-    let port = port.unwrap_or(default_port);
-
-    let pathname = normalize_pathname(pathname);
-    if !pathname.bytes().all(is_path_byte) {
-        return Err(UrlError::InvalidPathname);
-    }
+    let Endpoint {
+        uri,
+        tls,
+        host,
+        port,
+        host_header,
+        pathname,
+    } = endpoint(url, pathname)?;
 
     let mut query = parse_querystringify(uri.query().unwrap_or(""));
     if let Some(fp) = fingerprint {
@@ -84,12 +74,6 @@ pub fn client_upgrade(
     set_param(&mut query, "_primuscb", cache_buster);
     let target = format!("{pathname}?{}", stringify_query(&query));
 
-    let host_header = match (host.contains(':'), port == default_port) {
-        (true, true) => format!("[{host}]"),
-        (true, false) => format!("[{host}]:{port}"),
-        (false, true) => host.clone(),
-        (false, false) => format!("{host}:{port}"),
-    };
     let key = base64::engine::general_purpose::STANDARD.encode(ws_key);
     let request = format!(
         "GET {target} HTTP/1.1\r\nHost: {host_header}\r\nConnection: Upgrade\r\n\
@@ -103,6 +87,161 @@ pub fn client_upgrade(
         request: request.into_bytes(),
         expected_accept: sec_websocket_accept(&key),
     })
+}
+
+/// Where a client connects: the parsed URL, the pathname, and the `Host` header.
+struct Endpoint {
+    uri: http::Uri,
+    tls: bool,
+    host: String,
+    port: u16,
+    host_header: String,
+    pathname: String,
+}
+
+fn endpoint(url: &str, pathname: &str) -> Result<Endpoint, UrlError> {
+    let uri: http::Uri = url.parse().map_err(|_| UrlError::Invalid)?;
+    let tls = match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("ws") || s.eq_ignore_ascii_case("http") => false,
+        Some(s) if s.eq_ignore_ascii_case("wss") || s.eq_ignore_ascii_case("https") => true,
+        _ => return Err(UrlError::UnsupportedScheme),
+    };
+    let authority = uri.authority().ok_or(UrlError::MissingHost)?.as_str();
+    if authority.contains('@') {
+        return Err(UrlError::Credentials);
+    }
+    let (host, port) = split_host_port(authority)?;
+    let default_port = if tls { 443 } else { 80 };
+    let port = port.unwrap_or(default_port);
+    let pathname = normalize_pathname(pathname);
+    if !pathname.bytes().all(is_path_byte) {
+        return Err(UrlError::InvalidPathname);
+    }
+    let host_header = match (host.contains(':'), port == default_port) {
+        (true, true) => format!("[{host}]"),
+        (true, false) => format!("[{host}]:{port}"),
+        (false, true) => host.clone(),
+        (false, false) => format!("{host}:{port}"),
+    };
+    Ok(Endpoint {
+        uri,
+        tls,
+        host,
+        port,
+        host_header,
+        pathname,
+    })
+}
+
+/// A `GET <pathname>/spec` request, to learn the server's Primus settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecRequest {
+    /// Host to connect to (an IPv6 address without brackets).
+    pub host: String,
+    /// Port to connect to.
+    pub port: u16,
+    /// Whether to speak TLS.
+    pub tls: bool,
+    /// The request bytes (`Connection: close`).
+    pub request: Vec<u8>,
+}
+
+/// Builds the request for Primus's `/spec` document (`{"pingInterval":…,…}`), from the
+/// same URL forms as [`client_upgrade`].
+///
+/// # Errors
+/// [`UrlError`] as for [`client_upgrade`].
+pub fn spec_request(url: &str, pathname: &str) -> Result<SpecRequest, UrlError> {
+    let e = endpoint(url, pathname)?;
+    let request = format!(
+        "GET {}/spec HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        e.pathname.trim_end_matches('/'),
+        e.host_header
+    );
+    Ok(SpecRequest {
+        host: e.host,
+        port: e.port,
+        tls: e.tls,
+        request: request.into_bytes(),
+    })
+}
+
+/// Result of [`parse_spec_response`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpecParsed {
+    /// Not complete yet; call again with more bytes (or with `eof`).
+    NeedMore,
+    /// The server's heartbeat interval; `None` when it has none (Primus `false`).
+    Complete {
+        /// The server's `pingInterval`.
+        ping_interval: Option<std::time::Duration>,
+    },
+}
+
+/// Parses the answer to [`spec_request`]. The body ends at `Content-Length`, or at the
+/// end of the stream (`eof`) when there is none.
+///
+/// # Errors
+/// [`HandshakeError::UnexpectedStatus`] for a non-200 answer, [`HandshakeError::Malformed`]
+/// for invalid HTTP or a body that is not the spec document, and the head limits.
+pub fn parse_spec_response(
+    buf: &[u8],
+    eof: bool,
+    limits: &HandshakeLimits,
+) -> Result<SpecParsed, HandshakeError> {
+    let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers.min(256)];
+    let mut resp = httparse::Response::new(&mut headers);
+    let head_len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() > limits.max_header_bytes => {
+            return Err(HandshakeError::HeadTooLarge {
+                limit: limits.max_header_bytes,
+            })
+        }
+        Ok(httparse::Status::Partial) if eof => {
+            return Err(HandshakeError::Malformed("truncated head"))
+        }
+        Ok(httparse::Status::Partial) => return Ok(SpecParsed::NeedMore),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HandshakeError::TooManyHeaders {
+                limit: limits.max_headers,
+            })
+        }
+        Err(_) => return Err(HandshakeError::Malformed("invalid HTTP response")),
+    };
+    let status = resp.code.unwrap_or(0);
+    if status != 200 {
+        return Err(HandshakeError::UnexpectedStatus { status });
+    }
+    let length = resp
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|h| {
+            std::str::from_utf8(h.value)
+                .ok()?
+                .trim()
+                .parse::<usize>()
+                .ok()
+        });
+    let rest = buf.get(head_len..).unwrap_or_default();
+    let body = match length {
+        Some(n) if rest.len() >= n => &rest[..n],
+        Some(_) | None if !eof => return Ok(SpecParsed::NeedMore),
+        Some(_) => return Err(HandshakeError::Malformed("truncated body")),
+        None => rest,
+    };
+    let spec: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| HandshakeError::Malformed("spec is not JSON"))?;
+    let ping_interval = match spec.get("pingInterval") {
+        Some(serde_json::Value::Number(n)) => n
+            .as_f64()
+            .filter(|ms| *ms > 0.0 && ms.is_finite())
+            .map(|ms| std::time::Duration::from_millis(ms.min(1e12) as u64)),
+        Some(_) => None,
+        None => return Err(HandshakeError::Malformed("spec has no pingInterval")),
+    };
+    Ok(SpecParsed::Complete { ping_interval })
 }
 
 /// Result of [`parse_response`].
@@ -682,5 +821,59 @@ mod tests {
             parse_response(&partial, ACCEPT, &small),
             Err(HandshakeError::HeadTooLarge { limit: 64 })
         );
+    }
+
+    #[test]
+    fn spec_request_and_response() {
+        let r = spec_request("https://example.com/ignored", "/primus").unwrap();
+        assert_eq!((r.host.as_str(), r.port, r.tls), ("example.com", 443, true));
+        assert_eq!(
+            String::from_utf8(r.request).unwrap(),
+            "GET /primus/spec HTTP/1.1\r\nHost: example.com\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+        );
+        let body = r#"{"pingInterval":30000,"pathname":"/primus","version":"8.0.9","parser":"json","transformer":"websockets"}"#;
+        let full = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let limits = HandshakeLimits::default();
+        for cut in 0..full.len() {
+            assert_eq!(
+                parse_spec_response(&full.as_bytes()[..cut], false, &limits),
+                Ok(SpecParsed::NeedMore)
+            );
+        }
+        let want = SpecParsed::Complete {
+            ping_interval: Some(std::time::Duration::from_millis(30_000)),
+        };
+        assert_eq!(
+            parse_spec_response(full.as_bytes(), false, &limits),
+            Ok(want)
+        );
+        let no_len = format!("HTTP/1.1 200 OK\r\n\r\n{}", body.replace("30000", "false"));
+        assert_eq!(
+            parse_spec_response(no_len.as_bytes(), false, &limits),
+            Ok(SpecParsed::NeedMore)
+        );
+        assert_eq!(
+            parse_spec_response(no_len.as_bytes(), true, &limits),
+            Ok(SpecParsed::Complete {
+                ping_interval: None
+            })
+        );
+        assert_eq!(
+            parse_spec_response(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+                false,
+                &limits
+            ),
+            Err(HandshakeError::UnexpectedStatus { status: 404 })
+        );
+        assert!(parse_spec_response(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+            false,
+            &limits
+        )
+        .is_err());
     }
 }

@@ -18,7 +18,10 @@
 mod client;
 mod server;
 
-pub use client::{client_upgrade, parse_response, yeast, ClientUpgrade, ResponseParsed, UrlError};
+pub use client::{
+    client_upgrade, parse_response, parse_spec_response, spec_request, yeast, ClientUpgrade,
+    ResponseParsed, SpecParsed, SpecRequest, UrlError,
+};
 pub use server::{
     evaluate, parse_request, reject_malformed, Decision, Handshake, HandshakeConfig, IpNet, Parsed,
 };

@@ -359,6 +359,16 @@ async fn rust_client_against_real_actionhero() {
         .await
         .expect("boot actionhero");
     let url = format!("http://127.0.0.1:{port}");
+    // The heartbeat watchdog a Primus client compiled by this server gets: 1.5 x pingInterval.
+    let watchdog = client::server_ping_timeout(&url, "/primus", &client::ClientOptions::default())
+        .await
+        .expect("primus spec");
+    assert_eq!(
+        watchdog,
+        Some(Duration::from_millis(
+            PING_INTERVAL_MS + PING_INTERVAL_MS.div_ceil(2)
+        ))
+    );
 
     let (a, mut a_events) = client::connect(url.clone(), client_config()).expect("client a");
     let (b, mut b_events) = client::connect(url.clone(), client_config()).expect("client b");

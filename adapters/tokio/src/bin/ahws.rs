@@ -71,7 +71,8 @@ struct ConnectArgs {
     /// Session fingerprint (sent as `?sessionID=…`).
     #[arg(long)]
     fingerprint: Option<String>,
-    /// Reconnect when no Primus ping arrives for this long (milliseconds).
+    /// Reconnect when no Primus ping arrives for this long (milliseconds; 0 disables).
+    /// Default: 1.5 x the server's pingInterval, read from its /primus/spec.
     #[arg(long, value_name = "MS")]
     ping_timeout: Option<u64>,
 }
@@ -305,8 +306,16 @@ async fn connect(args: ConnectArgs) -> ExitCode {
         fingerprint: args.fingerprint.map(Fingerprint::from),
         ..ClientConfig::default()
     };
-    if let Some(ms) = args.ping_timeout {
-        config.ping_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+    match args.ping_timeout {
+        Some(ms) => config.ping_timeout = (ms > 0).then(|| Duration::from_millis(ms)),
+        // As a Primus client compiled by the server: 1.5 x its pingInterval.
+        None => {
+            let options = client::ClientOptions::default();
+            if let Ok(t) = client::server_ping_timeout(&args.url, &config.pathname, &options).await
+            {
+                config.ping_timeout = t;
+            }
+        }
     }
     let (client, mut events) = match client::connect(args.url, config) {
         Ok(c) => c,

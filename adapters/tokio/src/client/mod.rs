@@ -323,6 +323,25 @@ impl ClientHandle {
     }
 }
 
+/// Asks the server at `url` for its Primus `/spec` and returns the heartbeat watchdog a
+/// Primus client compiled by that server would use
+/// ([`ClientConfig::ping_timeout_for`] its `pingInterval`); `None` when the server has
+/// no heartbeat.
+///
+/// # Errors
+/// The connection or HTTP failure, or an answer that is not a Primus spec.
+pub async fn server_ping_timeout(
+    url: &str,
+    pathname: &str,
+    options: &ClientOptions,
+) -> io::Result<Option<Duration>> {
+    let tls = Tls::new(options);
+    match stream::fetch_spec(url, pathname, &tls).await {
+        Ok(interval) => Ok(ClientConfig::ping_timeout_for(interval)),
+        Err(e) => Err(io::Error::other(format!("{e:?}"))),
+    }
+}
+
 /// TLS for `wss://` connections.
 pub(crate) struct Tls {
     #[cfg(feature = "rustls")]

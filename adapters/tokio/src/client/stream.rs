@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use actionhero_ws::client::OpenFailure;
-use actionhero_ws::handshake::{self, HandshakeLimits, ResponseParsed};
+use actionhero_ws::handshake::{self, HandshakeLimits, ResponseParsed, SpecParsed};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -61,6 +61,41 @@ pub(crate) async fn open(
                 "connection closed during the handshake".into(),
             ));
         }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Fetches `<pathname>/spec` and returns the server's `pingInterval` (the core builds
+/// the request and parses the answer).
+pub(crate) async fn fetch_spec(
+    url: &str,
+    pathname: &str,
+    tls: &super::Tls,
+) -> Result<Option<std::time::Duration>, OpenFailure> {
+    let req = handshake::spec_request(url, pathname).map_err(|e| OpenFailure::Io(e.to_string()))?;
+    let io_err = |e: io::Error| OpenFailure::Io(e.to_string());
+    let tcp = TcpStream::connect((req.host.as_str(), req.port))
+        .await
+        .map_err(io_err)?;
+    let mut stream = if req.tls {
+        tls.wrap(&req.host, tcp).await?
+    } else {
+        MaybeTls::Plain(tcp)
+    };
+    stream.write_all(&req.request).await.map_err(io_err)?;
+    let limits = HandshakeLimits::default();
+    let mut buf = Vec::with_capacity(512);
+    let mut chunk = [0u8; 2048];
+    let mut eof = false;
+    loop {
+        match handshake::parse_spec_response(&buf, eof, &limits) {
+            Ok(SpecParsed::NeedMore) if !eof => {}
+            Ok(SpecParsed::NeedMore) => return Err(OpenFailure::Io("truncated spec".into())),
+            Ok(SpecParsed::Complete { ping_interval }) => return Ok(ping_interval),
+            Err(e) => return Err(OpenFailure::Handshake(e.to_string())),
+        }
+        let n = stream.read(&mut chunk).await.map_err(io_err)?;
+        eof = n == 0;
         buf.extend_from_slice(&chunk[..n]);
     }
 }
