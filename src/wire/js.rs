@@ -13,6 +13,10 @@ pub fn write_json_str(out: &mut String, s: &str) {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
+        if !NEEDS_CARE[b as usize] {
+            i += 1;
+            continue;
+        }
         let esc: Option<&str> = match b {
             b'"' => Some("\\\""),
             b'\\' => Some("\\\\"),
@@ -23,7 +27,7 @@ pub fn write_json_str(out: &mut String, s: &str) {
             0x0c => Some("\\f"),
             0x00..=0x1f => None,
             // U+2028 / U+2029 are E2 80 A8 / E2 80 A9 in UTF-8.
-            0xE2 if bytes.get(i + 1) == Some(&0x80)
+            _ if bytes.get(i + 1) == Some(&0x80)
                 && matches!(bytes.get(i + 2), Some(0xA8) | Some(0xA9)) =>
             {
                 out.push_str(&s[start..i]);
@@ -57,6 +61,21 @@ pub fn write_json_str(out: &mut String, s: &str) {
     out.push_str(&s[start..]);
     out.push('"');
 }
+
+/// Bytes that need a closer look when writing a JSON string: control characters, `"`,
+/// `\\`, and 0xE2 (the lead byte of U+2028/U+2029).
+const NEEDS_CARE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0xE2] = true;
+    t
+};
 
 /// Appends `value` as `JSON.stringify` would write it (compact, JavaScript key order,
 /// JavaScript number formatting, U+2028/U+2029 escaped).
