@@ -4,6 +4,7 @@
 //! ahws serve   [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]... [--ping-interval MS] [--welcome TEXT]
 //! ahws call    [--url URL] ACTION [key=value]...
 //! ahws connect [--url URL] [--room NAME]... [--fingerprint ID] [--ping-timeout MS]
+//! ahws bench   [--url URL] --mode action|broadcast|connect|hold [--clients N] [--seconds S] [--inflight K] [--senders M]
 //! ```
 
 use std::collections::BTreeMap;
@@ -31,7 +32,8 @@ struct Cli {
 enum Command {
     /// Serve an Actionhero 29 WebSocket endpoint with Actionhero's sample actions.
     Serve(ServeArgs),
-    // `bench` goes here (separate issue).
+    /// Load-test a server with the real client's frames (JSON summary on stdout).
+    Bench(actionhero_ws_tokio::bench::BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -55,6 +57,11 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cli = match cli.command {
+        // The generator builds its own runtime (worker count is an option).
+        Command::Bench(args) => return actionhero_ws_tokio::bench::main(args),
+        command => Cli { command },
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,6 +75,7 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(args).await,
+            Command::Bench(_) => ExitCode::FAILURE,
         }
     })
 }
