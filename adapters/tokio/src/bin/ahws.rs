@@ -53,6 +53,9 @@ struct ServeArgs {
     /// Welcome text sent to every new connection.
     #[arg(long, default_value = "Welcome to the actionhero api")]
     welcome: String,
+    /// No per-connection log lines (and no event channel: what benchmarks run).
+    #[arg(long)]
+    quiet: bool,
 }
 
 fn main() -> ExitCode {
@@ -99,12 +102,16 @@ async fn serve(args: ServeArgs) -> ExitCode {
         let shipped = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/public"));
         shipped.is_dir().then_some(shipped)
     });
-    let (events_tx, events_rx) = mpsc::channel(1024);
     let mut builder = ServerBuilder::new()
         .listen(args.listen.clone())
         .config(config)
-        .handshake_config(handshake)
-        .events(events_tx);
+        .handshake_config(handshake);
+    let mut events_rx = None;
+    if !args.quiet {
+        let (tx, rx) = mpsc::channel(1024);
+        builder = builder.events(tx);
+        events_rx = Some(rx);
+    }
     for room in rooms {
         builder = builder.room(room);
     }
@@ -126,7 +133,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string())
     );
-    tokio::spawn(log_connections(events_rx));
+    if let Some(rx) = events_rx {
+        tokio::spawn(log_connections(rx));
+    }
     tokio::select! {
         () = shutdown_signal() => {
             eprintln!("ahws: shutting down");

@@ -60,35 +60,52 @@ pub(crate) async fn accept_loop(
 }
 
 async fn connection(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<ConnShared>,
     _alive: mpsc::Sender<()>,
 ) {
+    // The upgrade's buffers live in its own future and are freed before the connection
+    // settles down: idle connections are many, so their footprint matters.
+    let Some((ws, handshake)) = upgrade(stream, peer, &shared).await else {
+        return;
+    };
+    websocket(ws, handshake, &shared).await;
+}
+
+/// Reads the HTTP upgrade head, lets the core decide, answers, and starts the WebSocket
+/// layer. `None` when the connection was answered and closed (or dropped).
+async fn upgrade(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: &ConnShared,
+) -> Option<(Ws, handshake::Handshake)> {
     let _ = stream.set_nodelay(true);
     let deadline = Instant::now() + shared.adapter.handshake_timeout;
     let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
     let (request, consumed) = loop {
         match handshake::parse_request(&buf, &shared.handshake.limits) {
             Ok(Parsed::NeedMore) => {}
             Ok(Parsed::Complete { request, consumed }) => break (request, consumed),
             Err(e) => {
                 trace::debug!(error = %e, "malformed upgrade request");
-                answer_and_close(stream, &handshake::reject_malformed(&e), &shared).await;
-                return;
+                answer_and_close(stream, &handshake::reject_malformed(&e), shared).await;
+                return None;
             }
         }
-        match timeout_at(deadline, stream.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+        if buf.len() == buf.capacity() {
+            buf.reserve(4096);
+        }
+        match timeout_at(deadline, stream.read_buf(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
             // EOF, error, or too slow: drop without an answer.
-            Ok(Ok(_)) | Ok(Err(_)) | Err(_) => return,
+            Ok(Ok(_)) | Ok(Err(_)) | Err(_) => return None,
         }
     };
     let (handshake, response) = match handshake::evaluate(&request, peer, &shared.handshake) {
         Decision::Respond { response, .. } => {
-            answer_and_close(stream, &response, &shared).await;
-            return;
+            answer_and_close(stream, &response, shared).await;
+            return None;
         }
         Decision::Upgrade {
             handshake,
@@ -97,15 +114,16 @@ async fn connection(
     };
     match timeout_at(deadline, stream.write_all(&response)).await {
         Ok(Ok(())) => {}
-        Ok(Err(_)) | Err(_) => return,
+        Ok(Err(_)) | Err(_) => return None,
     }
     let leftover = buf.split_off(consumed);
     let config = WebSocketConfig::default()
+        .read_buffer_size(shared.adapter.read_buffer_size.max(64))
         .max_message_size(Some(shared.max_message))
         .max_frame_size(Some(shared.max_message));
     let ws =
         WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await;
-    websocket(ws, handshake, &shared).await;
+    Some((ws, handshake))
 }
 
 /// Writes a complete HTTP response, half-closes, and drains what the client still sends

@@ -1,7 +1,9 @@
 //! The driver task: the only owner of the core `Server` (STYLE.md §3.1).
 
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use actionhero_ws::handshake::Handshake;
@@ -12,6 +14,7 @@ use actionhero_ws::server::{
 use actionhero_ws::wire::js;
 use actionhero_ws::{ConnectionHandle, ConnectionId, Frame, MessageId, RoomName};
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -211,6 +214,20 @@ impl Driver {
     /// Acts on an event and hands it to the application; true for `ShutdownComplete`.
     async fn event(&mut self, e: Event) -> bool {
         let mut complete = false;
+        let e = match e {
+            // Nobody listens: hand the request over without copying it.
+            Event::ActionRequested {
+                conn,
+                request,
+                message_id,
+                action,
+                params,
+            } if self.events.is_none() => {
+                self.spawn_action(conn, request, message_id, &action, params);
+                return false;
+            }
+            e => e,
+        };
         match &e {
             Event::ActionRequested {
                 conn,
@@ -218,7 +235,7 @@ impl Driver {
                 message_id,
                 action,
                 params,
-            } => self.spawn_action(*conn, *request, message_id, action, params),
+            } => self.spawn_action(*conn, *request, message_id.clone(), action, params.clone()),
             Event::FileRequested {
                 conn,
                 request,
@@ -241,13 +258,17 @@ impl Driver {
         complete
     }
 
+    /// Runs an action handler. Its first poll happens here, on the driver: a handler
+    /// that completes without waiting (most do) is answered at once, with no task and
+    /// no trip through the command queue. A handler that waits continues as its own
+    /// task. Either way a panic becomes the error `action failed`.
     fn spawn_action(
         &mut self,
         conn: ConnectionHandle,
         request: RequestId,
-        message_id: &MessageId,
+        message_id: MessageId,
         action: &str,
-        params: &Map<String, Value>,
+        params: Map<String, Value>,
     ) {
         let version = params
             .get("apiVersion")
@@ -276,17 +297,43 @@ impl Driver {
             .unwrap_or_else(|| ConnectionId::new(""));
         let ctx = ActionContext {
             action: action.to_owned(),
-            params: params.clone(),
+            params,
             conn,
             connection_id,
-            message_id: message_id.clone(),
+            message_id,
             server: self.handle.clone(),
         };
+        let mut fut = match catch_unwind(AssertUnwindSafe(|| handler(ctx))) {
+            Ok(fut) => fut,
+            Err(_) => {
+                let _ = self.server.respond(
+                    request,
+                    ActionOutcome::error("action failed"),
+                    Instant::now(),
+                );
+                return;
+            }
+        };
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+            Ok(Poll::Ready(outcome)) => {
+                let _ = self.server.respond(request, outcome, Instant::now());
+                return;
+            }
+            Ok(Poll::Pending) => {}
+            Err(_) => {
+                let _ = self.server.respond(
+                    request,
+                    ActionOutcome::error("action failed"),
+                    Instant::now(),
+                );
+                return;
+            }
+        }
         let handle = self.handle.clone();
-        let fut = handler(ctx);
         let task = async move {
-            // The handler runs in its own task so a panic becomes an error response.
-            let outcome = match tokio::spawn(fut).await {
+            // Polled again with the task's waker, which replaces the no-op one.
+            let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(outcome) => outcome,
                 Err(_) => ActionOutcome::error("action failed"),
             };

@@ -59,6 +59,11 @@ pub struct AdapterConfig {
     /// How long [`ServerHandle::shutdown`] waits for connection tasks to write their last
     /// frames after the core has closed every connection. Default: 5 s.
     pub shutdown_flush_timeout: Duration,
+    /// Bytes read from a socket per read call (tungstenite's `read_buffer_size`). Every
+    /// connection holds a buffer of this size, which tungstenite zero-fills before each
+    /// read, so it is kept small; longer messages still arrive whole (the buffer grows
+    /// for them). Default: 4 KiB (tungstenite's own default is 128 KiB).
+    pub read_buffer_size: usize,
 }
 
 impl Default for AdapterConfig {
@@ -70,6 +75,7 @@ impl Default for AdapterConfig {
             command_queue: 1024,
             close_timeout: Duration::from_secs(1),
             shutdown_flush_timeout: Duration::from_secs(5),
+            read_buffer_size: 4 * 1024,
         }
     }
 }
