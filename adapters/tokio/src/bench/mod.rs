@@ -101,6 +101,10 @@ pub struct BenchArgs {
     /// `/proc/<pid>/stat` around the window (and RSS, in hold mode).
     #[arg(long, value_delimiter = ',')]
     pub server_pid: Vec<u32>,
+    /// Helper process ids (comma separated, e.g. Actionhero's redis) whose CPU time is
+    /// reported separately (`aux_cpu_*`).
+    #[arg(long, value_delimiter = ',')]
+    pub aux_pid: Vec<u32>,
     /// Connections opened at the same time while setting up.
     #[arg(long, default_value_t = 256)]
     pub connect_concurrency: usize,
@@ -231,6 +235,7 @@ pub(crate) struct Window {
     pub(crate) seconds: f64,
     pub(crate) gen_cpu: f64,
     pub(crate) server_cpu: Option<f64>,
+    pub(crate) aux_cpu: Option<f64>,
 }
 
 impl Phases {
@@ -248,6 +253,7 @@ impl Phases {
         let t0 = Instant::now();
         let g0 = self_cpu();
         let s0 = cpu::processes_cpu(&args.server_pid);
+        let a0 = cpu::processes_cpu(&args.aux_pid);
         self.set(MEASURE);
         let end = t0 + Duration::from_secs_f64(args.seconds.max(0.0));
         let tty = std::io::stderr().is_terminal();
@@ -284,6 +290,7 @@ impl Phases {
         let t1 = Instant::now();
         let g1 = self_cpu();
         let s1 = cpu::processes_cpu(&args.server_pid);
+        let a1 = cpu::processes_cpu(&args.aux_pid);
         self.set(STOP);
         if tty && !args.quiet {
             eprintln!();
@@ -292,10 +299,15 @@ impl Phases {
             (Some(a), Some(b)) if !args.server_pid.is_empty() => Some((b - a).as_secs_f64()),
             _ => None,
         };
+        let aux_cpu = match (a0, a1) {
+            (Some(a), Some(b)) if !args.aux_pid.is_empty() => Some((b - a).as_secs_f64()),
+            _ => None,
+        };
         Window {
             seconds: t1.duration_since(t0).as_secs_f64(),
             gen_cpu: (g1 - g0).as_secs_f64(),
             server_cpu,
+            aux_cpu,
         }
     }
 }
@@ -344,5 +356,14 @@ pub(crate) fn cpu_json(w: &Window, units: u64, out: &mut Map<String, Value>) {
         None => {
             out.insert("server_cpu_s".into(), Value::Null);
         }
+    }
+    if let Some(a) = w.aux_cpu {
+        out.insert("aux_cpu_s".into(), round(a, 3).into());
+        let per = if units == 0 {
+            Value::Null
+        } else {
+            round(a * 1e6 / units as f64, 3).into()
+        };
+        out.insert("aux_cpu_us_per_msg".into(), per);
     }
 }
