@@ -2,6 +2,7 @@
 //! `String(value)`, truthiness and property order.
 
 use serde_json::{Map, Number, Value};
+use std::fmt::Write as _;
 
 /// Appends `s` as a JSON string literal, escaped as `JSON.stringify` does, with U+2028
 /// and U+2029 written as `\u2028`/`\u2029` as Primus does after encoding.
@@ -177,17 +178,24 @@ pub fn write_f64(out: &mut String, f: f64) {
     }
     // Shortest round-trip digits and exponent, then JavaScript's layout rules
     // (ECMA-262 Number::toString).
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    // On the stack: `{:e}` of an f64 is at most 24 bytes (`1.2345678901234567e-308`).
+    let mut sci = AsciiBuf::default();
+    let _ = write!(sci, "{:e}", f.abs());
+    let sci = sci.as_str();
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut digits = AsciiBuf::default();
+    for b in mantissa.bytes().filter(|b| *b != b'.') {
+        digits.push(b);
+    }
+    let digits = digits.as_str();
     let k = digits.len() as i32;
     let n = exp + 1;
     if f < 0.0 {
         out.push('-');
     }
     if k <= n && n <= 21 {
-        out.push_str(&digits);
+        out.push_str(digits);
         for _ in 0..(n - k) {
             out.push('0');
         }
@@ -201,7 +209,7 @@ pub fn write_f64(out: &mut String, f: f64) {
         for _ in 0..(-n) {
             out.push('0');
         }
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
         let (a, b) = digits.split_at(1);
         out.push_str(a);
@@ -212,6 +220,44 @@ pub fn write_f64(out: &mut String, f: f64) {
         out.push('e');
         out.push(if n > 0 { '+' } else { '-' });
         out.push_str(itoa::Buffer::new().format((n - 1).abs()));
+    }
+}
+
+/// A small ASCII string on the stack for [`write_f64`] (bytes past 40 are dropped, which
+/// `{:e}` of an `f64` never reaches).
+struct AsciiBuf {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl Default for AsciiBuf {
+    fn default() -> Self {
+        Self {
+            buf: [0; 40],
+            len: 0,
+        }
+    }
+}
+
+impl AsciiBuf {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for AsciiBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        for b in s.bytes() {
+            self.push(b);
+        }
+        Ok(())
     }
 }
 
@@ -334,6 +380,11 @@ mod tests {
         assert_eq!(f(123456789012345680000.0), "123456789012345680000");
         assert_eq!(f(1.5e300), "1.5e+300");
         assert_eq!(f(f64::NAN), "null");
+        // The longest `{:e}` forms (the stack buffer's bound).
+        assert_eq!(f(5e-324), "5e-324");
+        assert_eq!(f(f64::MAX), "1.7976931348623157e+308");
+        assert_eq!(f(-2.2250738585072014e-308), "-2.2250738585072014e-308");
+        assert_eq!(f(0.1 + 0.2), "0.30000000000000004");
     }
 
     #[test]

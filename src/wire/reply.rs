@@ -53,7 +53,8 @@ pub fn encode_verb_error(error: &str, remnant: &Value, id: &MessageId) -> String
 /// a truthy `messageId` gets `id`. Keys the message already has keep their position;
 /// like every object this crate writes, array-index keys (`"1"`) come first.
 pub fn encode_message(message: &Map<String, Value>, id: Option<&MessageId>) -> String {
-    let mut out = String::with_capacity(128);
+    // Typical action responses are 120-200 bytes: one allocation, no regrowth.
+    let mut out = String::with_capacity(256);
     write_message(&mut out, message, id);
     out
 }
