@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benches/compare.sh — `ahws serve` side by side with a real Actionhero 29.3.5 and bare
 # tokio-tungstenite servers, on this machine, in one go. Run by hand (not part of
-# scripts/test or CI); it takes about 12 minutes with the defaults.
+# scripts/test or CI); it takes about 16 minutes with the defaults.
 #
 #   benches/compare.sh                 # results in target/bench-results/
 #   UPDATE_DOC=1 benches/compare.sh    # also rewrites the results section of BENCHMARKS.md
@@ -81,11 +81,13 @@ start_ahws() {
   PIDS+=("$PID")
   PORT=$(wait_line "$OUT/ahws-$1.err" 'listening on ws://[0-9.]+:[0-9]+' | grep -Eo '[0-9]+$')
 }
-start_base() {
-  "$BASE" --mode "$1" --listen 127.0.0.1:0 >"$OUT/base-$1-$2.out" 2>&1 &
+start_base() { # mode tag [extra ahws-baseline args]
+  local mode=$1 tag=$2
+  shift 2
+  "$BASE" --mode "$mode" --listen 127.0.0.1:0 "$@" >"$OUT/base-$mode-$tag.out" 2>&1 &
   PID=$!
   PIDS+=("$PID")
-  PORT=$(wait_line "$OUT/base-$1-$2.out" 'READY [0-9]+' | grep -Eo '[0-9]+$')
+  PORT=$(wait_line "$OUT/base-$mode-$tag.out" 'READY [0-9]+' | grep -Eo '[0-9]+$')
 }
 start_ah() {
   PORT=0 REDIS_HOST=${REDIS%:*} REDIS_PORT=${REDIS##*:} \
@@ -123,9 +125,15 @@ start_base echo main
 ECHO_PID=$PID ECHO_PORT=$PORT
 start_base fanout main
 FAN_PID=$PID FAN_PORT=$PORT
+# The same bare servers with tungstenite's read buffer at 4 KiB, as ours uses (its
+# default 128 KiB buffer is zero-filled before every read).
+start_base echo main4k --read-buffer 4096
+ECHO4_PID=$PID ECHO4_PORT=$PORT
+start_base fanout main4k --read-buffer 4096
+FAN4_PID=$PID FAN4_PORT=$PORT
 start_ah main
 AH_PID=$PID AH_PORT=$PORT
-log "ahws :$AHWS_PORT (pid $AHWS_PID)  echo :$ECHO_PORT  fanout :$FAN_PORT  actionhero :$AH_PORT (pid $AH_PID, redis pid $REDIS_PID)"
+log "ahws :$AHWS_PORT (pid $AHWS_PID)  echo :$ECHO_PORT/:$ECHO4_PORT  fanout :$FAN_PORT/:$FAN4_PORT  actionhero :$AH_PORT (pid $AH_PID, redis pid $REDIS_PID)"
 
 # name | ahws bench arguments | bare baseline (echo or fanout)
 WORKLOADS=(
@@ -162,9 +170,13 @@ for r in $(seq "$RUNS"); do
     if [ "$bare" = fanout ]; then
       # shellcheck disable=SC2086
       bench "$name" bare "$r" "$FAN_PORT" "$FAN_PID" $args
+      # shellcheck disable=SC2086
+      bench "$name" bare4k "$r" "$FAN4_PORT" "$FAN4_PID" $args
     else
       # shellcheck disable=SC2086
       bench "$name" bare "$r" "$ECHO_PORT" "$ECHO_PID" $args
+      # shellcheck disable=SC2086
+      bench "$name" bare4k "$r" "$ECHO4_PORT" "$ECHO4_PID" $args
     fi
     # shellcheck disable=SC2086
     bench "$name" actionhero "$r" "$AH_PORT" "$AH_PID" $args --aux-pid "$REDIS_PID"
@@ -173,6 +185,8 @@ done
 stop "$AHWS_PID"
 stop "$ECHO_PID"
 stop "$FAN_PID"
+stop "$ECHO4_PID"
+stop "$FAN4_PID"
 stop "$AH_PID"
 
 if [[ hold =~ $ONLY ]] || [ "$ONLY" = . ]; then
@@ -182,6 +196,9 @@ if [[ hold =~ $ONLY ]] || [ "$ONLY" = . ]; then
   stop "$PID"
   start_base echo hold
   BENCH_SECS=3 BENCH_WARMUP=0 bench "hold-$HOLD" bare 1 "$PORT" "$PID" --mode hold --clients "$HOLD"
+  stop "$PID"
+  start_base echo hold4k --read-buffer 4096
+  BENCH_SECS=3 BENCH_WARMUP=0 bench "hold-$HOLD" bare4k 1 "$PORT" "$PID" --mode hold --clients "$HOLD"
   stop "$PID"
   start_ah hold
   BENCH_SECS=3 BENCH_WARMUP=0 bench "hold-$HOLD" actionhero 1 "$PORT" "$PID" --mode hold --clients "$HOLD"

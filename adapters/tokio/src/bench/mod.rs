@@ -94,7 +94,7 @@ pub struct BenchArgs {
     /// The room to join (broadcast mode).
     #[arg(long, default_value = "defaultRoom")]
     pub room: String,
-    /// Generator worker threads (default: one per core).
+    /// Generator worker threads (default: one per core, at most one per client).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Server process ids (comma separated) whose CPU time is read from
@@ -151,9 +151,14 @@ impl Ctx {
 /// Runs `ahws bench` on its own runtime; prints the progress on stderr and the JSON
 /// summary on stdout.
 pub fn main(args: BenchArgs) -> ExitCode {
+    // One worker per core, but no more than there are connections: a lone client on two
+    // workers only bounces between threads (and takes CPU from the server).
     let threads = args
         .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            cores.min(args.clients.max(1))
+        })
         .max(1);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -265,10 +270,11 @@ impl Phases {
             }
             let tick = (last.0 + Duration::from_secs(1)).min(end);
             tokio::time::sleep_until(tick.into()).await;
+            let now = Instant::now();
             if args.quiet {
+                last.0 = now;
                 continue;
             }
-            let now = Instant::now();
             let done = self.ctx.done.load(Ordering::Relaxed);
             let g = self_cpu();
             let dt = now.duration_since(last.0).as_secs_f64().max(1e-9);
