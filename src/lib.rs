@@ -10,6 +10,7 @@ pub mod error;
 pub mod frame;
 #[cfg(any(fuzzing, feature = "_internal"))]
 #[doc(hidden)]
+#[allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // fuzz bodies assert by panicking
 pub mod fuzz;
 pub mod handshake;
 pub mod ids;

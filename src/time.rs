@@ -94,13 +94,11 @@ impl Rng {
     }
 
     /// A float in `[0, 1)`.
-    #[allow(dead_code)] // used by the client machine
     pub(crate) fn unit_f64(&mut self) -> f64 {
         (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// 16 random bytes (a WebSocket key).
-    #[allow(dead_code)] // used by the client machine
     pub(crate) fn bytes16(&mut self) -> [u8; 16] {
         let mut b = [0u8; 16];
         self.0.fill_bytes(&mut b);

@@ -112,7 +112,7 @@ pub struct Client {
 pub enum ClientOutput {
     /// Open a socket for attempt `attempt`: connect TCP (and TLS when `tls`) to
     /// `host:port`, write `request`, read the response until
-    /// [`handshake::parse_response`](crate::handshake::parse_response) with
+    /// [`handshake::parse_response`] with
     /// `expected_accept` says it is complete, then report
     /// [`Client::handle_opened`] or [`Client::handle_open_failed`]. Any earlier socket
     /// has already been closed by a [`ClientOutput::Close`].

@@ -1117,5 +1117,5 @@ fn open_url(out: &[ClientOutput]) -> String {
 /// The virtual-time origin of a test (the only clock read, STYLE.md P2).
 #[allow(clippy::disallowed_methods)]
 fn epoch() -> Instant {
-    Instant::now()
+    Instant::now() // virtual epoch
 }

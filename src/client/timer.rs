@@ -107,6 +107,6 @@ mod tests {
     /// The virtual-time origin of a test (the only clock read, STYLE.md P2).
     #[allow(clippy::disallowed_methods)]
     fn epoch() -> Instant {
-        Instant::now()
+        Instant::now() // virtual epoch
     }
 }

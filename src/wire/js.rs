@@ -2,7 +2,6 @@
 //! `String(value)`, truthiness and property order.
 
 use serde_json::{Map, Number, Value};
-use std::fmt::Write as _;
 
 /// Appends `s` as a JSON string literal, escaped as `JSON.stringify` does, with U+2028
 /// and U+2029 written as `\u2028`/`\u2029` as Primus does after encoding.
@@ -176,21 +175,13 @@ pub fn write_f64(out: &mut String, f: f64) {
         out.push('0');
         return;
     }
-    // Shortest round-trip digits and exponent, then JavaScript's layout rules
-    // (ECMA-262 Number::toString).
-    // On the stack: `{:e}` of an f64 is at most 24 bytes (`1.2345678901234567e-308`).
-    let mut sci = AsciiBuf::default();
-    let _ = write!(sci, "{:e}", f.abs());
-    let sci = sci.as_str();
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let mut digits = AsciiBuf::default();
-    for b in mantissa.bytes().filter(|b| *b != b'.') {
-        digits.push(b);
-    }
+    // ECMA-262 Number::toString: the shortest digits that read back as `f` and, when
+    // several are as short, the ones closest to `f`. Rust's `{:e}` is shortest but not
+    // always closest (787205550231574.2 came out as …574.3); Żmij (Schubfach) is both.
+    let mut buf = zmij::Buffer::new();
+    let (digits, n) = decimal_digits(buf.format_finite(f.abs()));
     let digits = digits.as_str();
     let k = digits.len() as i32;
-    let n = exp + 1;
     if f < 0.0 {
         out.push('-');
     }
@@ -223,41 +214,55 @@ pub fn write_f64(out: &mut String, f: f64) {
     }
 }
 
-/// A small ASCII string on the stack for [`write_f64`] (bytes past 40 are dropped, which
-/// `{:e}` of an `f64` never reaches).
-struct AsciiBuf {
-    buf: [u8; 40],
+/// Splits a float printed as `D+[.D+][e±D+]` into its significant digits (no leading or
+/// trailing zeros) and `n`, the position of the decimal point relative to them
+/// (ECMA-262: value = 0.digits × 10^n).
+fn decimal_digits(printed: &str) -> (DigitBuf, i32) {
+    let (mantissa, exp) = match printed.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (printed, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits = DigitBuf::default();
+    let mut n = int_part.len() as i32 + exp;
+    for b in int_part.bytes().chain(frac_part.bytes()) {
+        if b == b'0' && digits.len == 0 {
+            n -= 1; // leading zero
+        } else {
+            digits.push(b);
+        }
+    }
+    while digits.len > 0 && digits.bytes[digits.len - 1] == b'0' {
+        digits.len -= 1;
+    }
+    (digits, n)
+}
+
+/// Up to 40 ASCII digits on the stack (a double needs at most 17).
+struct DigitBuf {
+    bytes: [u8; 40],
     len: usize,
 }
 
-impl Default for AsciiBuf {
+impl Default for DigitBuf {
     fn default() -> Self {
         Self {
-            buf: [0; 40],
+            bytes: [0; 40],
             len: 0,
         }
     }
 }
 
-impl AsciiBuf {
+impl DigitBuf {
     fn push(&mut self, b: u8) {
-        if let Some(slot) = self.buf.get_mut(self.len) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
             *slot = b;
             self.len += 1;
         }
     }
 
     fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Write for AsciiBuf {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        for b in s.bytes() {
-            self.push(b);
-        }
-        Ok(())
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("0")
     }
 }
 
@@ -370,6 +375,18 @@ mod tests {
     }
 
     #[test]
+    fn numbers_pick_the_closest_shortest_digits_like_javascript() {
+        // String(x) in Node 20; Rust's `{:e}` gave the last digit one higher.
+        for (bits, js) in [
+            (0x43065fac997e80b2_u64, "787205550231574.2"),
+            (0x42ec84cc18b99f44, "250853483465978.12"),
+            (0x42d048870e9b3a08, "71614758284520.12"),
+        ] {
+            assert_eq!(f(f64::from_bits(bits)), js);
+        }
+    }
+
+    #[test]
     fn numbers_format_like_javascript() {
         assert_eq!(f(1000.0), "1000");
         assert_eq!(f(0.33123645207835817), "0.33123645207835817");
@@ -380,7 +397,6 @@ mod tests {
         assert_eq!(f(123456789012345680000.0), "123456789012345680000");
         assert_eq!(f(1.5e300), "1.5e+300");
         assert_eq!(f(f64::NAN), "null");
-        // The longest `{:e}` forms (the stack buffer's bound).
         assert_eq!(f(5e-324), "5e-324");
         assert_eq!(f(f64::MAX), "1.7976931348623157e+308");
         assert_eq!(f(-2.2250738585072014e-308), "-2.2250738585072014e-308");

@@ -2,7 +2,7 @@
 //!
 //! Value in, text out (and back): no state, no time, no IO. The encoders write exactly
 //! the bytes Actionhero 29.3.5 and ActionheroWebsocketClient put on the wire, key order
-//! included; see `tests/golden.rs` for the recorded frames they are checked against.
+//! included; see `tests/wire_golden.rs` for the recorded frames they are checked against.
 
 pub mod js;
 pub mod primus;

@@ -163,7 +163,7 @@ pub fn encode_file(
         None => out.push_str("null"),
     }
     out.push_str(",\"length\":");
-    out.push_str(itoa::Buffer::new().format(length));
+    js::write_number(&mut out, &length.into());
     out.push_str(",\"lastModified\":");
     js::write_json_str(&mut out, last_modified_iso);
     out.push_str(",\"context\":\"response\",\"messageId\":");
@@ -205,9 +205,9 @@ pub enum ServerFrame {
     Say(Map<String, Value>),
     /// `context: "alert"`.
     Alert(Map<String, Value>),
-    /// `context: "api"` with a truthy `welcome`: the welcome text.
+    /// `context: "api"` with a non-empty string `welcome`: the welcome text.
     Welcome(String),
-    /// Any other `context: "api"` message.
+    /// Any other `context: "api"` message (a non-string `welcome` included).
     Api(Map<String, Value>),
     /// Anything else (other contexts, non-objects, unknown `primus::` strings).
     Other(Value),
@@ -249,7 +249,9 @@ pub fn decode_value(value: Value) -> ServerFrame {
         Some("user") => ServerFrame::Say(map),
         Some("alert") => ServerFrame::Alert(map),
         Some("api") => match map.get("welcome") {
-            Some(w) if js::truthy(w) => ServerFrame::Welcome(js::js_string(w)),
+            // Only a string: the reference client would also take e.g. `[]` as a
+            // welcome, but its text (`String([])` is "") could not be re-encoded as one.
+            Some(Value::String(w)) if !w.is_empty() => ServerFrame::Welcome(w.clone()),
             _ => ServerFrame::Api(map),
         },
         _ => ServerFrame::Other(Value::Object(map)),
@@ -325,6 +327,25 @@ mod tests {
     }
 
     #[test]
+    fn decoded_numbers_re_encode_byte_exact() {
+        // Needs serde_json's float_roundtrip: its default parser read these 1 ulp off.
+        for text in [
+            r#"{"x":-9.681626866183836e-29,"context":"response","messageId":1}"#,
+            r#"{"x":[123456789012345680000,0.2695726102685021],"context":"user"}"#,
+        ] {
+            assert_eq!(encode(&decode(text).unwrap()), text);
+        }
+    }
+
+    #[test]
+    fn file_length_is_a_javascript_number() {
+        assert_eq!(
+            encode_file("a", None, (1 << 53) + 1, "d", &1.into()),
+            r#"{"content":"a","mime":null,"length":9007199254740992,"lastModified":"d","context":"response","messageId":1}"#
+        );
+    }
+
+    #[test]
     fn envelope_keeps_existing_keys_in_place() {
         let m = obj(json!({"context":"mine","a":1}));
         assert_eq!(
@@ -375,5 +396,16 @@ mod tests {
             ServerFrame::Say(_)
         ));
         assert!(matches!(decode("5").unwrap(), ServerFrame::Other(_)));
+        // Found while writing the fuzz invariant: `[]` was Welcome(""), which encodes
+        // as `{"welcome":""…}` and decodes as Api (fuzz/artifacts-regressions).
+        for text in [
+            r#"{"welcome":[],"context":"api"}"#,
+            r#"{"welcome":5,"context":"api"}"#,
+            r#"{"welcome":"","context":"api"}"#,
+        ] {
+            let frame = decode(text).unwrap();
+            assert!(matches!(frame, ServerFrame::Api(_)), "{text}");
+            assert_eq!(encode(&frame), text);
+        }
     }
 }

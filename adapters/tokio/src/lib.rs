@@ -37,8 +37,12 @@
 //! ```
 
 pub use actionhero_ws as core;
+/// The rustls version the client uses, to build [`client::ClientOptions::tls`].
+#[cfg(feature = "rustls")]
+pub use tokio_rustls::rustls;
 
 pub mod bench;
+pub mod client;
 pub mod files;
 pub mod samples;
 pub mod server;

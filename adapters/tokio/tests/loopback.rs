@@ -370,3 +370,357 @@ async fn graceful_shutdown_sends_primus_server_close() {
     // New connections are refused.
     assert!(TcpStream::connect(server.local_addr()).await.is_err());
 }
+
+// ---- with the tokio client ---------------------------------------------------------
+
+use actionhero_ws::client::{ClientConfig, ClientEvent};
+use actionhero_ws_tokio::client::{self, ClientEvents, RequestError};
+
+fn client_config() -> ClientConfig {
+    ClientConfig {
+        ping_timeout: Some(Duration::from_secs(2)),
+        request_timeout: Duration::from_secs(5),
+        ..ClientConfig::default()
+    }
+}
+
+/// Waits for a client event matching `pred`.
+async fn wait_client(
+    events: &mut ClientEvents,
+    pred: impl Fn(&ClientEvent) -> bool,
+) -> ClientEvent {
+    timeout(WAIT, async {
+        loop {
+            let e = events.recv().await.expect("client events open");
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("client event in time")
+}
+
+#[tokio::test]
+async fn client_action_round_trip() {
+    let (server, _events) = start(test_config(), AdapterConfig::default()).await;
+    let url = format!("http://{}", server.local_addr());
+    let (client, mut events) = client::connect(url, client_config()).expect("client");
+    let answer = client
+        .action("randomNumber", serde_json::Map::new())
+        .await
+        .expect("randomNumber");
+    let n = answer["randomNumber"].as_f64().expect("a number");
+    assert!((0.0..1.0).contains(&n));
+    assert_eq!(answer["context"], "response");
+    let err = client
+        .action("cacheTest", serde_json::Map::new())
+        .await
+        .expect_err("missing key");
+    assert!(
+        matches!(&err, RequestError::Response { error, .. } if error == "key is a required parameter for this action"),
+        "{err:?}"
+    );
+    wait_client(&mut events, |e| matches!(e, ClientEvent::Connected { .. })).await;
+    client.disconnect().await;
+    wait_client(&mut events, |e| {
+        matches!(e, ClientEvent::Disconnected { .. })
+    })
+    .await;
+    server.shutdown(false).await;
+}
+
+#[tokio::test]
+async fn room_add_and_say_between_two_clients() {
+    let (server, _events) = start(test_config(), AdapterConfig::default()).await;
+    let url = format!("http://{}", server.local_addr());
+    let (a, mut a_events) = client::connect(url.clone(), client_config()).expect("client a");
+    let (b, mut b_events) = client::connect(url, client_config()).expect("client b");
+    let ClientEvent::Connected { id: a_id, .. } = wait_client(&mut a_events, |e| {
+        matches!(e, ClientEvent::Connected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        a.room_add("defaultRoom").await.expect("a joins")["status"],
+        "OK"
+    );
+    assert_eq!(
+        b.room_add("defaultRoom").await.expect("b joins")["status"],
+        "OK"
+    );
+    let view = b.room_view("defaultRoom").await.expect("roomView");
+    assert_eq!(view["data"]["membersCount"], 2);
+    a.say("defaultRoom", "hello from a").await.expect("say");
+    for events in [&mut b_events, &mut a_events] {
+        let said = wait_client(events, |e| matches!(e, ClientEvent::Say { .. })).await;
+        let ClientEvent::Say {
+            room,
+            from,
+            message,
+            ..
+        } = said
+        else {
+            unreachable!()
+        };
+        assert_eq!(room.as_str(), "defaultRoom");
+        assert_eq!(from, a_id);
+        assert_eq!(message, json!("hello from a"));
+    }
+    let err = b
+        .say("otherRoom", "nope")
+        .await
+        .expect_err("not in otherRoom");
+    assert!(
+        matches!(&err, RequestError::Response { error, .. } if error == "Error: connection not in this room (otherRoom)"),
+        "{err:?}"
+    );
+    a.disconnect().await;
+    b.disconnect().await;
+    server.shutdown(false).await;
+}
+
+#[test]
+fn ahws_call_exit_codes() {
+    let bin = env!("CARGO_BIN_EXE_ahws");
+    let port = support::free_port();
+    let _server = support::spawn_ahws_serve(bin, port, &["--ping-interval", "500"]);
+    let url = format!("http://127.0.0.1:{port}");
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .arg("call")
+            .args(args)
+            .output()
+            .expect("run ahws call")
+    };
+    let ok = run(&["--url", &url, "randomNumber"]);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let body: Value = serde_json::from_slice(&ok.stdout).expect("JSON on stdout");
+    assert!(body["randomNumber"].is_f64());
+    let ws_url = format!("ws://127.0.0.1:{port}/primus");
+    let ok = run(&["--url", &ws_url, "validationTest", "string=abc"]);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let body: Value = serde_json::from_slice(&ok.stdout).expect("JSON on stdout");
+    assert_eq!(body["string"], "abc");
+    let failed = run(&["--url", &url, "cacheTest", "key=ab", "value=abc"]);
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    let body: Value = serde_json::from_slice(&failed.stdout).expect("JSON on stdout");
+    assert_eq!(body["error"], "inputs should be at least 3 letters long");
+    let nobody = format!("http://127.0.0.1:{}", support::free_port());
+    let unreachable = run(&["--url", &nobody, "randomNumber"]);
+    assert_eq!(unreachable.status.code(), Some(2), "{unreachable:?}");
+}
+
+#[tokio::test]
+async fn slow_handshake_is_dropped_after_the_handshake_timeout() {
+    let adapter = AdapterConfig {
+        handshake_timeout: Duration::from_millis(200),
+        ..AdapterConfig::default()
+    };
+    let (server, _events) = start(test_config(), adapter).await;
+    let mut stream = TcpStream::connect(server.local_addr())
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /primus HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 64];
+    let n = timeout(WAIT, stream.read(&mut buf))
+        .await
+        .expect("the server gave up in time")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "dropped without an answer");
+    server.shutdown(true).await;
+}
+
+#[tokio::test]
+async fn a_panicking_action_answers_with_an_error() {
+    use actionhero_ws::server::{ActionOutcome, ActionSpec};
+    let server = ServerBuilder::new()
+        .listen("127.0.0.1:0")
+        .action(ActionSpec::new("boom"), |_ctx| async {
+            if true {
+                panic!("boom");
+            }
+            ActionOutcome::NoResponse
+        })
+        .serve()
+        .await
+        .expect("serve");
+    let url = format!("http://{}", server.local_addr());
+    let (client, _events) = client::connect(url, client_config()).expect("client");
+    let err = client
+        .action("boom", serde_json::Map::new())
+        .await
+        .expect_err("an error response");
+    assert!(
+        matches!(&err, RequestError::Response { error, .. } if error == "action failed"),
+        "{err:?}"
+    );
+    client.disconnect().await;
+    server.shutdown(false).await;
+}
+
+#[tokio::test]
+async fn application_alert_and_close_reach_the_client() {
+    let (server, mut events) = start(test_config(), AdapterConfig::default()).await;
+    let url = format!("http://{}", server.local_addr());
+    let (client, mut client_events) = client::connect(url, client_config()).expect("client");
+    let Event::Connected { conn, .. } =
+        wait_event(&mut events, |e| matches!(e, Event::Connected { .. })).await
+    else {
+        unreachable!()
+    };
+    wait_client(&mut client_events, |e| {
+        matches!(e, ClientEvent::Connected { .. })
+    })
+    .await;
+    server.alert(conn, json!("heads up")).await.expect("alert");
+    let alert = wait_client(&mut client_events, |e| matches!(e, ClientEvent::Alert(_))).await;
+    let ClientEvent::Alert(body) = alert else {
+        unreachable!()
+    };
+    assert_eq!(body["message"], "heads up");
+    server.close(conn).await.expect("close");
+    let end = wait_client(&mut client_events, |e| {
+        matches!(e, ClientEvent::Disconnected { .. })
+    })
+    .await;
+    assert_eq!(
+        end,
+        ClientEvent::Disconnected {
+            reason: actionhero_ws::client::DisconnectReason::ServerClosed
+        }
+    );
+    drop(client);
+    server.shutdown(false).await;
+}
+
+#[test]
+fn ahws_connect_with_piped_commands() {
+    use std::io::Write as _;
+    let bin = env!("CARGO_BIN_EXE_ahws");
+    let port = support::free_port();
+    let _server = support::spawn_ahws_serve(bin, port, &[]);
+    let mut child = std::process::Command::new(bin)
+        .args([
+            "connect",
+            "--url",
+            &format!("http://127.0.0.1:{port}"),
+            "--room",
+            "otherRoom",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn ahws connect");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"action randomNumber\njoin defaultRoom\nsay defaultRoom hi there\nleave nowhere\ndetails\nnonsense\n")
+        .expect("write commands");
+    // stdin is closed: the client finishes the outstanding requests and leaves.
+    let out = child.wait_with_output().expect("ahws connect ran");
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let events: Vec<&str> = lines.iter().filter_map(|l| l["event"].as_str()).collect();
+    let count = |name: &str| events.iter().filter(|e| **e == name).count();
+    assert_eq!(count("connected"), 1, "{lines:#?}");
+    assert_eq!(count("welcome"), 1);
+    assert_eq!(count("sent"), 5);
+    assert_eq!(count("response"), 5);
+    assert_eq!(count("commandError"), 1);
+    assert_eq!(count("say"), 1);
+    assert_eq!(events.last(), Some(&"disconnected"));
+    let connected = lines
+        .iter()
+        .find(|l| l["event"] == "connected")
+        .expect("connected");
+    assert_eq!(connected["rooms"], json!(["otherRoom"]));
+    let say = lines.iter().find(|l| l["event"] == "say").expect("say");
+    assert_eq!(say["message"], "hi there");
+    assert_eq!(say["from"], connected["id"]);
+    let failed = lines
+        .iter()
+        .find(|l| l["response"]["error"].is_string())
+        .expect("the leave error");
+    assert_eq!(
+        failed["response"]["error"],
+        "Error: connection not in this room (nowhere)"
+    );
+}
+
+/// `wss://` end to end: a TLS terminator with a self-signed certificate in front of the
+/// plain server, and the client trusting that certificate.
+#[cfg(feature = "rustls")]
+#[tokio::test]
+async fn wss_client_through_a_tls_terminator() {
+    use actionhero_ws_tokio::client::ClientOptions;
+    use actionhero_ws_tokio::rustls;
+    use std::sync::Arc;
+
+    let (server, _events) = start(test_config(), AdapterConfig::default()).await;
+    let backend = server.local_addr();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let cert = certified.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_tls = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .expect("server tls");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let tls_port = listener.local_addr().expect("addr").port();
+    let terminator = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).expect("root");
+    let client_tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let options = ClientOptions {
+        tls: Some(Arc::new(client_tls)),
+        ..ClientOptions::default()
+    };
+    let config = ClientConfig {
+        url: format!("wss://localhost:{tls_port}"),
+        ..client_config()
+    };
+    let (client, mut events) = client::connect_with(config, options).expect("client");
+    let answer = client
+        .action("randomNumber", serde_json::Map::new())
+        .await
+        .expect("randomNumber over wss");
+    assert!(answer["randomNumber"].is_f64());
+    wait_client(&mut events, |e| matches!(e, ClientEvent::Connected { .. })).await;
+    client.disconnect().await;
+    terminator.abort();
+    server.shutdown(false).await;
+}

@@ -189,6 +189,8 @@ impl Driver {
             // 3. Wait; 4. feed inputs with a fresh `now` (up to BUDGET ready ones).
             tokio::select! {
                 () = &mut sleep, if armed.is_some() => {
+                    // Re-armed next round even if the deadline did not move.
+                    armed = None;
                     self.server.handle_timeout(Instant::now());
                 }
                 Some(msg) = inbound.recv() => {

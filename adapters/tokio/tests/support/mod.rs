@@ -165,8 +165,30 @@ pub struct Redis {
 }
 
 impl Redis {
-    /// Finds or starts a redis (`--new` forces a private one). Panics when none can be had.
+    /// A redis somebody else owns (never stopped by this value).
+    pub fn external(host: String, port: u16) -> Redis {
+        Redis {
+            host,
+            port,
+            pidfile: None,
+        }
+    }
+
+    /// The redis named by `INTEROP_REDIS` (`host:port`, set by `scripts/test`), else one
+    /// found or started by `interop/start-redis.sh` (`new` forces a private one). Panics
+    /// when none can be had.
     pub fn start(new: bool) -> Redis {
+        if let Ok(addr) = std::env::var("INTEROP_REDIS") {
+            if let Some((host, port)) = addr.trim().rsplit_once(':') {
+                if let Ok(port) = port.parse() {
+                    return Redis {
+                        host: host.to_owned(),
+                        port,
+                        pidfile: None,
+                    };
+                }
+            }
+        }
         let mut cmd = Command::new("bash");
         cmd.arg(interop_dir().join("start-redis.sh"));
         if new {

@@ -1,0 +1,110 @@
+//! Opening one client socket: TCP, optional TLS, the core-built upgrade request, and the
+//! response read until the core's parser accepts it.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actionhero_ws::client::OpenFailure;
+use actionhero_ws::handshake::{self, HandshakeLimits, ResponseParsed};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::net::TcpStream;
+
+/// A plain or TLS client stream.
+pub(crate) enum MaybeTls {
+    Plain(TcpStream),
+    #[cfg(feature = "rustls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// What a socket task needs to open its connection.
+pub(crate) struct OpenRequest {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) tls: bool,
+    pub(crate) request: Vec<u8>,
+    pub(crate) expected_accept: String,
+}
+
+/// Connects, writes the upgrade request and reads the `101`. Returns the stream and the
+/// bytes read past the response head (already WebSocket frames).
+pub(crate) async fn open(
+    req: OpenRequest,
+    tls: &super::Tls,
+) -> Result<(MaybeTls, Vec<u8>), OpenFailure> {
+    let io_err = |e: io::Error| OpenFailure::Io(e.to_string());
+    let tcp = TcpStream::connect((req.host.as_str(), req.port))
+        .await
+        .map_err(io_err)?;
+    let _ = tcp.set_nodelay(true);
+    let mut stream = if req.tls {
+        tls.wrap(&req.host, tcp).await?
+    } else {
+        MaybeTls::Plain(tcp)
+    };
+    stream.write_all(&req.request).await.map_err(io_err)?;
+    let limits = HandshakeLimits::default();
+    let mut buf = Vec::with_capacity(512);
+    let mut chunk = [0u8; 2048];
+    loop {
+        match handshake::parse_response(&buf, &req.expected_accept, &limits) {
+            Ok(ResponseParsed::NeedMore) => {}
+            Ok(ResponseParsed::Complete { consumed }) => {
+                let rest = buf.split_off(consumed);
+                return Ok((stream, rest));
+            }
+            Err(e) => return Err(OpenFailure::Handshake(e.to_string())),
+        }
+        let n = stream.read(&mut chunk).await.map_err(io_err)?;
+        if n == 0 {
+            return Err(OpenFailure::Io(
+                "connection closed during the handshake".into(),
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+impl AsyncRead for MaybeTls {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "rustls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for MaybeTls {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "rustls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "rustls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "rustls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
