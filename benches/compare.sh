@@ -5,6 +5,7 @@
 #
 #   benches/compare.sh                 # results in target/bench-results/
 #   UPDATE_DOC=1 benches/compare.sh    # also rewrites the results section of BENCHMARKS.md
+#                                      # and keeps the raw results in benches/results/<date>.jsonl
 #
 # Env: RUNS (3) runs per cell, SECS (5) measured seconds per run, WARMUP (1) unmeasured
 # seconds before each, HOLD (10000) idle connections for the memory figure, WAIT_LOAD
@@ -112,8 +113,10 @@ if [ "$WAIT_LOAD" != 0 ]; then
 fi
 
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-machine=$(printf '{"machine":{"cpu":"%s","cores":%s,"kernel":"%s","rustc":"%s","node":"%s","date":"%s","load_start":"%s","runs":%s,"seconds":%s,"warmup":%s}}' \
-  "$cpu_model" "$(nproc)" "$(uname -r)" "$(rustc -V)" "$(node -v)" "$(date -u +%FT%TZ)" \
+mhz=$(grep -m1 'cpu MHz' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//; s/\..*//')
+hypervisor=$(lscpu 2>/dev/null | grep -i 'hypervisor vendor' | cut -d: -f2 | sed 's/^ *//')
+machine=$(printf '{"machine":{"cpu":"%s","mhz":"%s","hypervisor":"%s","cores":%s,"kernel":"%s","rustc":"%s","node":"%s","date":"%s","load_start":"%s","runs":%s,"seconds":%s,"warmup":%s}}' \
+  "$cpu_model" "$mhz" "$hypervisor" "$(nproc)" "$(uname -r)" "$(rustc -V)" "$(node -v)" "$(date -u +%FT%TZ)" \
   "$(cut -d' ' -f1-3 /proc/loadavg)" "$RUNS" "$SECS" "$WARMUP")
 echo "$machine" >>"$RESULTS"
 log "$machine"
@@ -209,6 +212,8 @@ printf '{"end":{"load_end":"%s","date":"%s"}}\n' "$(cut -d' ' -f1-3 /proc/loadav
 node benches/report.js "$RESULTS" >"$OUT/results.md"
 cat "$OUT/results.md"
 if [ "${UPDATE_DOC:-0}" = 1 ]; then
+  mkdir -p benches/results
+  cp "$RESULTS" "benches/results/$(date -u +%F).jsonl"
   node benches/report.js "$RESULTS" --update BENCHMARKS.md
-  log "BENCHMARKS.md updated"
+  log "BENCHMARKS.md updated (results kept in benches/results/$(date -u +%F).jsonl)"
 fi

@@ -38,10 +38,13 @@ const steady = workloads.filter((w) => !w.startsWith("hold"));
 const holds = workloads.filter((w) => w.startsWith("hold"));
 const unitOf = (w) => (w.startsWith("action") ? "round trips/s" : w.startsWith("broadcast") ? "deliveries/s" : "cycles/s");
 
+const loads = runs.map((r) => r.load1).filter((x) => typeof x === "number");
+const loadRange = loads.length ? `${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}` : "?";
 let out = [];
 out.push(
-  `Machine: ${machine.cpu || "?"}, ${machine.cores || "?"} cores, Linux ${machine.kernel || "?"}, ${machine.rustc || "?"}, Node ${machine.node || "?"}. ` +
+  `Machine: ${machine.cpu || "?"}${machine.mhz ? ` at ${machine.mhz} MHz` : ""}${machine.hypervisor ? ` (${machine.hypervisor} guest)` : ""}, ${machine.cores || "?"} cores, Linux ${machine.kernel || "?"}, ${machine.rustc || "?"}, Node ${machine.node || "?"}. ` +
     `Run ${machine.date || "?"}; load average (1/5/15 min) ${machine.load_start || "?"} at the start, ${end.load_end || "?"} at the end. ` +
+    `During the runs the 1-minute load was ${loadRange}, which includes the benchmark's own generator and server (about 1.5–2). ` +
     `Median of ${machine.runs || "?"} runs of ${machine.seconds || "?"} s (after ${machine.warmup || "?"} s warm-up) per cell; ` +
     `generator, servers and redis share the same cores.`
 );
