@@ -14,7 +14,7 @@
 //! * [`samples`]: Actionhero's sample actions (`randomNumber`, `status`, `sleepTest`,
 //!   `cacheTest`, `validationTest`, `createChatRoom`) registered on a builder.
 //! * [`files`]: the `file` verb's reads from a public directory.
-//! * [`bench`]: the `ahws bench` load generator and the bare baseline servers.
+//! * [`bench`](mod@bench): the `ahws bench` load generator and the bare baseline servers.
 //!
 //! ```no_run
 //! use actionhero_ws_tokio::server::{ActionContext, ServerBuilder};
