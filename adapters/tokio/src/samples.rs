@@ -77,9 +77,35 @@ fn epoch_ms() -> u64 {
 
 /// A uniform float in `[0, 1)` from the OS random source (53 random bits).
 fn random_unit() -> f64 {
-    let mut b = [0u8; 8];
+    // Like V8's `Math.random` (xorshift128+): not for secrets. One generator per thread,
+    // seeded from the OS once, so an action does not cost a `getrandom` syscall.
+    thread_local! {
+        static STATE: std::cell::Cell<(u64, u64)> = std::cell::Cell::new(seed_pair());
+    }
+    STATE.with(|state| {
+        let (mut s1, s0) = state.get();
+        let result = s0.wrapping_add(s1);
+        s1 ^= s1 << 23;
+        s1 ^= s1 >> 17;
+        s1 ^= s0;
+        s1 ^= s0 >> 26;
+        state.set((s0, s1));
+        (result >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+/// Two non-zero words from the OS random source (a fixed pair if it fails).
+fn seed_pair() -> (u64, u64) {
+    let mut b = [0u8; 16];
     let _ = getrandom::fill(&mut b);
-    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+    let mut a = u64::from_le_bytes(b[..8].try_into().unwrap_or([1; 8]));
+    let mut c = u64::from_le_bytes(b[8..].try_into().unwrap_or([2; 8]));
+    if a == 0 && c == 0 {
+        (a, c) = (0x9E37_79B9_7F4A_7C15, 0xBF58_476D_1CE4_E5B9);
+    }
+    a |= 1;
+    c |= 2;
+    (a, c)
 }
 
 /// Resident memory of this process in MB (Linux `/proc/self/statm`; 0 elsewhere).

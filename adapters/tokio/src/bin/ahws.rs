@@ -4,6 +4,7 @@
 //! ahws serve   [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]... [--ping-interval MS] [--welcome TEXT]
 //! ahws call    [--url URL] ACTION [key=value]...
 //! ahws connect [--url URL] [--room NAME]... [--fingerprint ID] [--ping-timeout MS]
+//! ahws bench   [--url URL] --mode action|broadcast|connect|hold [--clients N] [--seconds S] [--inflight K] [--senders M]
 //! ```
 
 use std::collections::BTreeMap;
@@ -41,7 +42,8 @@ enum Command {
     Call(CallArgs),
     /// Interactive client: commands on stdin, every event as one JSON line on stdout.
     Connect(ConnectArgs),
-    // `bench` goes here (separate issue).
+    /// Load-test a server with the real client's frames (JSON summary on stdout).
+    Bench(actionhero_ws_tokio::bench::BenchArgs),
 }
 
 /// The default server URL.
@@ -94,10 +96,18 @@ struct ServeArgs {
     /// Welcome text sent to every new connection.
     #[arg(long, default_value = "Welcome to the actionhero api")]
     welcome: String,
+    /// No per-connection log lines (and no event channel: what benchmarks run).
+    #[arg(long)]
+    quiet: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cli = match cli.command {
+        // The generator builds its own runtime (worker count is an option).
+        Command::Bench(args) => return actionhero_ws_tokio::bench::main(args),
+        command => Cli { command },
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -113,6 +123,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Call(args) => call(args).await,
             Command::Connect(args) => connect(args).await,
+            Command::Bench(_) => ExitCode::FAILURE,
         }
     })
 }
@@ -139,12 +150,16 @@ async fn serve(args: ServeArgs) -> ExitCode {
         let shipped = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/public"));
         shipped.is_dir().then_some(shipped)
     });
-    let (events_tx, events_rx) = mpsc::channel(1024);
     let mut builder = ServerBuilder::new()
         .listen(args.listen.clone())
         .config(config)
-        .handshake_config(handshake)
-        .events(events_tx);
+        .handshake_config(handshake);
+    let mut events_rx = None;
+    if !args.quiet {
+        let (tx, rx) = mpsc::channel(1024);
+        builder = builder.events(tx);
+        events_rx = Some(rx);
+    }
     for room in rooms {
         builder = builder.room(room);
     }
@@ -166,7 +181,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string())
     );
-    tokio::spawn(log_connections(events_rx));
+    if let Some(rx) = events_rx {
+        tokio::spawn(log_connections(rx));
+    }
     tokio::select! {
         () = shutdown_signal() => {
             eprintln!("ahws: shutting down");

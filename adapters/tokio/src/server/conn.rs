@@ -9,6 +9,7 @@ use std::time::Duration;
 use actionhero_ws::handshake::{self, Decision, HandshakeConfig, Parsed};
 use actionhero_ws::server::CloseCause;
 use actionhero_ws::{ConnectionHandle, Frame};
+use futures_util::FutureExt as _;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -20,11 +21,13 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use super::{AdapterConfig, Inbound};
+use super::{AdapterConfig, Inbound, Outbound};
 use crate::trace;
 
 /// Frames written per flush when several are queued.
 const WRITE_BATCH: usize = 64;
+/// Text messages already read that go to the driver in one hop, at most.
+const READ_BATCH: usize = 64;
 
 pub(crate) struct ConnShared {
     pub(crate) handshake: HandshakeConfig,
@@ -60,35 +63,52 @@ pub(crate) async fn accept_loop(
 }
 
 async fn connection(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<ConnShared>,
     _alive: mpsc::Sender<()>,
 ) {
+    // The upgrade's buffers live in its own future and are freed before the connection
+    // settles down: idle connections are many, so their footprint matters.
+    let Some((ws, handshake)) = upgrade(stream, peer, &shared).await else {
+        return;
+    };
+    websocket(ws, handshake, &shared).await;
+}
+
+/// Reads the HTTP upgrade head, lets the core decide, answers, and starts the WebSocket
+/// layer. `None` when the connection was answered and closed (or dropped).
+async fn upgrade(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: &ConnShared,
+) -> Option<(Ws, handshake::Handshake)> {
     let _ = stream.set_nodelay(true);
     let deadline = Instant::now() + shared.adapter.handshake_timeout;
     let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
     let (request, consumed) = loop {
         match handshake::parse_request(&buf, &shared.handshake.limits) {
             Ok(Parsed::NeedMore) => {}
             Ok(Parsed::Complete { request, consumed }) => break (request, consumed),
             Err(e) => {
                 trace::debug!(error = %e, "malformed upgrade request");
-                answer_and_close(stream, &handshake::reject_malformed(&e), &shared).await;
-                return;
+                answer_and_close(stream, &handshake::reject_malformed(&e), shared).await;
+                return None;
             }
         }
-        match timeout_at(deadline, stream.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+        if buf.len() == buf.capacity() {
+            buf.reserve(4096);
+        }
+        match timeout_at(deadline, stream.read_buf(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
             // EOF, error, or too slow: drop without an answer.
-            Ok(Ok(_)) | Ok(Err(_)) | Err(_) => return,
+            Ok(Ok(_)) | Ok(Err(_)) | Err(_) => return None,
         }
     };
     let (handshake, response) = match handshake::evaluate(&request, peer, &shared.handshake) {
         Decision::Respond { response, .. } => {
-            answer_and_close(stream, &response, &shared).await;
-            return;
+            answer_and_close(stream, &response, shared).await;
+            return None;
         }
         Decision::Upgrade {
             handshake,
@@ -97,15 +117,16 @@ async fn connection(
     };
     match timeout_at(deadline, stream.write_all(&response)).await {
         Ok(Ok(())) => {}
-        Ok(Err(_)) | Err(_) => return,
+        Ok(Err(_)) | Err(_) => return None,
     }
     let leftover = buf.split_off(consumed);
     let config = WebSocketConfig::default()
+        .read_buffer_size(shared.adapter.read_buffer_size.max(64))
         .max_message_size(Some(shared.max_message))
         .max_frame_size(Some(shared.max_message));
     let ws =
         WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await;
-    websocket(ws, handshake, &shared).await;
+    Some((ws, handshake))
 }
 
 /// Writes a complete HTTP response, half-closes, and drains what the client still sends
@@ -190,7 +211,7 @@ impl Drop for ClosedGuard {
 /// Moves messages both ways until the socket ends; returns how it ended.
 async fn pump(
     ws: &mut Ws,
-    mut frames: mpsc::Receiver<Frame>,
+    mut frames: mpsc::Receiver<Outbound>,
     conn: ConnectionHandle,
     shared: &ConnShared,
 ) -> CloseCause {
@@ -198,12 +219,40 @@ async fn pump(
     loop {
         tokio::select! {
             msg = ws.next() => {
+                // This message and every other one already read: text messages go to
+                // the driver together, so it answers them in one pass.
+                let mut msg = msg;
+                let mut texts: Vec<Utf8Bytes> = Vec::new();
+                let other = loop {
+                    match msg {
+                        Some(Ok(Message::Text(text))) => texts.push(text),
+                        Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
+                        other => break Some(other),
+                    }
+                    if texts.len() >= READ_BATCH {
+                        break None;
+                    }
+                    match ws.next().now_or_never() {
+                        Some(next) => msg = next,
+                        None => break None,
+                    }
+                };
+                let batch = match texts.len() {
+                    0 => None,
+                    1 => texts.pop().map(|text| Inbound::Text { conn, text }),
+                    _ => Some(Inbound::Texts { conn, texts }),
+                };
+                if let Some(batch) = batch {
+                    if shared.inbound.send(batch).await.is_err() {
+                        return CloseCause::Transport;
+                    }
+                }
+                let Some(msg) = other else { continue };
                 let inbound = match msg {
-                    Some(Ok(Message::Text(text))) => Inbound::Text { conn, text },
+                    Some(Ok(Message::Text(_) | Message::Pong(_) | Message::Frame(_))) => continue,
                     Some(Ok(Message::Binary(data))) => Inbound::Binary { conn, data },
                     // tungstenite answers pings itself; Primus counts them as liveness.
                     Some(Ok(Message::Ping(_))) => Inbound::Ping { conn },
-                    Some(Ok(Message::Pong(_) | Message::Frame(_))) => continue,
                     Some(Ok(Message::Close(frame))) => {
                         // Polling on flushes tungstenite's close reply.
                         finish_close(ws, close_wait).await;
@@ -254,35 +303,54 @@ async fn pump(
 /// when a close frame was written (the connection is done).
 async fn write_frames(
     ws: &mut Ws,
-    first: Frame,
-    frames: &mut mpsc::Receiver<Frame>,
+    first: Outbound,
+    frames: &mut mpsc::Receiver<Outbound>,
 ) -> Result<bool, WsError> {
     let mut next = Some(first);
     let mut written = 0;
-    while let Some(frame) = next.take() {
-        match frame {
-            Frame::Text(text) => {
-                let Ok(text) = Utf8Bytes::try_from(text.into_bytes()) else {
-                    continue;
-                };
-                ws.feed(Message::Text(text)).await?;
+    while let Some(out) = next.take() {
+        match out {
+            Outbound::One(frame) => {
+                written += 1;
+                if write_frame(ws, frame).await? {
+                    return Ok(true);
+                }
             }
-            Frame::Close { code, reason } => {
-                let frame = code.map(|code| CloseFrame {
-                    code: CloseCode::from(code),
-                    reason: Utf8Bytes::from_static(reason),
-                });
-                ws.close(frame).await?;
-                return Ok(true);
+            Outbound::Many(batch) => {
+                for frame in batch {
+                    written += 1;
+                    if write_frame(ws, frame).await? {
+                        return Ok(true);
+                    }
+                }
             }
         }
-        written += 1;
         if written < WRITE_BATCH {
             next = frames.try_recv().ok();
         }
     }
     ws.flush().await?;
     Ok(false)
+}
+
+/// Buffers one frame (a close frame is written and flushed: returns true).
+async fn write_frame(ws: &mut Ws, frame: Frame) -> Result<bool, WsError> {
+    match frame {
+        Frame::Text(text) => {
+            if let Ok(text) = Utf8Bytes::try_from(text.into_bytes()) {
+                ws.feed(Message::Text(text)).await?;
+            }
+            Ok(false)
+        }
+        Frame::Close { code, reason } => {
+            let frame = code.map(|code| CloseFrame {
+                code: CloseCode::from(code),
+                reason: Utf8Bytes::from_static(reason),
+            });
+            ws.close(frame).await?;
+            Ok(true)
+        }
+    }
 }
 
 /// After a close frame went out or came in: keep reading (which flushes tungstenite's

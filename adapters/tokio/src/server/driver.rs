@@ -1,7 +1,9 @@
 //! The driver task: the only owner of the core `Server` (STYLE.md §3.1).
 
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use actionhero_ws::handshake::Handshake;
@@ -12,6 +14,7 @@ use actionhero_ws::server::{
 use actionhero_ws::wire::js;
 use actionhero_ws::{ConnectionHandle, ConnectionId, Frame, MessageId, RoomName};
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -29,13 +32,18 @@ pub(crate) enum Inbound {
     /// the core refused the connection).
     Opened {
         handshake: Handshake,
-        writer: mpsc::Sender<Frame>,
+        writer: mpsc::Sender<Outbound>,
         kill: oneshot::Sender<()>,
         reply: oneshot::Sender<Option<ConnectionHandle>>,
     },
     Text {
         conn: ConnectionHandle,
         text: Utf8Bytes,
+    },
+    /// Several text messages that were ready at once (one hop for the lot).
+    Texts {
+        conn: ConnectionHandle,
+        texts: Vec<Utf8Bytes>,
     },
     Binary {
         conn: ConnectionHandle,
@@ -107,20 +115,35 @@ pub(crate) enum Command {
     },
 }
 
+/// Frames for one connection, as queued for its task: the frames the core produced for
+/// it during one pass of the driver go together, so the task writes them with one flush.
+pub(crate) enum Outbound {
+    One(Frame),
+    Many(Vec<Frame>),
+}
+
+/// Most frames the driver stages for one connection before handing them over.
+const STAGE_MAX: usize = 64;
+
 /// One connection's outbound side, as the driver sees it.
 pub(crate) struct Writer {
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::Sender<Outbound>,
     kill: Option<oneshot::Sender<()>>,
+    /// Frames of the current pass, not yet queued.
+    staged: Vec<Frame>,
 }
 
 pub(crate) struct Driver {
     pub(crate) server: Server,
     pub(crate) handle: ServerHandle,
-    pub(crate) handlers: BTreeMap<(String, String), Handler>,
+    /// Action handlers by name, then by version (JS string form).
+    pub(crate) handlers: BTreeMap<String, Vec<(String, Handler)>>,
     pub(crate) public_dir: Option<PathBuf>,
     pub(crate) events: Option<mpsc::Sender<Event>>,
     pub(crate) adapter: AdapterConfig,
     pub(crate) writers: BTreeMap<ConnectionHandle, Writer>,
+    /// Connections with staged frames.
+    pub(crate) staged: Vec<ConnectionHandle>,
     pub(crate) stop_accept: watch::Sender<bool>,
     pub(crate) stopped: watch::Sender<bool>,
     pub(crate) alive: mpsc::Receiver<()>,
@@ -138,13 +161,14 @@ impl Driver {
         let mut armed: Option<Instant> = None;
         let mut shutdown_complete = false;
         loop {
-            // 1. Drain.
+            // 1. Drain; then hand each connection what this pass produced for it.
             while let Some(out) = self.server.poll_output() {
                 match out {
                     Output::Transmit(t) => self.transmit(t),
                     Output::Event(e) => shutdown_complete |= self.event(e).await,
                 }
             }
+            self.flush_staged();
             if shutdown_complete {
                 break;
             }
@@ -189,23 +213,58 @@ impl Driver {
         self.finish(inbound).await;
     }
 
-    /// Routes a frame to its connection's queue; a full queue closes the connection as a
-    /// slow consumer, a missing one (already closing) drops the frame.
+    /// Stages a frame for its connection (queued at the end of the pass, or when
+    /// `STAGE_MAX` are staged); a missing connection (already closing) drops it.
     fn transmit(&mut self, t: Transmit) {
-        let Some(w) = self.writers.get(&t.conn) else {
+        let Some(w) = self.writers.get_mut(&t.conn) else {
             return;
         };
-        match w.tx.try_send(t.frame) {
+        if w.staged.is_empty() {
+            self.staged.push(t.conn);
+        }
+        w.staged.push(t.frame);
+        if w.staged.len() >= STAGE_MAX {
+            self.queue_staged(t.conn);
+        }
+    }
+
+    /// Queues every connection's staged frames.
+    fn flush_staged(&mut self) {
+        let mut conns = std::mem::take(&mut self.staged);
+        for conn in conns.drain(..) {
+            self.queue_staged(conn);
+        }
+        if self.staged.is_empty() {
+            // Keep the allocation for the next pass.
+            self.staged = conns;
+        }
+    }
+
+    /// Queues one connection's staged frames; a full queue closes the connection as a
+    /// slow consumer.
+    fn queue_staged(&mut self, conn: ConnectionHandle) {
+        let Some(w) = self.writers.get_mut(&conn) else {
+            return;
+        };
+        let out = match w.staged.len() {
+            0 => return,
+            1 => match w.staged.pop() {
+                Some(frame) => Outbound::One(frame),
+                None => return,
+            },
+            _ => Outbound::Many(std::mem::take(&mut w.staged)),
+        };
+        match w.tx.try_send(out) {
             Ok(()) | Err(TrySendError::Closed(_)) => {}
             Err(TrySendError::Full(_)) => {
-                trace::debug!(conn = %t.conn, "outbound queue full: slow consumer");
-                if let Some(mut w) = self.writers.remove(&t.conn) {
+                trace::debug!(conn = %conn, "outbound queue full: slow consumer");
+                if let Some(mut w) = self.writers.remove(&conn) {
                     if let Some(kill) = w.kill.take() {
                         let _ = kill.send(());
                     }
                 }
                 self.server
-                    .close(t.conn, CloseReason::SlowConsumer, Instant::now());
+                    .close(conn, CloseReason::SlowConsumer, Instant::now());
             }
         }
     }
@@ -213,6 +272,20 @@ impl Driver {
     /// Acts on an event and hands it to the application; true for `ShutdownComplete`.
     async fn event(&mut self, e: Event) -> bool {
         let mut complete = false;
+        let e = match e {
+            // Nobody listens: hand the request over without copying it.
+            Event::ActionRequested {
+                conn,
+                request,
+                message_id,
+                action,
+                params,
+            } if self.events.is_none() => {
+                self.spawn_action(conn, request, message_id, &action, params);
+                return false;
+            }
+            e => e,
+        };
         match &e {
             Event::ActionRequested {
                 conn,
@@ -220,7 +293,7 @@ impl Driver {
                 message_id,
                 action,
                 params,
-            } => self.spawn_action(*conn, *request, message_id, action, params),
+            } => self.spawn_action(*conn, *request, message_id.clone(), action, params.clone()),
             Event::FileRequested {
                 conn,
                 request,
@@ -230,6 +303,7 @@ impl Driver {
             Event::Disconnected { conn, .. } => {
                 // Dropping the sender lets the connection task write what is queued
                 // (the close frame last) and end.
+                self.queue_staged(*conn);
                 self.writers.remove(conn);
             }
             Event::ShutdownComplete => complete = true,
@@ -243,28 +317,29 @@ impl Driver {
         complete
     }
 
+    /// Runs an action handler. Its first poll happens here, on the driver: a handler
+    /// that completes without waiting (most do) is answered at once, with no task and
+    /// no trip through the command queue. A handler that waits continues as its own
+    /// task. Either way a panic becomes the error `action failed`.
     fn spawn_action(
         &mut self,
         conn: ConnectionHandle,
         request: RequestId,
-        message_id: &MessageId,
+        message_id: MessageId,
         action: &str,
-        params: &Map<String, Value>,
+        params: Map<String, Value>,
     ) {
-        let version = params
-            .get("apiVersion")
-            .map(js::js_string)
-            .unwrap_or_default();
-        let handler = self
-            .handlers
-            .get(&(action.to_owned(), version))
-            .or_else(|| {
-                self.handlers
-                    .iter()
-                    .find(|((name, _), _)| name == action)
-                    .map(|(_, h)| h)
-            })
-            .cloned();
+        // By name, then by the resolved apiVersion (the core stored it in the params).
+        let handler = self.handlers.get(action).and_then(|versions| {
+            let found = match versions.as_slice() {
+                [only] => Some(only),
+                _ => {
+                    let version = params.get("apiVersion").map(js::js_string);
+                    versions.iter().find(|(v, _)| version.as_ref() == Some(v))
+                }
+            };
+            found.or_else(|| versions.first()).map(|(_, h)| h.clone())
+        });
         let Some(handler) = handler else {
             // Every spec registered in the core has a handler; this is only a safety net.
             let outcome = ActionOutcome::error("unknown action or invalid apiVersion");
@@ -278,17 +353,43 @@ impl Driver {
             .unwrap_or_else(|| ConnectionId::new(""));
         let ctx = ActionContext {
             action: action.to_owned(),
-            params: params.clone(),
+            params,
             conn,
             connection_id,
-            message_id: message_id.clone(),
+            message_id,
             server: self.handle.clone(),
         };
+        let mut fut = match catch_unwind(AssertUnwindSafe(|| handler(ctx))) {
+            Ok(fut) => fut,
+            Err(_) => {
+                let _ = self.server.respond(
+                    request,
+                    ActionOutcome::error("action failed"),
+                    Instant::now(),
+                );
+                return;
+            }
+        };
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+            Ok(Poll::Ready(outcome)) => {
+                let _ = self.server.respond(request, outcome, Instant::now());
+                return;
+            }
+            Ok(Poll::Pending) => {}
+            Err(_) => {
+                let _ = self.server.respond(
+                    request,
+                    ActionOutcome::error("action failed"),
+                    Instant::now(),
+                );
+                return;
+            }
+        }
         let handle = self.handle.clone();
-        let fut = handler(ctx);
         let task = async move {
-            // The handler runs in its own task so a panic becomes an error response.
-            let outcome = match tokio::spawn(fut).await {
+            // Polled again with the task's waker, which replaces the no-op one.
+            let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(outcome) => outcome,
                 Err(_) => ActionOutcome::error("action failed"),
             };
@@ -337,6 +438,7 @@ impl Driver {
                         Writer {
                             tx: writer,
                             kill: Some(kill),
+                            staged: Vec::new(),
                         },
                     );
                 }
@@ -345,6 +447,11 @@ impl Driver {
                 }
             },
             Inbound::Text { conn, text } => self.server.handle_text(conn, &text, now),
+            Inbound::Texts { conn, texts } => {
+                for text in texts {
+                    self.server.handle_text(conn, &text, now);
+                }
+            }
             Inbound::Binary { conn, data } => self.server.handle_binary(conn, &data, now),
             Inbound::Ping { conn } => self.server.handle_ws_ping(conn, now),
             Inbound::Closed { conn, cause } => {
@@ -416,6 +523,7 @@ impl Driver {
     /// then report the server stopped.
     async fn finish(mut self, mut inbound: mpsc::Receiver<Inbound>) {
         let _ = self.stop_accept.send(true);
+        self.flush_staged();
         self.writers.clear();
         let deadline = tokio::time::Instant::now() + self.adapter.shutdown_flush_timeout;
         loop {

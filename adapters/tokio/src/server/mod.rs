@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub(crate) use driver::{Command, Inbound};
+pub(crate) use driver::{Command, Inbound, Outbound};
 
 /// The boxed future an action handler returns.
 pub type ActionFuture = Pin<Box<dyn Future<Output = ActionOutcome> + Send + 'static>>;
@@ -45,8 +45,10 @@ pub struct AdapterConfig {
     /// How long a client may take to send its complete HTTP upgrade head, from accept.
     /// Slower clients are dropped without an answer. Default: 10 s.
     pub handshake_timeout: Duration,
-    /// Frames queued for one connection's writer. When a frame does not fit, the
-    /// connection is closed as a slow consumer (the others carry on). Default: 1024.
+    /// Batches of frames queued for one connection's writer (a batch is what the driver
+    /// produced for the connection in one pass, at most 64 frames). When a batch does
+    /// not fit, the connection is closed as a slow consumer (the others carry on).
+    /// Default: 1024.
     pub outbound_queue: usize,
     /// Messages from all connections waiting for the driver; readers wait when it is
     /// full (backpressure on chatty peers). Default: 1024.
@@ -59,6 +61,11 @@ pub struct AdapterConfig {
     /// How long [`ServerHandle::shutdown`] waits for connection tasks to write their last
     /// frames after the core has closed every connection. Default: 5 s.
     pub shutdown_flush_timeout: Duration,
+    /// Bytes read from a socket per read call (tungstenite's `read_buffer_size`). Every
+    /// connection holds a buffer of this size, which tungstenite zero-fills before each
+    /// read, so it is kept small; longer messages still arrive whole (the buffer grows
+    /// for them). Default: 4 KiB (tungstenite's own default is 128 KiB).
+    pub read_buffer_size: usize,
 }
 
 impl Default for AdapterConfig {
@@ -70,6 +77,7 @@ impl Default for AdapterConfig {
             command_queue: 1024,
             close_timeout: Duration::from_secs(1),
             shutdown_flush_timeout: Duration::from_secs(5),
+            read_buffer_size: 4 * 1024,
         }
     }
 }
@@ -275,15 +283,14 @@ impl ServerBuilder {
         for (priority, hooks) in self.hooks {
             server.add_chat_hooks(priority, hooks);
         }
-        let mut handlers = BTreeMap::new();
+        let mut handlers: BTreeMap<String, Vec<(String, Handler)>> = BTreeMap::new();
         for (spec, handler) in self.actions {
-            handlers.insert(
-                (
-                    spec.name.clone(),
-                    actionhero_ws::wire::js::number_to_string(&spec.version),
-                ),
-                handler,
-            );
+            let version = actionhero_ws::wire::js::number_to_string(&spec.version);
+            let versions = handlers.entry(spec.name.clone()).or_default();
+            // A later registration of the same name and version replaces the earlier one.
+            versions.retain(|(v, _)| *v != version);
+            versions.push((version, handler));
+            versions.sort_by(|a, b| a.0.cmp(&b.0));
             server.register_action(spec);
         }
         let max_message = server.config().max_message_len;
@@ -325,6 +332,7 @@ impl ServerBuilder {
             events: self.events,
             adapter: self.adapter,
             writers: BTreeMap::new(),
+            staged: Vec::new(),
             stop_accept: stop_accept_tx,
             stopped: stopped_tx,
             alive: alive_rx,

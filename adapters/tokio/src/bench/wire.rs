@@ -1,0 +1,205 @@
+//! Opening a benchmark connection the way the real client does, and the few byte-level
+//! looks at inbound frames the generator needs (no JSON parse on the hot path).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actionhero_ws::handshake::{self, HandshakeLimits, ResponseParsed};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+/// A generator-side WebSocket.
+pub(super) type Ws = WebSocketStream<TcpStream>;
+
+/// Where to connect, resolved once.
+#[derive(Clone, Debug)]
+pub(super) struct Target {
+    /// The URL as given (`ws://host:port` or `http://host:port`).
+    pub(super) url: String,
+    /// The resolved address.
+    pub(super) addr: SocketAddr,
+}
+
+impl Target {
+    /// Resolves `url`'s host and port.
+    ///
+    /// # Errors
+    /// The URL is not a `ws://`/`http://` URL or the host does not resolve.
+    pub(super) async fn resolve(url: &str) -> io::Result<Self> {
+        let up = handshake::client_upgrade(url, "/primus", "sessionID", None, [0; 16], "x")
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        if up.tls {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "ahws bench speaks plain ws:// only",
+            ));
+        }
+        let addr = tokio::net::lookup_host((up.host.as_str(), up.port))
+            .await?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host does not resolve"))?;
+        Ok(Self {
+            url: url.to_owned(),
+            addr,
+        })
+    }
+}
+
+/// Generator sockets read in small chunks: frames are short, and thousands of idle
+/// connections must not hold tungstenite's 128 KiB default each.
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(8 * 1024)
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A cheap non-cryptographic 16-byte key (splitmix64 over a process counter and the
+/// clock): enough for `Sec-WebSocket-Key`, which only has to differ per connection.
+fn ws_key() -> [u8; 16] {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut s = nanos
+        ^ COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut next = || {
+        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&next().to_le_bytes());
+    key[8..].copy_from_slice(&next().to_le_bytes());
+    key
+}
+
+/// Opens one connection as the Primus client does: `GET /primus?_primuscb=<yeast>` with
+/// the standard upgrade headers, the `101` checked by the core's parser.
+///
+/// # Errors
+/// Connect, IO or handshake failure.
+pub(super) async fn open(target: &Target) -> io::Result<Ws> {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let n = COUNTER.load(Ordering::Relaxed);
+    let cache_buster = handshake::yeast(ms, Some((n & 0xffff) as u32));
+    let up = handshake::client_upgrade(
+        &target.url,
+        "/primus",
+        "sessionID",
+        None,
+        ws_key(),
+        &cache_buster,
+    )
+    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let mut tcp = TcpStream::connect(target.addr).await?;
+    tcp.set_nodelay(true)?;
+    tcp.write_all(&up.request).await?;
+    let limits = HandshakeLimits::default();
+    let mut buf = Vec::with_capacity(256);
+    let mut chunk = [0u8; 1024];
+    let rest = loop {
+        match handshake::parse_response(&buf, &up.expected_accept, &limits) {
+            Ok(ResponseParsed::NeedMore) => {}
+            Ok(ResponseParsed::Complete { consumed }) => break buf.split_off(consumed),
+            Err(e) => return Err(io::Error::other(format!("handshake: {e}"))),
+        }
+        let n = tcp.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "closed during the handshake",
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    Ok(WebSocketStream::from_partially_read(tcp, rest, Role::Client, Some(ws_config())).await)
+}
+
+/// If `text` is a Primus ping (`"primus::ping::<ms>"`), the pong to answer with
+/// (`"primus::pong::<same>"`).
+pub(super) fn pong_for(text: &str) -> Option<String> {
+    let value = text.strip_prefix("\"primus::ping::")?.strip_suffix('"')?;
+    Some(format!("\"primus::pong::{value}\""))
+}
+
+/// The numeric `messageId` of a frame, found from the end (responses, and requests
+/// echoed by a bare server, end with `"messageId":N}`).
+pub(super) fn message_id(text: &str) -> Option<u64> {
+    const KEY: &str = "\"messageId\":";
+    let b = text.as_bytes();
+    // Fast path: `…"messageId":123}`.
+    if b.last() == Some(&b'}') {
+        let end = b.len() - 1;
+        let mut start = end;
+        while start > 0 && b[start - 1].is_ascii_digit() {
+            start -= 1;
+        }
+        if start < end && text[..start].ends_with(KEY) {
+            return text[start..end].parse().ok();
+        }
+    }
+    let at = text.rfind(KEY)? + KEY.len();
+    let digits = &text[at..];
+    let len = digits.bytes().take_while(u8::is_ascii_digit).count();
+    digits[..len].parse().ok()
+}
+
+/// True when a response carries an `error` (actions that failed or were refused).
+pub(super) fn is_error(text: &str) -> bool {
+    text.starts_with("{\"error\":") || text.contains(",\"error\":")
+}
+
+/// The broadcast marker in a chat delivery (or a say echoed by a bare fan-out server):
+/// `"message":"bench <slot> <generation>"` → `(slot, generation)`.
+pub(super) fn bench_marker(text: &str) -> Option<(usize, u32)> {
+    const KEY: &str = "\"message\":\"bench ";
+    let at = text.find(KEY)? + KEY.len();
+    let rest = &text[at..];
+    let end = rest.find('"')?;
+    let (slot, generation) = rest[..end].split_once(' ')?;
+    Some((slot.parse().ok()?, generation.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_looks() {
+        assert_eq!(
+            pong_for("\"primus::ping::1795610363950\"").as_deref(),
+            Some("\"primus::pong::1795610363950\"")
+        );
+        assert_eq!(pong_for("{\"a\":1}"), None);
+        let resp = r#"{"randomNumber":0.3,"stringRandomNumber":"Your random number is 0.3","context":"response","messageId":17}"#;
+        assert_eq!(message_id(resp), Some(17));
+        assert!(!is_error(resp));
+        let req = r#"{"event":"action","params":{"action":"randomNumber"},"messageId":9}"#;
+        assert_eq!(message_id(req), Some(9));
+        let err =
+            r#"{"error":"you have too many pending requests","context":"response","messageId":4}"#;
+        assert!(is_error(err));
+        assert_eq!(message_id(err), Some(4));
+        let odd = r#"{"messageId":5,"context":"response"}"#;
+        assert_eq!(message_id(odd), Some(5));
+        assert_eq!(message_id(r#"{"welcome":"hi","context":"api"}"#), None);
+        let chat = r#"{"message":"bench 3 7","room":"defaultRoom","from":"x","context":"user","sentAt":1}"#;
+        assert_eq!(bench_marker(chat), Some((3, 7)));
+        let echoed =
+            r#"{"event":"say","room":"defaultRoom","message":"bench 12 0","messageId":40}"#;
+        assert_eq!(bench_marker(echoed), Some((12, 0)));
+        assert_eq!(
+            bench_marker(r#"{"status":"OK","context":"response","messageId":40}"#),
+            None
+        );
+    }
+}
