@@ -571,21 +571,7 @@ impl Server {
             return;
         }
         if text.len() > self.config.max_message_len {
-            let error = ProtocolError::MessageTooLarge {
-                len: text.len(),
-                max: self.config.max_message_len,
-            };
-            self.event(Event::ProtocolViolation { conn, error });
-            self.end(
-                conn,
-                Some(Frame::Close {
-                    code: Some(1009),
-                    reason: "message too big",
-                }),
-                DisconnectReason::MessageTooLarge,
-                now,
-            );
-            return;
+            return self.too_large(conn, text.len(), now);
         }
         let frame = match wire::request::decode(text) {
             Ok(f) => f,
@@ -619,22 +605,13 @@ impl Server {
         if self.conn(conn).is_none() {
             return;
         }
+        if data.len() > self.config.max_message_len {
+            return self.too_large(conn, data.len(), now);
+        }
         self.event(Event::ProtocolViolation {
             conn,
             error: ProtocolError::BinaryMessage { len: data.len() },
         });
-        if data.len() > self.config.max_message_len {
-            self.end(
-                conn,
-                Some(Frame::Close {
-                    code: Some(1009),
-                    reason: "message too big",
-                }),
-                DisconnectReason::MessageTooLarge,
-                now,
-            );
-            return;
-        }
         let req = wire::request::decode_binary(data);
         self.dispatch(conn, req, now);
     }
@@ -1503,6 +1480,22 @@ impl Server {
                 now,
             );
         }
+    }
+
+    /// A message over `max_message_len`: reported, then the connection closes with 1009.
+    fn too_large(&mut self, conn: ConnectionHandle, len: usize, now: Instant) {
+        let max = self.config.max_message_len;
+        let error = ProtocolError::MessageTooLarge { len, max };
+        self.event(Event::ProtocolViolation { conn, error });
+        self.end(
+            conn,
+            Some(Frame::Close {
+                code: Some(1009),
+                reason: "message too big",
+            }),
+            DisconnectReason::MessageTooLarge,
+            now,
+        );
     }
 
     fn slow_consumer(&mut self, conn: ConnectionHandle, now: Instant) {
