@@ -5,7 +5,7 @@
 #
 #   benches/compare.sh                 # results in target/bench-results/
 #   UPDATE_DOC=1 benches/compare.sh    # also rewrites the results section of BENCHMARKS.md
-#                                      # and keeps the raw results in benches/results/<date>.jsonl
+#                                      # and keeps the raw results in benches/results/<date-time>.jsonl
 #
 # Env: RUNS (3) runs per cell, SECS (5) measured seconds per run, WARMUP (1) unmeasured
 # seconds before each, HOLD (10000) idle connections for the memory figure, WAIT_LOAD
@@ -213,7 +213,8 @@ node benches/report.js "$RESULTS" >"$OUT/results.md"
 cat "$OUT/results.md"
 if [ "${UPDATE_DOC:-0}" = 1 ]; then
   mkdir -p benches/results
-  cp "$RESULTS" "benches/results/$(date -u +%F).jsonl"
+  kept=benches/results/$(date -u +%F-%H%M).jsonl
+  cp "$RESULTS" "$kept"
   node benches/report.js "$RESULTS" --update BENCHMARKS.md
-  log "BENCHMARKS.md updated (results kept in benches/results/$(date -u +%F).jsonl)"
+  log "BENCHMARKS.md updated (results kept in $kept)"
 fi
