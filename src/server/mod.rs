@@ -682,14 +682,16 @@ impl Server {
         };
         let text = match outcome {
             ActionOutcome::Ok(fields) => {
-                reply::encode_action_response(&fields, None, &p.message_id)
+                Some(reply::encode_action_response(&fields, None, &p.message_id))
             }
-            ActionOutcome::Err { message, fields } => {
-                reply::encode_action_response(&fields, Some(&message), &p.message_id)
-            }
-            ActionOutcome::NoResponse => String::new(),
+            ActionOutcome::Err { message, fields } => Some(reply::encode_action_response(
+                &fields,
+                Some(&message),
+                &p.message_id,
+            )),
+            ActionOutcome::NoResponse => None,
         };
-        if !text.is_empty() {
+        if let Some(text) = text {
             self.transmit(p.conn, Text::from(text));
         }
         self.after_request_done(p.conn, now);
