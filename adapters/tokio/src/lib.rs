@@ -46,6 +46,7 @@ pub mod client;
 pub mod files;
 pub mod samples;
 pub mod server;
+mod timer;
 mod trace;
 
 pub use server::{ActionContext, AdapterConfig, ServerBuilder, ServerError, ServerHandle};

@@ -22,6 +22,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::stream::{self, MaybeTls, OpenRequest};
 use super::{ClientOptions, Request, RequestError, Tls};
+use crate::timer::DeadlineTimer;
 use actionhero_ws::client::request_result;
 
 /// Inputs the driver feeds before it drains and checks its timer again.
@@ -116,9 +117,7 @@ impl Driver {
         mut commands: mpsc::Receiver<ClientCommand>,
         mut reports: mpsc::Receiver<SocketMsg>,
     ) {
-        let sleep = tokio::time::sleep(Duration::from_secs(86_400));
-        tokio::pin!(sleep);
-        let mut armed: Option<Instant> = None;
+        let mut timer = DeadlineTimer::new();
         let mut handles_gone = false;
         loop {
             // 1. Drain.
@@ -130,23 +129,13 @@ impl Driver {
                 break;
             }
             // 2. Arm the timer (an elapsed deadline first, before any wait).
-            let deadline = self.client.poll_timeout();
-            if let Some(d) = deadline {
-                let now = Instant::now();
-                if d <= now {
-                    self.client.handle_timeout(now);
-                    continue;
-                }
-                if armed != deadline {
-                    sleep.as_mut().reset(d.into());
-                }
+            if timer.arm(self.client.poll_timeout()) {
+                self.client.handle_timeout(Instant::now());
+                continue;
             }
-            armed = deadline;
             // 3. Wait; 4. feed.
             tokio::select! {
-                () = &mut sleep, if armed.is_some() => {
-                    // Re-armed next round even if the deadline did not move.
-                    armed = None;
+                () = timer.fired(), if timer.is_armed() => {
                     self.client.handle_timeout(Instant::now());
                 }
                 Some(msg) = reports.recv() => {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actionhero_ws::handshake::Handshake;
 use actionhero_ws::server::{
@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::{ActionContext, AdapterConfig, Handler, ServerHandle};
+use crate::timer::DeadlineTimer;
 use crate::trace;
 
 /// How many inputs the driver feeds before it drains and checks its timer again.
@@ -156,9 +157,7 @@ impl Driver {
         mut inbound: mpsc::Receiver<Inbound>,
         mut commands: mpsc::Receiver<Command>,
     ) {
-        let sleep = tokio::time::sleep(Duration::from_secs(86_400));
-        tokio::pin!(sleep);
-        let mut armed: Option<Instant> = None;
+        let mut timer = DeadlineTimer::new();
         let mut shutdown_complete = false;
         loop {
             // 1. Drain; then hand each connection what this pass produced for it.
@@ -174,23 +173,13 @@ impl Driver {
             }
             // 2. Arm the timer; an elapsed deadline is handled before any wait, because
             // tokio's cooperative budget may hold back an elapsed `Sleep`.
-            let deadline = self.server.poll_timeout();
-            if let Some(d) = deadline {
-                let now = Instant::now();
-                if d <= now {
-                    self.server.handle_timeout(now);
-                    continue;
-                }
-                if armed != deadline {
-                    sleep.as_mut().reset(d.into());
-                }
+            if timer.arm(self.server.poll_timeout()) {
+                self.server.handle_timeout(Instant::now());
+                continue;
             }
-            armed = deadline;
             // 3. Wait; 4. feed inputs with a fresh `now` (up to BUDGET ready ones).
             tokio::select! {
-                () = &mut sleep, if armed.is_some() => {
-                    // Re-armed next round even if the deadline did not move.
-                    armed = None;
+                () = timer.fired(), if timer.is_armed() => {
                     self.server.handle_timeout(Instant::now());
                 }
                 Some(msg) = inbound.recv() => {
