@@ -4,7 +4,9 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 /// A fresh 32-byte seed for a core machine (STYLE.md P6: the adapter draws it from the OS).
 pub(crate) fn os_seed() -> [u8; 32] {
@@ -34,4 +36,16 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
+}
+
+/// A driver's wait (STYLE.md §3.3): the next message, or `Timeout` once `deadline` (the
+/// core's `poll_timeout`) passes; without a deadline it waits for a message.
+pub(crate) fn recv_until<T>(
+    inbox: &Receiver<T>,
+    deadline: Option<Instant>,
+) -> Result<T, RecvTimeoutError> {
+    match deadline {
+        Some(d) => inbox.recv_timeout(d.saturating_duration_since(Instant::now())),
+        None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
+    }
 }

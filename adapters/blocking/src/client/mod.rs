@@ -41,7 +41,7 @@ use actionhero_ws::{AttemptId, Frame, MessageId, RoomName};
 use serde_json::{Map, Value};
 use tungstenite::Utf8Bytes;
 
-use crate::util::{lock, os_seed};
+use crate::util::{lock, os_seed, recv_until};
 
 /// Configuration of the blocking client: the core's configuration (reconnect backoff,
 /// timeouts, offline queue, rooms…) plus the adapter's own sizes and socket timeouts.
@@ -489,15 +489,7 @@ impl Driver {
             if self.finished {
                 break;
             }
-            let msg = match self.core.poll_timeout() {
-                Some(d) => self
-                    .inbox
-                    .recv_timeout(d.saturating_duration_since(Instant::now())),
-                None => self
-                    .inbox
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-            };
+            let msg = recv_until(&self.inbox, self.core.poll_timeout());
             let now = Instant::now();
             match msg {
                 Ok(m) => self.feed(m, now),

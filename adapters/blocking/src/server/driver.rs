@@ -20,6 +20,7 @@ use tungstenite::Utf8Bytes;
 
 use super::pool::{Job, Pool};
 use super::{ActionContext, ActionHandler, ServerHandle};
+use crate::util::recv_until;
 
 /// How long a stopping driver waits for the accept thread to close the listener.
 const ACCEPT_EXIT_WAIT: Duration = Duration::from_secs(2);
@@ -120,15 +121,7 @@ impl Driver {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let msg = match deadline {
-                Some(d) => self
-                    .inbox
-                    .recv_timeout(d.saturating_duration_since(Instant::now())),
-                None => self
-                    .inbox
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-            };
+            let msg = recv_until(&self.inbox, deadline);
             let now = Instant::now();
             match msg {
                 Ok(m) => self.feed(m, now),
