@@ -4,6 +4,8 @@
 //! Timeouts are milliseconds, so no test sleeps long.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../tokio/tests/support/mod.rs"]
+mod support;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::Receiver;
@@ -171,12 +173,12 @@ fn handshake_answers_carry_the_cores_http_status() {
     let (server, _events) = start(builder(server_config()), "127.0.0.1:0");
     let addr = server.local_addr();
     let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(raw_http(addr, &get("/nope")).0, 404);
-    assert_eq!(raw_http(addr, &get("/primus")).0, 426);
-    let (status, text) = raw_http(addr, &get("/primus/spec"));
+    assert_eq!(support::raw_http(addr, &get("/nope")).0, 404);
+    assert_eq!(support::raw_http(addr, &get("/primus")).0, 426);
+    let (status, text) = support::raw_http(addr, &get("/primus/spec"));
     assert_eq!(status, 200);
     assert!(text.contains("\"pingInterval\":200"), "{text}");
-    assert_eq!(raw_http(addr, "NOT HTTP AT ALL\r\n\r\n").0, 400);
+    assert_eq!(support::raw_http(addr, "NOT HTTP AT ALL\r\n\r\n").0, 400);
     stop(&server);
 }
 
@@ -480,20 +482,4 @@ fn raw_peer(addr: SocketAddr) -> WebSocket<TcpStream> {
         }
     };
     WebSocket::from_partially_read(s, buf.split_off(consumed), Role::Client, None)
-}
-
-/// Sends a raw HTTP request; returns the status code and the whole response.
-fn raw_http(addr: SocketAddr, request: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
 }
