@@ -13,6 +13,8 @@
 //   PUBLIC_DIR     directory served by the `file` verb (default actionhero-server/public)
 //   SERVER_TOKEN   cluster token (default: unique per process, isolating redis pub/sub)
 //   LOG_LEVEL      Actionhero log level, logs go to stderr (default warning)
+//   CLIENT_JS      "1" = write <PUBLIC_DIR>/javascript/ActionheroWebsocketClient.js at boot (stock); default off
+//   AUTOMATIC_ROUTES  e.g. "get,post": Actionhero's own setting, a route /api/<action> for every action
 //
 // Stdout: exactly one line `READY <port>` once the server accepts WebSocket connections.
 // Exit: 0 after SIGTERM/SIGINT shutdown; 1 on boot failure or crash; 2 when redis is unreachable.
