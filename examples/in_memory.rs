@@ -90,6 +90,7 @@ fn main() {
                         .expect("respond");
                 }
                 Output::Event(e) => println!("server event: {e:?}"),
+                Output::Http(_) => {}
             }
         }
         now += Duration::from_millis(10);

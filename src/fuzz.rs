@@ -271,7 +271,7 @@ pub fn server_ops(data: &[u8]) {
                     live.retain(|h| *h != conn);
                 }
                 Output::Event(Event::ActionRequested { request, .. }) => requests.push(request),
-                Output::Event(_) => {}
+                Output::Event(_) | Output::Http(_) => {}
             }
         }
         if let Some(t) = server.poll_timeout() {

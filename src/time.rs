@@ -109,22 +109,100 @@ impl Rng {
 /// Formats epoch milliseconds as an ISO-8601 UTC string with milliseconds, as
 /// JavaScript's `Date.prototype.toISOString` does.
 pub fn iso8601_ms(epoch_ms: u64) -> String {
-    let secs = epoch_ms / 1000;
-    let ms = epoch_ms % 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+    let c = Civil::from_ms(epoch_ms);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second, c.ms
+    )
+}
+
+/// Formats epoch milliseconds as JavaScript's `Date.prototype.toUTCString` does, which
+/// is also the HTTP date format (RFC 9110 IMF-fixdate): `Wed, 25 Nov 2026 13:40:39 GMT`.
+pub fn http_date(epoch_ms: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let c = Civil::from_ms(epoch_ms);
+    let weekday = DAYS[(c.days % 7) as usize];
+    let month = MONTHS[(c.month - 1).clamp(0, 11) as usize];
+    format!(
+        "{weekday}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
+        c.day, c.year, c.hour, c.minute, c.second
+    )
+}
+
+/// Parses an HTTP date (IMF-fixdate, the only form browsers send back) into epoch
+/// milliseconds; `None` for anything else.
+pub fn parse_http_date(s: &str) -> Option<u64> {
+    // "Wed, 25 Nov 2026 13:40:39 GMT"
+    let rest = s.trim().split_once(", ")?.1;
+    let mut parts = rest.split(' ');
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = parts.next()?;
+    let year: i64 = parts.next()?.parse().ok()?;
+    let hms = parts.next()?;
+    if parts.next()? != "GMT" || parts.next().is_some() {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let mut hms = hms.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if hms.next().is_some() || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    // Days-from-civil (Howard Hinnant's algorithm).
+    let y = year - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + m * 60 + sec;
+    u64::try_from(secs).ok()?.checked_mul(1000)
+}
+
+/// A UTC calendar date and time.
+struct Civil {
+    days: i64,
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: u64,
+    minute: u64,
+    second: u64,
+    ms: u64,
+}
+
+impl Civil {
+    fn from_ms(epoch_ms: u64) -> Self {
+        let secs = epoch_ms / 1000;
+        let days = (secs / 86_400) as i64;
+        let rem = secs % 86_400;
+        // Civil-from-days (Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        Self {
+            days,
+            year: yoe + era * 400 + i64::from(month <= 2),
+            month,
+            day,
+            hour: rem / 3600,
+            minute: (rem % 3600) / 60,
+            second: rem % 60,
+            ms: epoch_ms % 1000,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -146,6 +224,30 @@ mod tests {
     fn iso_dates() {
         assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601_ms(1_795_610_084_938), "2026-11-25T12:34:44.938Z");
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        // Observed in a real Actionhero Set-Cookie.
+        assert_eq!(
+            http_date(1_795_614_039_000),
+            "Wed, 25 Nov 2026 13:40:39 GMT"
+        );
+        assert_eq!(
+            parse_http_date("Wed, 25 Nov 2026 13:40:39 GMT"),
+            Some(1_795_614_039_000)
+        );
+        assert_eq!(
+            parse_http_date("Thu, 29 Feb 2024 23:59:59 GMT"),
+            Some(1_709_251_199_000)
+        );
+        for ms in [0, 951_782_400_000, 1_709_251_199_000, 4_102_444_800_000] {
+            assert_eq!(parse_http_date(&http_date(ms)), Some(ms));
+        }
+        assert_eq!(parse_http_date("yesterday"), None);
+        assert_eq!(parse_http_date("Wed, 25 Nov 2026 13:40:39 CET"), None);
+        assert_eq!(parse_http_date("Wed, 25 Nov 2026 13:40 GMT"), None);
     }
 
     #[test]

@@ -746,6 +746,7 @@ impl World {
 
     fn on_server_output(&mut self, out: Output) {
         match out {
+            Output::Http(h) => panic!("no web request was made, got {h:?}"),
             Output::Transmit(t) => {
                 let Some(p) = self
                     .peers

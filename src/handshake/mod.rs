@@ -22,6 +22,7 @@ pub use client::{
     client_upgrade, parse_response, parse_spec_response, spec_request, yeast, ClientUpgrade,
     ResponseParsed, SpecParsed, SpecRequest, UrlError,
 };
+pub(crate) use server::{client_address, decide, Decided};
 pub use server::{
     evaluate, parse_request, reject_malformed, Decision, Handshake, HandshakeConfig, IpNet, Parsed,
 };

@@ -5,6 +5,7 @@ use super::{
     HandshakeError, HandshakeLimits,
 };
 use crate::error::ConfigError;
+use crate::http::HttpResponse;
 use base64::Engine as _;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Version};
@@ -313,6 +314,31 @@ pub enum Decision {
 ///   subprotocol, no extension) and the [`Handshake`].
 #[must_use]
 pub fn evaluate(req: &Request<()>, peer: SocketAddr, config: &HandshakeConfig) -> Decision {
+    match decide(req, peer, config) {
+        Decided::Upgrade {
+            handshake,
+            response,
+        } => Decision::Upgrade {
+            handshake,
+            response,
+        },
+        Decided::Respond(r) => Decision::Respond {
+            status: r.status.as_u16(),
+            response: r.to_bytes(),
+        },
+    }
+}
+
+/// [`evaluate`] with the refusal as an [`HttpResponse`] the router can add headers to.
+pub(crate) enum Decided {
+    Upgrade {
+        handshake: Handshake,
+        response: Vec<u8>,
+    },
+    Respond(HttpResponse),
+}
+
+pub(crate) fn decide(req: &Request<()>, peer: SocketAddr, config: &HandshakeConfig) -> Decided {
     let pathname = normalize_pathname(&config.pathname);
     let path = req.uri().path();
     let head_only = req.method() == Method::HEAD;
@@ -371,10 +397,19 @@ pub fn evaluate(req: &Request<()>, peer: SocketAddr, config: &HandshakeConfig) -
          Sec-WebSocket-Accept: {}\r\n\r\n",
         sec_websocket_accept(key)
     );
-    Decision::Upgrade {
+    Decided::Upgrade {
         handshake,
         response: response.into_bytes(),
     }
+}
+
+/// The client address of a request from `peer`, per the configured trusted proxies.
+pub(crate) fn client_address(
+    req: &Request<()>,
+    peer: SocketAddr,
+    config: &HandshakeConfig,
+) -> (String, u16) {
+    remote_address(req, peer, &config.trusted_proxies)
 }
 
 /// The response to a head [`parse_request`] refused: `431 Request Header Fields Too
@@ -387,7 +422,7 @@ pub fn reject_malformed(err: &HandshakeError) -> Vec<u8> {
         ),
         _ => (StatusCode::BAD_REQUEST, "Bad Request"),
     };
-    http_response(status, "text/plain", &[], body, false)
+    http_response(status, "text/plain", &[], body, false).to_bytes()
 }
 
 /// Builds the `http::Request` from a complete httparse head.
@@ -425,27 +460,32 @@ fn to_http(
     Ok(request)
 }
 
-fn spec_response(pathname: &str, ping_interval_ms: u64, head_only: bool) -> Decision {
+fn spec_response(pathname: &str, ping_interval_ms: u64, head_only: bool) -> Decided {
     let mut body = String::from("{\"pingInterval\":");
     body.push_str(itoa::Buffer::new().format(ping_interval_ms));
     body.push_str(",\"pathname\":");
     crate::wire::js::write_json_str(&mut body, pathname);
     body.push_str(",\"version\":\"8.0.9\",\"parser\":\"json\",\"transformer\":\"websockets\"}");
-    Decision::Respond {
-        status: 200,
-        response: http_response(StatusCode::OK, "application/json", &[], &body, head_only),
-    }
+    Decided::Respond(http_response(
+        StatusCode::OK,
+        "application/json",
+        &[],
+        &body,
+        head_only,
+    ))
 }
 
-fn bad_request(body: &str, head_only: bool) -> Decision {
+fn bad_request(body: &str, head_only: bool) -> Decided {
     respond(StatusCode::BAD_REQUEST, &[], body, head_only)
 }
 
-fn respond(status: StatusCode, extra: &[(&str, &str)], body: &str, head_only: bool) -> Decision {
-    Decision::Respond {
-        status: status.as_u16(),
-        response: http_response(status, "text/plain", extra, body, head_only),
-    }
+fn respond(
+    status: StatusCode,
+    extra: &[(&'static str, &str)],
+    body: &str,
+    head_only: bool,
+) -> Decided {
+    Decided::Respond(http_response(status, "text/plain", extra, body, head_only))
 }
 
 /// `HTTP/1.1 <code> <reason>`, `Content-Type`, `Content-Length`, `extra`,
@@ -453,27 +493,18 @@ fn respond(status: StatusCode, extra: &[(&str, &str)], body: &str, head_only: bo
 fn http_response(
     status: StatusCode,
     content_type: &str,
-    extra: &[(&str, &str)],
+    extra: &[(&'static str, &str)],
     body: &str,
     head_only: bool,
-) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or(""),
-        body.len()
-    );
+) -> HttpResponse {
+    let mut r = HttpResponse::new(status, body.to_owned()).header("Content-Type", content_type);
     for (name, value) in extra {
-        out.push_str(name);
-        out.push_str(": ");
-        out.push_str(value);
-        out.push_str("\r\n");
+        r.headers.push((name, (*value).to_owned()));
     }
-    out.push_str("Connection: close\r\n\r\n");
-    if !head_only {
-        out.push_str(body);
+    if head_only {
+        r.head_only();
     }
-    out.into_bytes()
+    r
 }
 
 fn values(req: &Request<()>, name: HeaderName) -> impl Iterator<Item = &[u8]> {
@@ -713,7 +744,7 @@ mod tests {
 
     fn text_response(code: &str, extra: &str, body: &str) -> String {
         format!(
-            "HTTP/1.1 {code}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{extra}\
+            "HTTP/1.1 {code}\r\nContent-Type: text/plain\r\n{extra}Content-Length: {}\r\n\
              Connection: close\r\n\r\n{body}",
             body.len()
         )

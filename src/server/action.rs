@@ -216,6 +216,14 @@ impl ActionRegistry {
             .insert(key, Arc::new(spec));
     }
 
+    /// True when some registered action has an input named `name`.
+    pub(crate) fn knows_input(&self, name: &str) -> bool {
+        self.actions
+            .values()
+            .flat_map(BTreeMap::values)
+            .any(|spec| spec.inputs.iter().any(|(n, _)| n == name))
+    }
+
     /// Number of registered action versions.
     pub fn len(&self) -> usize {
         self.actions.values().map(BTreeMap::len).sum()

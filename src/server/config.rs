@@ -37,6 +37,9 @@ pub struct ServerConfig {
     /// Most file requests one connection may have outstanding; more answer "not found".
     /// Default: 16.
     pub max_pending_files_per_connection: u32,
+    /// Most action requests over HTTP (`/api`) running at once, server-wide; more are
+    /// answered `503` with `the server is too busy` (default 1024).
+    pub max_pending_web_actions: usize,
     /// Most frames queued in the core for one connection and not yet drained by
     /// `poll_output`; beyond it the connection is closed as a slow consumer. Default: 4096.
     pub max_outbound_queue_per_connection: usize,
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             max_connections: 100_000,
             max_rooms_per_connection: 256,
             max_pending_files_per_connection: 16,
+            max_pending_web_actions: 1024,
             max_outbound_queue_per_connection: 4096,
             max_message_len: 10 * 1024 * 1024,
             max_consecutive_violations: 16,

@@ -19,6 +19,7 @@ mod config;
 mod hooks;
 mod mime;
 mod rooms;
+mod web;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -32,6 +33,7 @@ pub use action::{
 pub use config::{ServerConfig, DEFAULT_VERBS};
 pub use hooks::{ChatHooks, ConnectionInfo};
 pub use mime::mime_type;
+pub use web::HttpTransmit;
 
 use crate::error::{ConfigError, UsageError};
 use crate::frame::{Frame, Text};
@@ -54,6 +56,8 @@ pub enum Output {
     Transmit(Transmit),
     /// Tell the application something happened.
     Event(Event),
+    /// Write this HTTP answer to a web request ([`Server::handle_api`]).
+    Http(HttpTransmit),
 }
 
 /// A frame for one connection.
@@ -90,6 +94,20 @@ pub enum Event {
         action: String,
         /// Scrubbed, defaulted, formatted and validated params (with `action`, `apiVersion`).
         params: Map<String, Value>,
+    },
+    /// An action request over HTTP (`/api`) whose params passed validation: run it and
+    /// call [`Server::respond`]. There is no socket connection behind it.
+    WebActionRequested {
+        /// The ticket to answer with ([`Server::handle_api`] returned it too).
+        request: RequestId,
+        /// The action name.
+        action: String,
+        /// Scrubbed, defaulted, formatted and validated params (with `action`, `apiVersion`).
+        params: Map<String, Value>,
+        /// The web request's id (`<fingerprint>-<uuid>`, as Actionhero names it).
+        connection_id: ConnectionId,
+        /// The browser fingerprint (from the cookie, or new).
+        fingerprint: Fingerprint,
     },
     /// A file request with a safe relative path: read it under the public directory and
     /// call [`Server::complete_file`].
@@ -424,6 +442,7 @@ pub struct Server {
     actions: ActionRegistry,
     hooks: Vec<(i32, Box<dyn ChatHooks>)>,
     pending: BTreeMap<RequestId, Pending>,
+    web: BTreeMap<RequestId, web::WebPending>,
     next_request: u64,
     out: VecDeque<Output>,
     next_tick: Option<Instant>,
@@ -466,6 +485,7 @@ impl Server {
             actions: ActionRegistry::new(),
             hooks: Vec::new(),
             pending: BTreeMap::new(),
+            web: BTreeMap::new(),
             next_request: 1,
             out: VecDeque::new(),
             next_tick,
@@ -677,6 +697,10 @@ impl Server {
         now: Instant,
     ) -> Result<Delivery, UsageError> {
         let now = self.clock.advance(now);
+        if self.web.contains_key(&request) {
+            self.respond_web(request, outcome, now);
+            return Ok(Delivery::Queued);
+        }
         let Some(p) = self.take_pending(request, PendingKind::Action)? else {
             return Ok(Delivery::ConnectionGone);
         };
@@ -1655,7 +1679,7 @@ impl Server {
         }
         let pos = self.out.iter().rposition(|o| match o {
             Output::Transmit(t) => t.conn == conn && is_user_chat(&t.frame),
-            Output::Event(_) => false,
+            Output::Event(_) | Output::Http(_) => false,
         });
         match (pos, self.conn_mut(conn)) {
             (Some(p), Some(c)) => {

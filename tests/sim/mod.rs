@@ -33,6 +33,8 @@ pub struct Sim {
     pub inbox: BTreeMap<ConnectionHandle, VecDeque<Frame>>,
     /// Every event the server emitted, in order.
     pub events: Vec<Event>,
+    /// HTTP answers to web requests, in order.
+    pub http: Vec<actionhero_ws::server::HttpTransmit>,
     /// Handles that got `Disconnected`.
     pub gone: Vec<ConnectionHandle>,
     /// Files of the virtual public directory.
@@ -66,6 +68,7 @@ impl Sim {
             now: start,
             inbox: BTreeMap::new(),
             events: Vec::new(),
+            http: Vec::new(),
             gone: Vec::new(),
             files: BTreeMap::new(),
             manual_actions: false,
@@ -222,11 +225,59 @@ impl Sim {
                     self.on_event(&e);
                     self.events.push(e);
                 }
+                Output::Http(h) => self.http.push(h),
             }
         }
         if let Some(t) = self.server.poll_timeout() {
             assert!(t > self.now, "poll_timeout in the past after a drain");
         }
+    }
+
+    /// Runs a sample action as the application would, answering on a later step.
+    fn run_sample(
+        &mut self,
+        request: actionhero_ws::server::RequestId,
+        action: &str,
+        params: &serde_json::Map<String, serde_json::Value>,
+    ) {
+        let random = self.random();
+        let now_ms = self.epoch_ms();
+        let run = self.samples.run(action, params, random, now_ms);
+        let outcome = match run {
+            Some(SampleRun::Done(o)) => o,
+            Some(SampleRun::Sleep {
+                duration_ms,
+                started_ms,
+                duration_param,
+            }) => {
+                let at = self.now + Duration::from_millis(duration_ms);
+                let o =
+                    samples::sleep_response(started_ms, started_ms + duration_ms, duration_param);
+                self.job_seq += 1;
+                self.jobs
+                    .insert((at, self.job_seq), Job::Action(request, o));
+                return;
+            }
+            Some(SampleRun::CreateRoom { name }) => {
+                let did = RoomName::new(&name)
+                    .ok()
+                    .is_some_and(|r| self.server.create_room(r).is_ok());
+                samples::create_chat_room_response(&name, did)
+            }
+            Some(SampleRun::Status) => samples::status_response(&StatusInfo {
+                id: "sim".into(),
+                name: "actionhero".into(),
+                description: "actionhero".into(),
+                version: "29.3.5".into(),
+                uptime_ms: self.elapsed_ms(),
+                consumed_memory_mb: 1.0,
+            }),
+            None => ActionOutcome::error("no such sample"),
+        };
+        // Respond on the next step, as an async application would.
+        self.job_seq += 1;
+        self.jobs
+            .insert((self.now, self.job_seq), Job::Action(request, outcome));
     }
 
     fn on_event(&mut self, e: &Event) {
@@ -242,48 +293,14 @@ impl Sim {
                     self.requested.push((*conn, *request, action.clone()));
                     return;
                 }
-                let random = self.random();
-                let now_ms = self.epoch_ms();
-                let run = self.samples.run(action, params, random, now_ms);
-                let outcome = match run {
-                    Some(SampleRun::Done(o)) => o,
-                    Some(SampleRun::Sleep {
-                        duration_ms,
-                        started_ms,
-                        duration_param,
-                    }) => {
-                        let at = self.now + Duration::from_millis(duration_ms);
-                        let o = samples::sleep_response(
-                            started_ms,
-                            started_ms + duration_ms,
-                            duration_param,
-                        );
-                        self.job_seq += 1;
-                        self.jobs
-                            .insert((at, self.job_seq), Job::Action(*request, o));
-                        return;
-                    }
-                    Some(SampleRun::CreateRoom { name }) => {
-                        let did = RoomName::new(&name)
-                            .ok()
-                            .is_some_and(|r| self.server.create_room(r).is_ok());
-                        samples::create_chat_room_response(&name, did)
-                    }
-                    Some(SampleRun::Status) => samples::status_response(&StatusInfo {
-                        id: "sim".into(),
-                        name: "actionhero".into(),
-                        description: "actionhero".into(),
-                        version: "29.3.5".into(),
-                        uptime_ms: self.elapsed_ms(),
-                        consumed_memory_mb: 1.0,
-                    }),
-                    None => ActionOutcome::error("no such sample"),
-                };
-                // Respond on the next step, as an async application would.
-                self.job_seq += 1;
-                self.jobs
-                    .insert((self.now, self.job_seq), Job::Action(*request, outcome));
+                self.run_sample(*request, action, params);
             }
+            Event::WebActionRequested {
+                request,
+                action,
+                params,
+                ..
+            } => self.run_sample(*request, action, params),
             Event::FileRequested { request, file, .. } => {
                 let outcome = match self.files.get(file) {
                     Some(content) => FileOutcome::Found {

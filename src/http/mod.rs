@@ -1,0 +1,30 @@
+//! The HTTP side, from raw request heads: which route answers (WebSocket upgrade, the
+//! Primus endpoints, the generated client library, static files, actions over `/api`),
+//! the fingerprint cookie and CORS. Pure decisions: the adapter reads bytes and files
+//! and writes what it is told (docs/architecture.md, "The HTTP side").
+//!
+//! ```text
+//!   handshake::parse_request(bytes) ─► Router::route(&request, ctx) ─► Route
+//!     Upgrade   write the 101, then Server::handle_open
+//!     Respond   write HttpResponse (keep the connection when it says so)
+//!     File      drive files::FileLookup with file metadata, read the bytes, write
+//!     Action    read body_len bytes, then Server::handle_api; its answer comes out as
+//!               server::Output::Http
+//! ```
+
+pub(crate) mod api;
+mod cors;
+pub mod files;
+mod fingerprint;
+mod inspect;
+pub mod library;
+mod response;
+mod router;
+
+pub use cors::CorsConfig;
+pub use fingerprint::{web_fingerprint, FingerprintConfig, WebFingerprint};
+pub use response::HttpResponse;
+pub use router::{
+    ApiRequest, BodyKind, FileAnswer, FileBody, RequestContext, RootEndpoint, Route, Router,
+    StaticFile, WebConfig, WebHeaders, CLIENT_LIBRARY_FILE,
+};

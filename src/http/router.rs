@@ -1,0 +1,785 @@
+//! Which route answers an HTTP request: the one decision an adapter asks for every
+//! request head it reads (docs/protocol.md, "HTTP routes").
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, Method, Request, StatusCode, Version};
+use serde_json::{Map, Value};
+
+use super::cors::{self, CorsConfig, PrimusCors};
+use super::files::{FileLookup, PublicFile, DEFAULT_MAX_FILE_LEN, DIRECTORY_INDEX};
+use super::fingerprint::{web_fingerprint, FingerprintConfig};
+use super::library::{self, ClientLibraryConfig, ClientUrl};
+use super::HttpResponse;
+use crate::error::ConfigError;
+use crate::handshake::{self, Decided, Handshake, HandshakeConfig};
+
+/// Where the generated client library is served (under the public path), whatever the
+/// public directory holds: Actionhero writes it there at boot; we serve it from memory.
+pub const CLIENT_LIBRARY_FILE: &str = "javascript/ActionheroWebsocketClient.js";
+
+/// What `/` serves (Actionhero's `web.rootEndpointType`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RootEndpoint {
+    /// Static files: `/` is the public directory's `index.html`, `/x` its file `x`.
+    #[default]
+    File,
+    /// Actions: `/NAME` runs action `NAME`.
+    Api,
+}
+
+/// The web side's settings (Actionhero's `config.web` and `config.websocket.client`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebConfig {
+    /// Path prefix of actions (`urlPathForActions`, default `/api`).
+    pub api_path: String,
+    /// Path prefix of static files (`urlPathForFiles`, default `/public`); `None`
+    /// serves no file under a prefix (the root endpoint may still serve files).
+    pub public_path: Option<String>,
+    /// What `/` and unprefixed paths serve (default [`RootEndpoint::File`]).
+    pub root_endpoint: RootEndpoint,
+    /// The public directory, canonical (the adapter canonicalizes it once); `None`:
+    /// every static file is not found (the client library is still served).
+    pub public_dir: Option<PathBuf>,
+    /// Cross-origin policy of the web routes and of plain HTTP under the Primus path.
+    pub cors: CorsConfig,
+    /// The fingerprint cookie.
+    pub fingerprint: FingerprintConfig,
+    /// `X-Powered-By` and `serverInformation.serverName` (default `actionhero`).
+    pub server_name: String,
+    /// `serverInformation.apiVersion` (default `0.0.1`, a stock project's version).
+    pub api_version: String,
+    /// `Cache-Control: max-age=` of static files, seconds (default 60).
+    pub file_cache_secs: u64,
+    /// Largest request body read for an action (default 1 MiB); larger gets `413`.
+    pub max_body_len: usize,
+    /// Largest static file served (default 16 MiB); larger ones are not found.
+    pub max_file_len: u64,
+    /// Seconds a kept-alive connection waits for its next request (default 5, Node's).
+    pub keep_alive_secs: u32,
+    /// Also route `/api?action=NAME` (older Actionhero; version 29 answers it 404,
+    /// which breaks its own client's HTTP fallback). Default `true`.
+    pub query_action_routing: bool,
+    /// The generated client library's `url` (default `window.location.origin`).
+    pub client_url: ClientUrl,
+    /// Extra client options written into the library's defaults, in order (for
+    /// example `timeout`, `reconnect`).
+    pub client_options: Map<String, Value>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            api_path: "/api".to_owned(),
+            public_path: Some("/public".to_owned()),
+            root_endpoint: RootEndpoint::File,
+            public_dir: None,
+            cors: CorsConfig::default(),
+            fingerprint: FingerprintConfig::default(),
+            server_name: "actionhero".to_owned(),
+            api_version: "0.0.1".to_owned(),
+            file_cache_secs: 60,
+            max_body_len: 1024 * 1024,
+            max_file_len: DEFAULT_MAX_FILE_LEN,
+            keep_alive_secs: 5,
+            query_action_routing: true,
+            client_url: ClientUrl::WindowOrigin,
+            client_options: Map::new(),
+        }
+    }
+}
+
+/// The request facts the adapter supplies with each head.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestContext {
+    /// The TCP peer.
+    pub peer: SocketAddr,
+    /// Wall-clock epoch milliseconds now (dates, cookie expiry).
+    pub now_ms: u64,
+    /// Fresh random bytes (a new fingerprint when the request has none).
+    pub entropy: [u8; 16],
+}
+
+/// The decision for one request head.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per request, consumed at once
+pub enum Route {
+    /// A WebSocket upgrade: write `response` (`101`), speak WebSocket, and pass
+    /// `handshake` to the server machine.
+    Upgrade {
+        /// Fingerprint and address of the connection.
+        handshake: Handshake,
+        /// The exact `101` bytes.
+        response: Vec<u8>,
+    },
+    /// Write this response.
+    Respond(HttpResponse),
+    /// A static file: drive [`StaticFile::lookup`] with file metadata, then answer.
+    File(StaticFile),
+    /// An action: read [`ApiRequest::body_len`] body bytes, then hand the request to
+    /// the server machine (`Server::handle_api`).
+    Action(ApiRequest),
+}
+
+/// The router: an immutable decision table built once from the configuration, shared
+/// by every connection (it holds the rendered client library).
+#[derive(Clone, Debug)]
+pub struct Router {
+    handshake: HandshakeConfig,
+    web: WebConfig,
+    pathname: String,
+    library: Bytes,
+    primus_js: Bytes,
+    library_etag: String,
+    library_modified_ms: u64,
+}
+
+impl Router {
+    /// Builds the router and renders the client library. `started_ms` (epoch ms) dates
+    /// the in-memory library, as the file Actionhero writes at boot is dated.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a path setting that does not start with `/`.
+    pub fn new(
+        handshake: HandshakeConfig,
+        web: WebConfig,
+        started_ms: u64,
+    ) -> Result<Self, ConfigError> {
+        for (field, path) in [
+            ("api_path", Some(&web.api_path)),
+            ("public_path", web.public_path.as_ref()),
+        ] {
+            if path.is_some_and(|p| !p.starts_with('/')) {
+                return Err(ConfigError::InvalidValue {
+                    field,
+                    reason: "must start with `/`",
+                });
+            }
+        }
+        let pathname = handshake::normalize_pathname(&handshake.pathname);
+        let ping = Some(handshake.ping_interval_ms)
+            .filter(|&ms| ms > 0)
+            .map(std::time::Duration::from_millis);
+        let library_config = ClientLibraryConfig {
+            pathname: pathname.clone(),
+            ping_interval: ping,
+            url: web.client_url.clone(),
+            api_path: web.api_path.clone(),
+            cookie_key: handshake.cookie_key.clone(),
+            options: web.client_options.clone(),
+        };
+        let library = Bytes::from(library::client_library(&library_config));
+        let primus_js = Bytes::from(library::primus_library(&pathname, ping));
+        let library_etag = weak_etag(library.len() as u64, started_ms);
+        Ok(Self {
+            handshake,
+            web,
+            pathname,
+            library,
+            primus_js,
+            library_etag,
+            library_modified_ms: started_ms,
+        })
+    }
+
+    /// The handshake configuration.
+    pub fn handshake_config(&self) -> &HandshakeConfig {
+        &self.handshake
+    }
+
+    /// The web configuration.
+    pub fn web_config(&self) -> &WebConfig {
+        &self.web
+    }
+
+    /// The rendered client library (what [`CLIENT_LIBRARY_FILE`] serves).
+    pub fn client_library(&self) -> &Bytes {
+        &self.library
+    }
+
+    /// Decides how to answer a complete request head.
+    pub fn route(&self, req: &Request<()>, ctx: &RequestContext) -> Route {
+        let path = req.uri().path();
+        if path.starts_with(self.pathname.as_str()) {
+            return self.primus(req, ctx);
+        }
+        let keep_alive = wants_keep_alive(req);
+        let head = req.method() == Method::HEAD;
+        let finish = |mut r: HttpResponse| {
+            r.keep_alive = keep_alive;
+            r.keep_alive_secs = self.web.keep_alive_secs;
+            if head {
+                r.head_only();
+            }
+            Route::Respond(r)
+        };
+        if req.headers().contains_key(header::UPGRADE) {
+            // Upgrades elsewhere: Actionhero leaves them hanging; we answer and close.
+            let mut r = HttpResponse::new(StatusCode::NOT_FOUND, "Not Found")
+                .header("Content-Type", "text/plain");
+            r.keep_alive = false;
+            return Route::Respond(r);
+        }
+        let cors = match cors::web(req.method(), req.headers(), &self.web.cors) {
+            Ok(c) => c,
+            Err(mut r) => {
+                r.date = Some(crate::time::http_date(ctx.now_ms));
+                return finish(r);
+            }
+        };
+        let fp = web_fingerprint(
+            req,
+            &self.handshake.cookie_key,
+            &self.web.fingerprint,
+            ctx.now_ms,
+            ctx.entropy,
+        );
+        let common = WebHeaders::new(&self.web, cors, fp.set_cookie, ctx.now_ms, keep_alive);
+        let target = WebTarget::of(path, &self.web);
+        if req.method() == Method::OPTIONS {
+            return Route::Respond(common.json(StatusCode::OK, Bytes::new(), false));
+        }
+        match target {
+            WebTarget::Api(rest) => {
+                let query = req.uri().query().unwrap_or("");
+                let action = match rest.first() {
+                    Some(name) => Some(percent_decode(name)),
+                    None if self.web.query_action_routing => query_action(query),
+                    None => None,
+                };
+                let body_len = match content_length(req.headers()) {
+                    Ok(n) => n,
+                    Err(status) => {
+                        let r = HttpResponse::new(status, Bytes::new())
+                            .header("Content-Type", "text/plain");
+                        return Route::Respond(r);
+                    }
+                };
+                if body_len > self.web.max_body_len {
+                    let mut r =
+                        HttpResponse::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large")
+                            .header("Content-Type", "text/plain");
+                    r.keep_alive = false;
+                    return Route::Respond(r);
+                }
+                let (remote_ip, remote_port) =
+                    handshake::client_address(req, ctx.peer, &self.handshake);
+                let body_kind = if req.method() == Method::GET || req.method() == Method::HEAD {
+                    BodyKind::Ignored
+                } else {
+                    match req
+                        .headers()
+                        .get(header::CONTENT_TYPE)
+                        .map(|v| v.as_bytes())
+                    {
+                        None => BodyKind::Ignored,
+                        Some(ct) => BodyKind::of(ct),
+                    }
+                };
+                Route::Action(ApiRequest {
+                    action,
+                    query: query.to_owned(),
+                    body_len,
+                    body_kind,
+                    fingerprint: fp.fingerprint,
+                    remote_ip,
+                    remote_port,
+                    headers: common,
+                    head,
+                    server_name: self.web.server_name.clone(),
+                    api_version: self.web.api_version.clone(),
+                })
+            }
+            WebTarget::File(rest) => {
+                let mut file = rest.join("/");
+                if file.is_empty() || path.ends_with('/') {
+                    if !file.is_empty() {
+                        file.push('/');
+                    }
+                    file.push_str(DIRECTORY_INDEX);
+                }
+                let file = percent_decode(&file);
+                let conditional = Conditional::of(req.headers());
+                let sf = StaticFile {
+                    lookup: None,
+                    headers: common,
+                    conditional,
+                    head,
+                    cache_secs: self.web.file_cache_secs,
+                };
+                if file == CLIENT_LIBRARY_FILE {
+                    return Route::Respond(sf.in_memory(
+                        &self.library,
+                        "application/javascript",
+                        self.library_modified_ms,
+                        &self.library_etag,
+                    ));
+                }
+                let lookup = self
+                    .web
+                    .public_dir
+                    .as_deref()
+                    .and_then(|root| FileLookup::start(root, &file, self.web.max_file_len));
+                Route::File(StaticFile { lookup, ..sf })
+            }
+        }
+    }
+
+    /// Plain HTTP and upgrades under the Primus path.
+    fn primus(&self, req: &Request<()>, ctx: &RequestContext) -> Route {
+        let head = req.method() == Method::HEAD;
+        if !req.headers().contains_key(header::UPGRADE) {
+            let extra = match cors::primus(req.method(), req.headers(), &self.web.cors) {
+                PrimusCors::Answer(r) => return Route::Respond(r),
+                PrimusCors::Headers(h) => h,
+            };
+            let rest = &req.uri().path()[self.pathname.len()..];
+            if rest == "/primus.js" {
+                let mut r = HttpResponse::new(StatusCode::OK, self.primus_js.clone())
+                    .header("Content-Type", "text/javascript; charset=utf-8");
+                r.headers.extend(extra);
+                if head {
+                    r.head_only();
+                }
+                return Route::Respond(r);
+            }
+            if let Decided::Respond(mut r) = handshake::decide(req, ctx.peer, &self.handshake) {
+                r.headers.extend(extra);
+                return Route::Respond(r);
+            }
+        }
+        match handshake::decide(req, ctx.peer, &self.handshake) {
+            Decided::Upgrade {
+                handshake,
+                response,
+            } => Route::Upgrade {
+                handshake,
+                response,
+            },
+            Decided::Respond(r) => Route::Respond(r),
+        }
+    }
+}
+
+/// Where a web path leads (Actionhero's `determineRequestParams`).
+enum WebTarget<'a> {
+    Api(Vec<&'a str>),
+    File(Vec<&'a str>),
+}
+
+impl<'a> WebTarget<'a> {
+    fn of(path: &'a str, web: &WebConfig) -> Self {
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let prefix = |p: &str| -> Vec<String> {
+            p.split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let starts = |pre: &[String]| {
+            !parts.is_empty()
+                && pre.len() <= parts.len()
+                && pre.iter().zip(&parts).all(|(a, b)| a == b)
+        };
+        let api = prefix(&web.api_path);
+        if !api.is_empty() && starts(&api) {
+            return Self::Api(parts[api.len()..].to_vec());
+        }
+        if let Some(public) = web.public_path.as_deref().map(prefix) {
+            if !public.is_empty() && starts(&public) {
+                return Self::File(parts[public.len()..].to_vec());
+            }
+        }
+        match web.root_endpoint {
+            RootEndpoint::File => Self::File(parts),
+            RootEndpoint::Api => Self::Api(parts),
+        }
+    }
+}
+
+/// What kind of body an action request carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `GET`/`HEAD`, or no `Content-Type`: the body is read and ignored.
+    Ignored,
+    /// `application/json`.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// Anything else (multipart uploads included): not parsed.
+    Other,
+}
+
+impl BodyKind {
+    fn of(content_type: &[u8]) -> Self {
+        let ct = String::from_utf8_lossy(content_type).to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if essence == "application/json" || essence.ends_with("+json") {
+            Self::Json
+        } else if essence == "application/x-www-form-urlencoded" {
+            Self::Form
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// An action request from the web: what the server machine needs to run it, once the
+/// adapter has read the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiRequest {
+    /// The action named by the path (`/api/NAME`) or, when enabled, by `?action=`.
+    pub action: Option<String>,
+    /// The raw query string.
+    pub query: String,
+    /// Body bytes the adapter must read (from `Content-Length`, already within
+    /// [`WebConfig::max_body_len`]).
+    pub body_len: usize,
+    /// How to read the body.
+    pub body_kind: BodyKind,
+    /// The request's fingerprint.
+    pub fingerprint: String,
+    /// The client IP (forwarding headers believed only from trusted proxies).
+    pub remote_ip: String,
+    /// The client port.
+    pub remote_port: u16,
+    /// Headers every answer carries (cookie, CORS, server name, date, keep-alive).
+    pub headers: WebHeaders,
+    /// A `HEAD` request: answer without a body.
+    pub head: bool,
+    /// `serverInformation.serverName`.
+    pub server_name: String,
+    /// `serverInformation.apiVersion`.
+    pub api_version: String,
+}
+
+impl ApiRequest {
+    /// The JSON answer (`Content-Length: 0` and no body for `HEAD`, as Actionhero).
+    pub(crate) fn response(&self, status: StatusCode, body: String) -> HttpResponse {
+        let body = if self.head { String::new() } else { body };
+        self.headers.json(status, Bytes::from(body), false)
+    }
+
+    /// A JSONP answer: `application/javascript`, first.
+    pub(crate) fn script(&self, status: StatusCode, body: String) -> HttpResponse {
+        let body = if self.head { String::new() } else { body };
+        self.headers.json(status, Bytes::from(body), true)
+    }
+}
+
+/// The headers every Actionhero web answer carries, and its connection handling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebHeaders {
+    /// `strict-transport-security`, the CORS headers and `x-powered-by`, in the order
+    /// Actionhero writes them.
+    common: Vec<(&'static str, String)>,
+    set_cookie: Option<String>,
+    date: String,
+    keep_alive: bool,
+    keep_alive_secs: u32,
+}
+
+impl WebHeaders {
+    fn new(
+        web: &WebConfig,
+        cors: Option<(String, bool)>,
+        set_cookie: Option<String>,
+        now_ms: u64,
+        keep_alive: bool,
+    ) -> Self {
+        let mut common = vec![(
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains".to_owned(),
+        )];
+        if let Some((origin, vary)) = cors {
+            common.push(("access-control-allow-headers", "Content-Type".to_owned()));
+            common.push(("access-control-allow-methods", cors::WEB_METHODS.to_owned()));
+            common.push(("access-control-allow-origin", origin));
+            if vary {
+                common.push(("vary", "Origin".to_owned()));
+            }
+        }
+        common.push(("x-powered-by", web.server_name.clone()));
+        Self {
+            common,
+            set_cookie,
+            date: crate::time::http_date(now_ms),
+            keep_alive,
+            keep_alive_secs: web.keep_alive_secs,
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Self {
+        Self::new(
+            &WebConfig::default(),
+            Some(("*".into(), false)),
+            None,
+            0,
+            false,
+        )
+    }
+
+    /// The fingerprint cookie this answer sets, if any.
+    pub fn set_cookie(&self) -> Option<&str> {
+        self.set_cookie.as_deref()
+    }
+
+    fn finish(&self, mut r: HttpResponse) -> HttpResponse {
+        r.date = Some(self.date.clone());
+        r.keep_alive = self.keep_alive;
+        r.keep_alive_secs = self.keep_alive_secs;
+        r
+    }
+
+    /// An action, OPTIONS or JSONP answer.
+    fn json(&self, status: StatusCode, body: Bytes, script: bool) -> HttpResponse {
+        let mut r = HttpResponse::new(status, body);
+        if script {
+            r.headers
+                .push(("content-type", "application/javascript".to_owned()));
+        }
+        r.headers.extend(self.common.iter().cloned());
+        if !script {
+            r.headers
+                .push(("content-type", "application/json; charset=utf-8".to_owned()));
+        }
+        if let Some(c) = &self.set_cookie {
+            r.headers.push(("set-cookie", c.clone()));
+        }
+        self.finish(r)
+    }
+
+    /// A static file's headers (`cache-control` and `content-type` first).
+    fn file(&self, mime: &str, cache_secs: u64) -> HttpResponse {
+        let mut r = HttpResponse::new(StatusCode::OK, Bytes::new());
+        r.headers.push((
+            "cache-control",
+            format!("max-age={cache_secs}, must-revalidate, public"),
+        ));
+        r.headers.push(("content-type", mime.to_owned()));
+        r.headers.extend(self.common.iter().cloned());
+        if let Some(c) = &self.set_cookie {
+            r.headers.push(("set-cookie", c.clone()));
+        }
+        self.finish(r)
+    }
+
+    /// The static-file `404`.
+    fn not_found(&self) -> HttpResponse {
+        let mut r = HttpResponse::new(StatusCode::NOT_FOUND, Bytes::from_static(NOT_FOUND));
+        r.headers.push(("content-type", "text/html".to_owned()));
+        r.headers.extend(self.common.iter().cloned());
+        if let Some(c) = &self.set_cookie {
+            r.headers.push(("set-cookie", c.clone()));
+        }
+        self.finish(r)
+    }
+}
+
+/// The body of a static-file `404` (Actionhero's `fileNotFound` text).
+const NOT_FOUND: &[u8] = b"that file is not found";
+
+/// A static file request.
+#[derive(Clone, Debug)]
+pub struct StaticFile {
+    /// The lookup to drive (`None`: the path can never be served, or there is no
+    /// public directory).
+    pub lookup: Option<FileLookup>,
+    headers: WebHeaders,
+    conditional: Conditional,
+    head: bool,
+    cache_secs: u64,
+}
+
+/// What to do with a static file once it is found (or not).
+#[derive(Debug)]
+pub enum FileAnswer {
+    /// Write this (`404`, `304`).
+    Respond(HttpResponse),
+    /// Read the file's bytes, then call [`FileBody::respond`].
+    Read(FileBody),
+}
+
+/// A found file whose bytes the adapter reads.
+#[derive(Debug)]
+pub struct FileBody {
+    /// The file.
+    pub file: PublicFile,
+    response: HttpResponse,
+    not_found: HttpResponse,
+    head: bool,
+}
+
+impl FileBody {
+    /// The answer with the file's bytes; `None` (the read failed) gives the `404`.
+    pub fn respond(self, bytes: Option<Bytes>) -> HttpResponse {
+        let mut r = self.response;
+        let Some(bytes) = bytes else {
+            return self.not_found;
+        };
+        r.content_length = Some(bytes.len() as u64);
+        if !self.head {
+            r.body = bytes;
+        }
+        r
+    }
+}
+
+impl StaticFile {
+    /// The answer once the lookup ended: `found` is its [`Lookup::Found`] file.
+    ///
+    /// [`Lookup::Found`]: super::files::Lookup::Found
+    pub fn answer(self, found: Option<PublicFile>) -> FileAnswer {
+        let Some(file) = found else {
+            return FileAnswer::Respond(self.headers.not_found());
+        };
+        // Actionhero crashes on a type `mime` does not know; we send bytes.
+        let mime = file.mime.unwrap_or("application/octet-stream");
+        let mut r = self.headers.file(mime, self.cache_secs);
+        let etag = weak_etag(file.len, file.modified_ms);
+        if self
+            .conditional
+            .not_modified(file.modified_ms, &etag, &mut r)
+        {
+            r.status = StatusCode::NOT_MODIFIED;
+            r.content_length = None;
+            return FileAnswer::Respond(r);
+        }
+        FileAnswer::Read(FileBody {
+            file,
+            response: r,
+            not_found: self.headers.not_found(),
+            head: self.head,
+        })
+    }
+
+    fn in_memory(self, body: &Bytes, mime: &str, modified_ms: u64, etag: &str) -> HttpResponse {
+        let mut r = self.headers.file(mime, self.cache_secs);
+        if self.conditional.not_modified(modified_ms, etag, &mut r) {
+            r.status = StatusCode::NOT_MODIFIED;
+            r.content_length = None;
+            return r;
+        }
+        r.content_length = Some(body.len() as u64);
+        if !self.head {
+            r.body = body.clone();
+        }
+        r
+    }
+}
+
+/// The conditional headers of a static file request (Actionhero's `sendFile`).
+#[derive(Clone, Debug, Default)]
+struct Conditional {
+    if_modified_since: Option<Option<u64>>,
+    if_none_match: Option<String>,
+    no_cache: bool,
+}
+
+impl Conditional {
+    fn of(headers: &HeaderMap) -> Self {
+        let text = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        };
+        Self {
+            if_modified_since: text(header::IF_MODIFIED_SINCE)
+                .map(|v| crate::time::parse_http_date(&v)),
+            if_none_match: text(header::IF_NONE_MATCH),
+            no_cache: text(header::CACHE_CONTROL).is_some_and(|v| v.contains("no-cache")),
+        }
+    }
+
+    /// True for `304`. Like Actionhero: an `If-Modified-Since` decides alone (and the
+    /// answer then carries no `ETag`); otherwise the `ETag` is sent and compared with
+    /// `If-None-Match` unless the request says `no-cache`.
+    fn not_modified(&self, modified_ms: u64, etag: &str, r: &mut HttpResponse) -> bool {
+        if let Some(since) = self.if_modified_since {
+            let modified = modified_ms - modified_ms % 1000;
+            return since.is_some_and(|since| modified <= since);
+        }
+        r.headers.push(("etag", etag.to_owned()));
+        let matches = self.if_none_match.as_deref().is_some_and(|list| {
+            list.split(',')
+                .map(str::trim)
+                .any(|m| m == "*" || m == etag || m.strip_prefix("W/") == Some(etag))
+        });
+        matches && !self.no_cache
+    }
+}
+
+/// The `etag` package's weak tag for a file: `W/"<size hex>-<mtime ms hex>"`.
+fn weak_etag(len: u64, modified_ms: u64) -> String {
+    format!("W/\"{len:x}-{modified_ms:x}\"")
+}
+
+fn wants_keep_alive(req: &Request<()>) -> bool {
+    let tokens = req
+        .headers()
+        .get_all(header::CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|t| t.trim_ascii().to_ascii_lowercase())
+        .collect::<Vec<_>>();
+    match req.version() {
+        Version::HTTP_10 => tokens.iter().any(|t| t == b"keep-alive"),
+        _ => !tokens.iter().any(|t| t == b"close"),
+    }
+}
+
+/// The body length from `Content-Length` (0 without one). `Transfer-Encoding` bodies are
+/// refused with `411 Length Required`, a bad length with `400`.
+fn content_length(headers: &HeaderMap) -> Result<usize, StatusCode> {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        return Err(StatusCode::LENGTH_REQUIRED);
+    }
+    let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(0),
+        (Some(v), None) => std::str::from_utf8(v.as_bytes())
+            .ok()
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse().ok())
+            .ok_or(StatusCode::BAD_REQUEST),
+        (Some(_), Some(_)) => Err(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// `?action=` of a query (its last value, as `qs` and Actionhero's param merge give).
+fn query_action(query: &str) -> Option<String> {
+    super::api::parse_query(query)
+        .remove("action")
+        .and_then(|v| match v {
+            Value::String(s) => Some(s),
+            Value::Array(mut a) => a.pop().and_then(|v| v.as_str().map(str::to_owned)),
+            _ => None,
+        })
+        .filter(|s| !s.is_empty())
+}
+
+/// `decodeURIComponent`, keeping the input when it is not valid.
+pub(crate) fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |at: usize| bytes.get(at).and_then(|&h| char::from(h).to_digit(16));
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi << 4 | lo).unwrap_or(0));
+                i += 3;
+            }
+            (b'%', _, _) => return s.to_owned(),
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
+}
