@@ -13,6 +13,7 @@ pub mod frame;
 #[allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)] // fuzz bodies assert by panicking
 pub mod fuzz;
 pub mod handshake;
+pub mod http;
 pub mod ids;
 pub mod samples;
 pub mod server;

@@ -1,0 +1,6 @@
+//! HTTP side.
+
+mod inspect;
+pub mod library;
+
+pub use library::*;
