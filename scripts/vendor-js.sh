@@ -2,8 +2,9 @@
 # Regenerates vendor/js/ (the browser client library templates, see vendor/js/README.md)
 # from the pinned npm packages: actionhero 29.3.5 and the primus 8.0.9 it pulls in.
 #
-# Uses interop/node_modules when it holds actionhero 29.3.5; otherwise installs
-# interop/package.json + package-lock.json (`npm ci`) into a scratch directory.
+# Uses interop/node_modules when it holds actionhero 29.3.5; otherwise (or with
+# --scratch) installs interop/package.json + package-lock.json (`npm ci`) into a scratch
+# directory.
 # Needs node (and npm in the second case). Prints what changed (git status).
 # Exit: 0 ok, non-zero on failure (see scripts/vendor-js.js for its checks).
 set -euo pipefail
@@ -16,7 +17,7 @@ installed_version() { # node_modules dir
 }
 
 NODE_MODULES="$ROOT/interop/node_modules"
-if [ "$(installed_version "$NODE_MODULES")" != "29.3.5" ]; then
+if [ "${1:-}" = "--scratch" ] || [ "$(installed_version "$NODE_MODULES")" != "29.3.5" ]; then
   command -v npm >/dev/null || { echo "vendor-js.sh: npm not found" >&2; exit 1; }
   SCRATCH="$(mktemp -d)"
   trap 'rm -rf "$SCRATCH"' EXIT

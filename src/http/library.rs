@@ -80,7 +80,9 @@ impl Default for ClientLibraryConfig {
 /// pings).
 ///
 /// The client's default `pingTimeout` is `pingInterval + Math.round(pingInterval / 2)`
-/// milliseconds, or `false` without pings.
+/// milliseconds, or `false` without pings. A pathname is written as is, between double
+/// quotes, as Primus does (its `$` replacement patterns expanded; `` $` `` and `$'` are
+/// the one case where the output differs from Primus's).
 pub fn primus_library(pathname: &str, ping_interval: Option<Duration>) -> String {
     let pathname = if pathname.starts_with('/') {
         pathname.to_owned()
@@ -97,27 +99,18 @@ pub fn primus_library(pathname: &str, ping_interval: Option<Duration>) -> String
         }
         None => "false".to_owned(),
     };
+    let filled = PRIMUS_TEMPLATE.replacen(PING_TIMEOUT, &ping_timeout, 1);
+    let Some((before, after)) = filled.split_once(PATHNAME) else {
+        return filled;
+    };
     // Primus writes the pathname with `String.prototype.replace`, so `$` patterns in it
-    // are expanded (`$$`, `$&`; `` $` `` and `$'` see the template, not Primus's source).
-    let mut out = String::with_capacity(PRIMUS_TEMPLATE.len() + pathname.len() + 16);
-    let mut rest = PRIMUS_TEMPLATE;
-    while let Some(at) = rest.find('%') {
-        let (before, tail) = rest.split_at(at);
-        out.push_str(before);
-        if let Some(after) = tail.strip_prefix(PATHNAME) {
-            let whole_before = &PRIMUS_TEMPLATE[..PRIMUS_TEMPLATE.len() - tail.len()];
-            let matched = "null; // @import {primus::pathname}";
-            push_js_replacement(&mut out, &pathname, matched, whole_before, after);
-            rest = after;
-        } else if let Some(after) = tail.strip_prefix(PING_TIMEOUT) {
-            out.push_str(&ping_timeout);
-            rest = after;
-        } else {
-            out.push('%');
-            rest = &tail[1..];
-        }
-    }
-    out.push_str(rest);
+    // are expanded: `$$` and `$&` exactly; `` $` `` and `$'` here insert the rendered
+    // text around the pathname, where Primus inserts its unrendered source.
+    let mut out = String::with_capacity(filled.len() + pathname.len());
+    out.push_str(before);
+    let matched = "null; // @import {primus::pathname}";
+    push_js_replacement(&mut out, &pathname, matched, before, after);
+    out.push_str(after);
     out
 }
 
