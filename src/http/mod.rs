@@ -23,6 +23,7 @@ mod router;
 
 pub use cors::CorsConfig;
 pub use fingerprint::{web_fingerprint, FingerprintConfig, WebFingerprint};
+pub use library::{client_library, primus_library, ClientLibraryConfig, ClientUrl};
 pub use response::HttpResponse;
 pub use router::{
     ApiRequest, BodyKind, FileAnswer, FileBody, RequestContext, RootEndpoint, Route, Router,
