@@ -63,6 +63,20 @@ pub struct PublicFile {
     pub modified_ms: u64,
 }
 
+impl PublicFile {
+    /// The `file` verb's answer for this file with its bytes: the content as UTF-8
+    /// (invalid sequences become U+FFFD, as Node's `toString()` does), the size from
+    /// the lookup's metadata, as Actionhero reports it.
+    pub fn into_outcome(self, bytes: &[u8]) -> crate::server::FileOutcome {
+        crate::server::FileOutcome::Found {
+            content: String::from_utf8_lossy(bytes).into_owned(),
+            mime: self.mime.map(str::to_owned),
+            length: self.len,
+            last_modified_ms: self.modified_ms,
+        }
+    }
+}
+
 /// One step of a lookup: the path whose [`FileMeta`] the lookup needs next.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileLookup {

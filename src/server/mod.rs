@@ -100,6 +100,8 @@ pub enum Event {
     WebActionRequested {
         /// The ticket to answer with ([`Server::handle_api`] returned it too).
         request: RequestId,
+        /// The web request's messageId (a uuid, as Actionhero makes it).
+        message_id: MessageId,
         /// The action name.
         action: String,
         /// Scrubbed, defaulted, formatted and validated params (with `action`, `apiVersion`).

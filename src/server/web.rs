@@ -15,7 +15,7 @@ use super::action::{process_params, Refusal, GLOBAL_SAFE_PARAMS};
 use super::{ActionOutcome, Event, Output, RequestId, Server};
 use crate::http::api::{self, RequesterInformation, ServerInformation};
 use crate::http::{ApiRequest, HttpResponse};
-use crate::ids::{ConnectionId, Fingerprint};
+use crate::ids::{ConnectionId, Fingerprint, MessageId};
 
 /// The answer to one web request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,9 +103,11 @@ impl Server {
             Ok((spec, params)) => {
                 let connection_id = ConnectionId::new(pending.id.as_str());
                 let fingerprint = Fingerprint::new(pending.req.fingerprint.as_str());
+                let message_id = MessageId::from(pending.message_id.as_str());
                 self.web.insert(request, pending);
                 self.event(Event::WebActionRequested {
                     request,
+                    message_id,
                     action: spec.name.clone(),
                     params,
                     connection_id,

@@ -51,6 +51,27 @@ mod trace;
 
 pub use server::{ActionContext, AdapterConfig, ServerBuilder, ServerError, ServerHandle};
 
+/// Wall-clock epoch milliseconds now.
+pub(crate) fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// 16 bytes from the OS random source (a new browser fingerprint is made of them).
+pub(crate) fn random_bytes16() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        // Still distinct per request, if not secret: the clock and a counter.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        b[..8].copy_from_slice(&epoch_ms().to_le_bytes());
+        b[8..].copy_from_slice(&n.to_le_bytes());
+    }
+    b
+}
+
 /// Draws a 32-byte seed for a core state machine from the operating system.
 ///
 /// # Errors

@@ -3,7 +3,7 @@
 //! process figures) done here.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actionhero_ws::samples::{self, SampleRun, Samples, StatusInfo};
 use actionhero_ws::server::{ActionOutcome, RoomError};
@@ -68,12 +68,7 @@ async fn run(state: Arc<SampleState>, ctx: ActionContext) -> ActionOutcome {
     }
 }
 
-fn epoch_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
+use crate::epoch_ms;
 
 /// A uniform float in `[0, 1)` from the OS random source (53 random bits).
 fn random_unit() -> f64 {

@@ -20,10 +20,10 @@ pub(crate) fn request<F: Future>(
     fut: F,
     kind: &'static str,
     name: &str,
-    conn: actionhero_ws::ConnectionHandle,
+    conn: Option<actionhero_ws::ConnectionHandle>,
 ) -> impl Future<Output = F::Output> {
     use tracing::Instrument as _;
-    fut.instrument(tracing::info_span!("request", kind, name, %conn))
+    fut.instrument(tracing::info_span!("request", kind, name, ?conn))
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -31,7 +31,7 @@ pub(crate) fn request<F: Future>(
     fut: F,
     kind: &'static str,
     name: &str,
-    conn: actionhero_ws::ConnectionHandle,
+    conn: Option<actionhero_ws::ConnectionHandle>,
 ) -> F {
     let _ = (kind, name, conn);
     fut

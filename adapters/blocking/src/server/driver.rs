@@ -209,6 +209,9 @@ impl Driver {
             match out {
                 Output::Transmit(t) => self.transmit(t),
                 Output::Event(e) => self.event(e),
+                // This adapter serves no web routes yet: it never calls `handle_api`,
+                // so no HTTP answer can come out.
+                Output::Http(_) => {}
             }
         }
     }

@@ -6,9 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actionhero_ws::handshake::{self, Decision, HandshakeConfig, Parsed};
+use actionhero_ws::handshake::{self, Parsed};
+use actionhero_ws::http::{FileAnswer, RequestContext, Route, Router};
 use actionhero_ws::server::CloseCause;
 use actionhero_ws::{ConnectionHandle, Frame};
+use bytes::Bytes;
 use futures_util::FutureExt as _;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -30,7 +32,9 @@ const WRITE_BATCH: usize = 64;
 const READ_BATCH: usize = 64;
 
 pub(crate) struct ConnShared {
-    pub(crate) handshake: HandshakeConfig,
+    pub(crate) router: Router,
+    /// The canonical public directory, when there is one.
+    pub(crate) public_root: Option<std::path::PathBuf>,
     pub(crate) adapter: AdapterConfig,
     pub(crate) max_message: usize,
     pub(crate) inbound: mpsc::Sender<Inbound>,
@@ -76,57 +80,134 @@ async fn connection(
     websocket(ws, handshake, &shared).await;
 }
 
-/// Reads the HTTP upgrade head, lets the core decide, answers, and starts the WebSocket
-/// layer. `None` when the connection was answered and closed (or dropped).
+/// Serves HTTP requests until one is a WebSocket upgrade: reads each head, lets the
+/// core's router decide, and carries the decision out (write, read a file, run an action
+/// through the driver). `None` when the connection ended without an upgrade.
 async fn upgrade(
     mut stream: TcpStream,
     peer: SocketAddr,
     shared: &ConnShared,
 ) -> Option<(Ws, handshake::Handshake)> {
     let _ = stream.set_nodelay(true);
-    let deadline = Instant::now() + shared.adapter.handshake_timeout;
+    let mut deadline = Instant::now() + shared.adapter.handshake_timeout;
     let mut buf = Vec::with_capacity(1024);
-    let (request, consumed) = loop {
-        match handshake::parse_request(&buf, &shared.handshake.limits) {
-            Ok(Parsed::NeedMore) => {}
-            Ok(Parsed::Complete { request, consumed }) => break (request, consumed),
-            Err(e) => {
-                trace::debug!(error = %e, "malformed upgrade request");
-                answer_and_close(stream, &handshake::reject_malformed(&e), shared).await;
-                return None;
+    loop {
+        let (request, consumed) = loop {
+            match handshake::parse_request(&buf, &shared.router.handshake_config().limits) {
+                Ok(Parsed::NeedMore) => {}
+                Ok(Parsed::Complete { request, consumed }) => break (request, consumed),
+                Err(e) => {
+                    trace::debug!(error = %e, "malformed request head");
+                    answer_and_close(stream, &handshake::reject_malformed(&e), shared).await;
+                    return None;
+                }
             }
-        }
-        if buf.len() == buf.capacity() {
-            buf.reserve(4096);
-        }
-        match timeout_at(deadline, stream.read_buf(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => {}
-            // EOF, error, or too slow: drop without an answer.
-            Ok(Ok(_)) | Ok(Err(_)) | Err(_) => return None,
-        }
-    };
-    let (handshake, response) = match handshake::evaluate(&request, peer, &shared.handshake) {
-        Decision::Respond { response, .. } => {
-            answer_and_close(stream, &response, shared).await;
+            if buf.len() == buf.capacity() {
+                buf.reserve(4096);
+            }
+            match timeout_at(deadline, stream.read_buf(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                // EOF, error, too slow, or an idle kept-alive connection: drop silently.
+                Ok(Ok(_)) | Ok(Err(_)) | Err(_) => return None,
+            }
+        };
+        buf.drain(..consumed);
+        let ctx = RequestContext {
+            peer,
+            now_ms: crate::epoch_ms(),
+            entropy: crate::random_bytes16(),
+        };
+        let response = match shared.router.route(&request, &ctx) {
+            Route::Upgrade {
+                handshake,
+                response,
+            } => {
+                match timeout_at(deadline, stream.write_all(&response)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) | Err(_) => return None,
+                }
+                let config = WebSocketConfig::default()
+                    .read_buffer_size(shared.adapter.read_buffer_size.max(64))
+                    .max_message_size(Some(shared.max_message))
+                    .max_frame_size(Some(shared.max_message));
+                let ws =
+                    WebSocketStream::from_partially_read(stream, buf, Role::Server, Some(config))
+                        .await;
+                return Some((ws, handshake));
+            }
+            Route::Respond(response) => response,
+            Route::File(file) => {
+                let answer = match shared.public_root.clone() {
+                    Some(_) => {
+                        let lookup = file.lookup.clone();
+                        let found = tokio::task::spawn_blocking(move || crate::files::find(lookup))
+                            .await
+                            .ok()
+                            .flatten();
+                        file.answer(found)
+                    }
+                    None => file.answer(None),
+                };
+                match answer {
+                    FileAnswer::Respond(r) => r,
+                    FileAnswer::Read(body) => {
+                        let path = body.file.path.clone();
+                        let bytes = tokio::task::spawn_blocking(move || std::fs::read(path).ok())
+                            .await
+                            .ok()
+                            .flatten()
+                            .map(Bytes::from);
+                        body.respond(bytes)
+                    }
+                }
+            }
+            Route::Action(api) => {
+                // The body: what is already buffered, then the rest.
+                while buf.len() < api.body_len {
+                    buf.reserve(api.body_len - buf.len());
+                    match timeout_at(deadline, stream.read_buf(&mut buf)).await {
+                        Ok(Ok(n)) if n > 0 => {}
+                        Ok(Ok(_)) | Ok(Err(_)) | Err(_) => return None,
+                    }
+                }
+                let body: Vec<u8> = buf.drain(..api.body_len).collect();
+                let (reply, answer) = oneshot::channel();
+                let sent = shared
+                    .inbound
+                    .send(Inbound::Api {
+                        request: api,
+                        body,
+                        reply,
+                    })
+                    .await;
+                match (sent, answer.await) {
+                    (Ok(()), Ok(response)) => response,
+                    // The server is stopping.
+                    _ => return None,
+                }
+            }
+        };
+        if !response.keep_alive {
+            answer_and_close(stream, &response.to_bytes(), shared).await;
             return None;
         }
-        Decision::Upgrade {
-            handshake,
-            response,
-        } => (handshake, response),
-    };
-    match timeout_at(deadline, stream.write_all(&response)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(_)) | Err(_) => return None,
+        let head = response.head();
+        let written = async {
+            stream.write_all(&head).await?;
+            stream.write_all(&response.body).await
+        };
+        match timeout(
+            shared.adapter.close_timeout.max(deadline - Instant::now()),
+            written,
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return None,
+        }
+        // The next request on this connection: idle at most the advertised time.
+        deadline = Instant::now() + Duration::from_secs(u64::from(response.keep_alive_secs));
     }
-    let leftover = buf.split_off(consumed);
-    let config = WebSocketConfig::default()
-        .read_buffer_size(shared.adapter.read_buffer_size.max(64))
-        .max_message_size(Some(shared.max_message))
-        .max_frame_size(Some(shared.max_message));
-    let ws =
-        WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await;
-    Some((ws, handshake))
 }
 
 /// Writes a complete HTTP response, half-closes, and drains what the client still sends

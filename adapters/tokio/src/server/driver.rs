@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use actionhero_ws::handshake::Handshake;
+use actionhero_ws::http::{ApiRequest, HttpResponse};
 use actionhero_ws::server::{
     ActionOutcome, CloseCause, CloseReason, Delivery, Event, FileOutcome, Output, RequestId,
     RoomError, Server, Transmit,
@@ -56,6 +57,12 @@ pub(crate) enum Inbound {
     Closed {
         conn: ConnectionHandle,
         cause: CloseCause,
+    },
+    /// An action request over HTTP with its body; the answer goes to `reply`.
+    Api {
+        request: ApiRequest,
+        body: Vec<u8>,
+        reply: oneshot::Sender<HttpResponse>,
     },
 }
 
@@ -140,6 +147,9 @@ pub(crate) struct Driver {
     /// Action handlers by name, then by version (JS string form).
     pub(crate) handlers: BTreeMap<String, Vec<(String, Handler)>>,
     pub(crate) public_dir: Option<PathBuf>,
+    pub(crate) max_file_len: u64,
+    /// HTTP requests waiting for their answer.
+    pub(crate) web_waiters: BTreeMap<RequestId, oneshot::Sender<HttpResponse>>,
     pub(crate) events: Option<mpsc::Sender<Event>>,
     pub(crate) adapter: AdapterConfig,
     pub(crate) writers: BTreeMap<ConnectionHandle, Writer>,
@@ -165,6 +175,11 @@ impl Driver {
                 match out {
                     Output::Transmit(t) => self.transmit(t),
                     Output::Event(e) => shutdown_complete |= self.event(e).await,
+                    Output::Http(h) => {
+                        if let Some(reply) = self.web_waiters.remove(&h.request) {
+                            let _ = reply.send(h.response);
+                        }
+                    }
                 }
             }
             self.flush_staged();
@@ -270,7 +285,19 @@ impl Driver {
                 action,
                 params,
             } if self.events.is_none() => {
-                self.spawn_action(conn, request, message_id, &action, params);
+                let id = self.connection_id(conn);
+                self.spawn_action(Some(conn), id, request, message_id, &action, params);
+                return false;
+            }
+            Event::WebActionRequested {
+                request,
+                message_id,
+                action,
+                params,
+                connection_id,
+                ..
+            } if self.events.is_none() => {
+                self.spawn_action(None, connection_id, request, message_id, &action, params);
                 return false;
             }
             e => e,
@@ -282,7 +309,30 @@ impl Driver {
                 message_id,
                 action,
                 params,
-            } => self.spawn_action(*conn, *request, message_id.clone(), action, params.clone()),
+            } => {
+                let id = self.connection_id(*conn);
+                let message_id = message_id.clone();
+                self.spawn_action(
+                    Some(*conn),
+                    id,
+                    *request,
+                    message_id,
+                    action,
+                    params.clone(),
+                );
+            }
+            Event::WebActionRequested {
+                request,
+                message_id,
+                action,
+                params,
+                connection_id,
+                ..
+            } => {
+                let id = connection_id.clone();
+                let message_id = message_id.clone();
+                self.spawn_action(None, id, *request, message_id, action, params.clone());
+            }
             Event::FileRequested {
                 conn,
                 request,
@@ -310,9 +360,17 @@ impl Driver {
     /// that completes without waiting (most do) is answered at once, with no task and
     /// no trip through the command queue. A handler that waits continues as its own
     /// task. Either way a panic becomes the error `action failed`.
+    fn connection_id(&self, conn: ConnectionHandle) -> ConnectionId {
+        self.server
+            .connection(conn)
+            .map(|c| c.id.clone())
+            .unwrap_or_else(|| ConnectionId::new(""))
+    }
+
     fn spawn_action(
         &mut self,
-        conn: ConnectionHandle,
+        conn: Option<ConnectionHandle>,
+        connection_id: ConnectionId,
         request: RequestId,
         message_id: MessageId,
         action: &str,
@@ -335,11 +393,6 @@ impl Driver {
             let _ = self.server.respond(request, outcome, Instant::now());
             return;
         };
-        let connection_id = self
-            .server
-            .connection(conn)
-            .map(|c| c.id.clone())
-            .unwrap_or_else(|| ConnectionId::new(""));
         let ctx = ActionContext {
             action: action.to_owned(),
             params,
@@ -396,15 +449,16 @@ impl Driver {
         };
         let handle = self.handle.clone();
         let file_name = file.to_owned();
+        let max_len = self.max_file_len;
         let task = async move {
             let outcome = tokio::task::spawn_blocking(move || {
-                crate::files::read_public_file(&dir, &file_name)
+                crate::files::read_public_file(&dir, &file_name, max_len)
             })
             .await
             .unwrap_or(FileOutcome::NotFound);
             handle.command(Command::FileDone { request, outcome }).await;
         };
-        tokio::spawn(trace::request(task, "file", file, conn));
+        tokio::spawn(trace::request(task, "file", file, Some(conn)));
     }
 
     fn inbound(&mut self, msg: Inbound) {
@@ -446,6 +500,14 @@ impl Driver {
             Inbound::Closed { conn, cause } => {
                 self.writers.remove(&conn);
                 self.server.handle_closed(conn, cause, now);
+            }
+            Inbound::Api {
+                request,
+                body,
+                reply,
+            } => {
+                let ticket = self.server.handle_api(request, &body, now);
+                self.web_waiters.insert(ticket, reply);
             }
         }
     }

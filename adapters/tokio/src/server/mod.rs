@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actionhero_ws::handshake::HandshakeConfig;
+use actionhero_ws::http::{Router, WebConfig};
 use actionhero_ws::server::{
     ActionOutcome, ActionSpec, ChatHooks, Delivery, Event, RoomError, Server, ServerConfig,
 };
@@ -89,9 +90,10 @@ pub struct ActionContext {
     pub action: String,
     /// Scrubbed, defaulted, formatted and validated params (with `action`, `apiVersion`).
     pub params: Map<String, Value>,
-    /// The requesting connection.
-    pub conn: ConnectionHandle,
-    /// Its protocol-visible id.
+    /// The requesting WebSocket connection; `None` for an action over HTTP (`/api`),
+    /// which has no socket to push to.
+    pub conn: Option<ConnectionHandle>,
+    /// Its protocol-visible id (for a web request, `<fingerprint>-<uuid>`).
     pub connection_id: ConnectionId,
     /// The request's messageId (the response carries it automatically).
     pub message_id: MessageId,
@@ -134,6 +136,7 @@ pub struct ServerBuilder {
     listen: String,
     config: ServerConfig,
     handshake: HandshakeConfig,
+    web: WebConfig,
     adapter: AdapterConfig,
     rooms: Vec<String>,
     public_dir: Option<PathBuf>,
@@ -170,6 +173,7 @@ impl ServerBuilder {
             listen: "127.0.0.1:8080".into(),
             config: ServerConfig::default(),
             handshake: HandshakeConfig::default(),
+            web: WebConfig::default(),
             adapter: AdapterConfig::default(),
             rooms: Vec::new(),
             public_dir: None,
@@ -199,6 +203,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Sets the web side's configuration: static files, `/api`, the fingerprint cookie,
+    /// CORS and the client library's options. Its `public_dir` is replaced by
+    /// [`public_dir`](Self::public_dir) when that is set.
+    pub fn web_config(mut self, config: WebConfig) -> Self {
+        self.web = config;
+        self
+    }
+
     /// Sets the adapter's queues and timeouts.
     pub fn adapter_config(mut self, config: AdapterConfig) -> Self {
         self.adapter = config;
@@ -211,7 +223,9 @@ impl ServerBuilder {
         self
     }
 
-    /// Serves the `file` verb from this directory (without one, every file is not found).
+    /// Serves static files over HTTP (`/public/…`, `/`) and the `file` verb from this
+    /// directory (without one, every file is not found; the client library is served
+    /// either way).
     pub fn public_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.public_dir = Some(dir.into());
         self
@@ -263,7 +277,7 @@ impl ServerBuilder {
     ///
     /// # Errors
     /// The configuration or a room name is invalid, or the OS random source fails.
-    pub fn serve_on(self, listener: TcpListener) -> io::Result<ServerHandle> {
+    pub fn serve_on(mut self, listener: TcpListener) -> io::Result<ServerHandle> {
         let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
         let local_addr = listener.local_addr()?;
         let seed = match self.seed {
@@ -299,6 +313,16 @@ impl ServerBuilder {
         if let Some(interval) = server.config().ping_interval {
             handshake.ping_interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
         }
+        let public_root = match self.public_dir.or(self.web.public_dir.take()) {
+            Some(dir) => Some(dir.canonicalize().map_err(|e| {
+                io::Error::new(e.kind(), format!("public dir {}: {e}", dir.display()))
+            })?),
+            None => None,
+        };
+        let mut web = self.web;
+        web.public_dir.clone_from(&public_root);
+        let router =
+            Router::new(handshake, web, crate::epoch_ms()).map_err(|e| invalid(e.to_string()))?;
 
         let (command_tx, command_rx) = mpsc::channel(self.adapter.command_queue.max(1));
         let (inbound_tx, inbound_rx) = mpsc::channel(self.adapter.inbound_queue.max(1));
@@ -312,8 +336,10 @@ impl ServerBuilder {
                 stopped: stopped_rx,
             }),
         };
+        let max_file_len = router.web_config().max_file_len;
         let conn_shared = Arc::new(conn::ConnShared {
-            handshake,
+            router,
+            public_root: public_root.clone(),
             adapter: self.adapter.clone(),
             max_message,
             inbound: inbound_tx,
@@ -328,8 +354,10 @@ impl ServerBuilder {
             server,
             handle: handle.clone(),
             handlers,
-            public_dir: self.public_dir,
+            public_dir: public_root,
+            max_file_len,
             events: self.events,
+            web_waiters: BTreeMap::new(),
             adapter: self.adapter,
             writers: BTreeMap::new(),
             staged: Vec::new(),
