@@ -55,6 +55,8 @@ struct Server {
     running: Option<Running>,
     /// Actionhero writes the client library into its public dir: a scratch copy.
     _public: Option<TempDir>,
+    /// Actionhero's redis (a private one started for the test is stopped on drop).
+    redis: Option<support::Redis>,
 }
 
 enum Running {
@@ -80,9 +82,10 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-async fn boot_actionhero(port: u16, public: PathBuf) -> (ChildGuard, u16) {
+async fn boot_actionhero(redis: &support::Redis, port: u16, public: PathBuf) -> (ChildGuard, u16) {
+    let (host, redis_port) = (redis.host.clone(), redis.port);
     tokio::task::spawn_blocking(move || {
-        let redis = support::Redis::start(false);
+        let redis = support::Redis::external(host, redis_port);
         let public = public.display().to_string();
         let env = [
             ("CLIENT_JS", "1"),
@@ -116,12 +119,16 @@ impl Server {
             Target::Actionhero => {
                 let public = TempDir::new("ahws-browser-public");
                 copy_dir(&shipped_public(), public.path());
-                let (child, port) = boot_actionhero(0, public.path().to_owned()).await;
+                let redis = tokio::task::spawn_blocking(|| support::Redis::start(false))
+                    .await
+                    .expect("redis");
+                let (child, port) = boot_actionhero(&redis, 0, public.path().to_owned()).await;
                 Server {
                     target,
                     port,
                     running: Some(Running::Actionhero(child)),
                     _public: Some(public),
+                    redis: Some(redis),
                 }
             }
             Target::Ahws => {
@@ -131,6 +138,7 @@ impl Server {
                     port: handle.local_addr().port(),
                     running: Some(Running::Ahws(handle)),
                     _public: None,
+                    redis: None,
                 }
             }
         }
@@ -155,7 +163,8 @@ impl Server {
         match self.target {
             Target::Actionhero => {
                 let public = self._public.as_ref().expect("public dir").path().to_owned();
-                let (child, port) = boot_actionhero(self.port, public).await;
+                let redis = self.redis.as_ref().expect("redis");
+                let (child, port) = boot_actionhero(redis, self.port, public).await;
                 assert_eq!(port, self.port);
                 self.running = Some(Running::Actionhero(child));
             }
@@ -351,6 +360,27 @@ async fn two_pages_chat(target: Target) {
     wait_said(&a, &a_id, "The chat works both ways").await;
     assert_eq!(a.eval("demo.chat.length").await, json!(3));
     assert_eq!(a.text("members-count").await, "2");
+
+    // B leaves (the Leave button): B may not view the room any more, A sees one member;
+    // B joins again (the Join button) and both see two
+    b.click("room-leave").await;
+    b.wait_for(
+        "demo.client.rooms.length === 0 && document.getElementById('members-count').textContent === '–'",
+        WAIT,
+        DIAG,
+    )
+    .await;
+    assert!(!b.text("members-error").await.is_empty());
+    assert_eq!(members_shown(&a, 1).await, vec![a_id.clone()]);
+    b.click("room-join").await;
+    b.wait_for(
+        "demo.client.rooms.indexOf('defaultRoom') >= 0 && document.getElementById('members-count').textContent === '2'",
+        WAIT,
+        DIAG,
+    )
+    .await;
+    assert_eq!(b.text("members-error").await, "");
+    assert_eq!(members_shown(&a, 2).await, both);
 
     // an action through the form: the response carries the request's messageId
     a.eval("document.getElementById('action-name').value = 'randomNumber'")
