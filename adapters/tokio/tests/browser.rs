@@ -563,6 +563,19 @@ async fn reconnects_after_server_restart(target: Target) {
         stopped.elapsed()
     );
 
+    // down for a while: Primus keeps trying (each failed attempt schedules the next),
+    // the page keeps saying reconnecting
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(page.eval("demo.state()").await, json!("reconnecting"));
+    let attempts = page
+        .eval("demo.log.filter(e => e.text === 'reconnect attempt').length")
+        .await;
+    eprintln!(
+        "{target:?}: after 2.5 s down: {attempts} reconnect attempts, the library's client.state = {}",
+        page.eval("demo.client.state").await
+    );
+    assert!(attempts.as_u64().is_some_and(|n| n >= 1), "{attempts}");
+
     server.start_again().await;
     let up = Instant::now();
     page.wait_for("demo.state() === 'connected'", RECONNECT_WAIT, DIAG)
