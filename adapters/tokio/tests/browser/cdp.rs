@@ -158,7 +158,10 @@ impl Browser {
             // its own process group, so that drop can kill the renderers and zygotes too
             .process_group(0)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start Chromium ({}): {e}", exe.display()));
+            .unwrap_or_else(|e| {
+                let _ = std::fs::remove_dir_all(&profile);
+                panic!("cannot start Chromium ({}): {e}", exe.display())
+            });
 
         // Stderr: the DevTools address, then kept (the last lines) for failure messages.
         // It must be drained for as long as Chromium runs, or Chromium blocks on it.
