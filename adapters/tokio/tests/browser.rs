@@ -310,8 +310,12 @@ async fn demo_action(page: &Page, name: &str, params: Value) -> Value {
 
 fn screenshot_path(target: Target) -> PathBuf {
     match target {
-        // for the README
-        Target::Ahws => cdp_repo_root().join("docs/screenshot-chat.png"),
+        // The README's picture, refreshed on request (UPDATE_SCREENSHOT=1) so a plain test
+        // run leaves the tree clean.
+        Target::Ahws if std::env::var_os("UPDATE_SCREENSHOT").is_some() => {
+            cdp_repo_root().join("docs/screenshot-chat.png")
+        }
+        Target::Ahws => Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshot-chat-ahws.png"),
         Target::Actionhero => {
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshot-chat-actionhero.png")
         }
