@@ -14,7 +14,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 /// `consumed` stays within the input and the byte limit; `evaluate` is deterministic
 /// and its response is a complete HTTP response that our own client check accepts
 /// (101) or reports with its status; `parse_response` behaves the same way on the
-/// bytes read as a response.
+/// bytes read as a response; the router's route for the request is carried out and
+/// ends in exactly one well-formed HTTP answer.
 pub fn handshake(data: &[u8]) {
     let Some((&ctl, head)) = data.split_first() else {
         return;
@@ -41,6 +42,7 @@ pub fn handshake(data: &[u8]) {
         let decision = evaluate(request, peer, &config);
         assert_eq!(decision, evaluate(request, peer, &config));
         check_decision(request, &decision);
+        check_route(request, peer, &head[*consumed..]);
     }
 
     let accept = sec_websocket_accept("dGhlIHNhbXBsZSBub25jZQ==");
@@ -51,6 +53,79 @@ pub fn handshake(data: &[u8]) {
     }
     if let Ok(ResponseParsed::Complete { consumed }) = whole {
         assert!(consumed <= head.len() && consumed <= limits.max_header_bytes);
+    }
+}
+
+/// The router on a parsed request: every route is carried out as an adapter would
+/// (files against an empty file system, actions through a server with the sample
+/// actions) and must end in exactly one well-formed HTTP answer.
+#[allow(clippy::disallowed_methods)] // one real Instant as the epoch
+fn check_route(request: &http::Request<()>, peer: SocketAddr, rest: &[u8]) {
+    use crate::http::{FileAnswer, RequestContext, Route, Router, WebConfig};
+    use crate::server::{ActionOutcome, Event, Output, Server, ServerConfig};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant, UNIX_EPOCH};
+
+    static ROUTER: OnceLock<Router> = OnceLock::new();
+    let router = ROUTER.get_or_init(|| {
+        let web = WebConfig {
+            public_dir: Some("/srv/public".into()),
+            max_body_len: 4096,
+            ..WebConfig::default()
+        };
+        Router::new(HandshakeConfig::default(), web, 1_795_610_439_000).expect("default router")
+    });
+    let ctx = RequestContext {
+        peer,
+        now_ms: 1_795_610_439_000,
+        entropy: [7; 16],
+    };
+    let well_formed = |r: &crate::http::HttpResponse| {
+        let bytes = r.to_bytes();
+        assert!(bytes.starts_with(b"HTTP/1.1 "));
+        assert!(bytes.windows(4).any(|w| w == b"\r\n\r\n"));
+    };
+    match router.route(request, &ctx) {
+        Route::Upgrade { response, .. } => assert!(response.starts_with(b"HTTP/1.1 101 ")),
+        Route::Respond(r) => well_formed(&r),
+        Route::File(file) => {
+            if let Some(l) = &file.lookup {
+                assert!(l.path().starts_with("/srv/public"));
+            }
+            let FileAnswer::Respond(r) = file.answer(None) else {
+                panic!("a missing file must be answered at once")
+            };
+            assert_eq!(r.status, 404);
+            well_formed(&r);
+        }
+        Route::Action(api) => {
+            assert!(api.body_len <= 4096);
+            let body = &rest[..api.body_len.min(rest.len())];
+            let now = Instant::now(); // virtual epoch
+            let anchor = UNIX_EPOCH + Duration::from_millis(1_795_610_439_000);
+            let mut server =
+                Server::new(ServerConfig::default(), [1; 32], now, anchor).expect("default config");
+            for spec in crate::samples::specs() {
+                server.register_action(spec);
+            }
+            let ticket = server.handle_api(api, body, now);
+            let mut answers = 0;
+            while let Some(out) = server.poll_output() {
+                match out {
+                    Output::Event(Event::WebActionRequested { request, .. }) => {
+                        let _ = server.respond(request, ActionOutcome::Ok(Default::default()), now);
+                    }
+                    Output::Http(h) => {
+                        assert_eq!(h.request, ticket);
+                        well_formed(&h.response);
+                        answers += 1;
+                    }
+                    Output::Transmit(_) | Output::Event(_) => {}
+                }
+            }
+            assert_eq!(answers, 1, "one answer per web request");
+            assert_eq!(server.pending_web_actions(), 0);
+        }
     }
 }
 
