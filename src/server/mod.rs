@@ -1079,7 +1079,9 @@ impl Server {
         let limit = self.config.max_pending_files_per_connection;
         let Some(c) = self.conn(conn) else { return };
         let path = match req.file() {
-            Some(Value::String(s)) if c.pending_files < limit => safe_relative_path(s),
+            Some(Value::String(s)) if c.pending_files < limit => {
+                crate::http::files::safe_relative_path(s).map(str::to_owned)
+            }
             Some(_) | None => None,
         };
         let Some(file) = path else {
@@ -1727,24 +1729,6 @@ fn verb_room_error(e: RoomError, room: &str) -> String {
             "room does not exist".into()
         }
     }
-}
-
-/// A file path is served only if it is relative, non-empty and has no `..` component.
-fn safe_relative_path(file: &str) -> Option<String> {
-    if file.is_empty() || file.contains('\0') {
-        return None;
-    }
-    let bytes = file.as_bytes();
-    let absolute = file.starts_with('/')
-        || file.starts_with('\\')
-        || (bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic());
-    if absolute {
-        return None;
-    }
-    if file.split(['/', '\\']).any(|part| part == "..") {
-        return None;
-    }
-    Some(file.to_string())
 }
 
 /// Ping interval of the default configuration, for adapters that serve `/primus/spec`.
