@@ -49,7 +49,8 @@ pub struct WebConfig {
     pub fingerprint: FingerprintConfig,
     /// `X-Powered-By` and `serverInformation.serverName` (default `actionhero`).
     pub server_name: String,
-    /// `serverInformation.apiVersion` (default `0.0.1`, a stock project's version).
+    /// `serverInformation.apiVersion` (default `29.3.5`: Actionhero reports its
+    /// project's package version, which is Actionhero's own in a stock setup).
     pub api_version: String,
     /// `Cache-Control: max-age=` of static files, seconds (default 60).
     pub file_cache_secs: u64,
@@ -79,7 +80,7 @@ impl Default for WebConfig {
             cors: CorsConfig::default(),
             fingerprint: FingerprintConfig::default(),
             server_name: "actionhero".to_owned(),
-            api_version: "0.0.1".to_owned(),
+            api_version: crate::samples::STATUS_VERSION.to_owned(),
             file_cache_secs: 60,
             max_body_len: 1024 * 1024,
             max_file_len: DEFAULT_MAX_FILE_LEN,

@@ -84,9 +84,14 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
-    /// Directory served by the `file` verb (default: the crate's `public/` when present).
+    /// Directory of static files, served over HTTP (`/`, `/public/…`) and by the `file`
+    /// verb (default: the crate's `public/`, with the demo chat page, when present).
     #[arg(long)]
     public: Option<PathBuf>,
+    /// An origin allowed to make cross-origin HTTP requests (repeatable; default: any,
+    /// as Actionhero). Others are refused with `403`.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
     /// A chat room to create at start (repeatable; default: defaultRoom and otherRoom).
     #[arg(long = "room", value_name = "NAME")]
     rooms: Vec<String>,
@@ -150,10 +155,15 @@ async fn serve(args: ServeArgs) -> ExitCode {
         let shipped = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/public"));
         shipped.is_dir().then_some(shipped)
     });
+    let mut web = actionhero_ws::http::WebConfig::default();
+    if !args.cors_origins.is_empty() {
+        web.cors.allowed_origins = Some(args.cors_origins.clone());
+    }
     let mut builder = ServerBuilder::new()
         .listen(args.listen.clone())
         .config(config)
-        .handshake_config(handshake);
+        .handshake_config(handshake)
+        .web_config(web);
     let mut events_rx = None;
     if !args.quiet {
         let (tx, rx) = mpsc::channel(1024);
@@ -175,11 +185,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     eprintln!(
-        "ahws: listening on ws://{}/primus (public: {})",
+        "ahws: listening on ws://{0}/primus, http://{0}/ (public: {1})",
         server.local_addr(),
         public
             .as_ref()
-            .map_or_else(|| "none".to_owned(), |p| p.display().to_string())
+            .map_or_else(|| "none".to_owned(), |p| p.display().to_string()),
     );
     if let Some(rx) = events_rx {
         tokio::spawn(log_connections(rx));
