@@ -488,8 +488,8 @@ fn respond(
     Decided::Respond(http_response(status, "text/plain", extra, body, head_only))
 }
 
-/// `HTTP/1.1 <code> <reason>`, `Content-Type`, `Content-Length`, `extra`,
-/// `Connection: close`, then the body (left out for `HEAD`, length still given).
+/// A complete `Connection: close` response: `Content-Type`, `extra`, then the length
+/// and the body (left out for `HEAD`, length still given).
 fn http_response(
     status: StatusCode,
     content_type: &str,
@@ -554,13 +554,7 @@ fn fingerprint(req: &Request<()>, config: &HandshakeConfig) -> Option<String> {
     if from_query.is_some() || !config.fingerprint_from_cookie {
         return from_query;
     }
-    values(req, header::COOKIE)
-        .filter_map(|v| std::str::from_utf8(v).ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .flatten()
-        .find(|c| c.name() == config.cookie_key)
-        .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty())
+    crate::http::request_cookie(req, &config.cookie_key).filter(|v| !v.is_empty())
 }
 
 /// Node's `querystring.parse(query)[key]`, except that a repeated key gives its FIRST

@@ -103,12 +103,12 @@ pub(crate) struct RequesterInformation<'a> {
 /// `serverInformation` and `requesterInformation`, as `JSON.stringify(response, null,
 /// 2)` writes it.
 pub(crate) fn encode_response(
-    fields: &Map<String, Value>,
+    fields: Map<String, Value>,
     error: Option<&str>,
     server: &ServerInformation<'_>,
     requester: RequesterInformation<'_>,
 ) -> String {
-    let mut response = fields.clone();
+    let mut response = fields;
     if let Some(e) = error {
         response.insert("error".into(), Value::String(e.to_owned()));
     }

@@ -22,6 +22,7 @@ mod response;
 mod router;
 
 pub use cors::CorsConfig;
+pub(crate) use fingerprint::request_cookie;
 pub use fingerprint::{web_fingerprint, FingerprintConfig, WebFingerprint};
 pub use library::{client_library, primus_library, ClientLibraryConfig, ClientUrl};
 pub use response::HttpResponse;

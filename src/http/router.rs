@@ -131,6 +131,9 @@ pub struct Router {
     handshake: HandshakeConfig,
     web: WebConfig,
     pathname: String,
+    /// `api_path` and `public_path` split into their parts, once.
+    api_parts: Vec<String>,
+    public_parts: Vec<String>,
     library: Bytes,
     primus_js: Bytes,
     library_etag: String,
@@ -174,7 +177,15 @@ impl Router {
         let library = Bytes::from(library::client_library(&library_config));
         let primus_js = Bytes::from(library::primus_library(&pathname, ping));
         let library_etag = weak_etag(library.len() as u64, started_ms);
+        let parts = |p: &str| -> Vec<String> {
+            p.split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
         Ok(Self {
+            api_parts: parts(&web.api_path),
+            public_parts: web.public_path.as_deref().map(parts).unwrap_or_default(),
             handshake,
             web,
             pathname,
@@ -208,26 +219,22 @@ impl Router {
         }
         let keep_alive = wants_keep_alive(req);
         let head = req.method() == Method::HEAD;
-        let finish = |mut r: HttpResponse| {
-            r.keep_alive = keep_alive;
-            r.keep_alive_secs = self.web.keep_alive_secs;
-            if head {
-                r.head_only();
-            }
-            Route::Respond(r)
-        };
         if req.headers().contains_key(header::UPGRADE) {
             // Upgrades elsewhere: Actionhero leaves them hanging; we answer and close.
-            let mut r = HttpResponse::new(StatusCode::NOT_FOUND, "Not Found")
+            let r = HttpResponse::new(StatusCode::NOT_FOUND, "Not Found")
                 .header("Content-Type", "text/plain");
-            r.keep_alive = false;
             return Route::Respond(r);
         }
         let cors = match cors::web(req.method(), req.headers(), &self.web.cors) {
             Ok(c) => c,
             Err(mut r) => {
                 r.date = Some(crate::time::http_date(ctx.now_ms));
-                return finish(r);
+                r.keep_alive = keep_alive;
+                r.keep_alive_secs = self.web.keep_alive_secs;
+                if head {
+                    r.head_only();
+                }
+                return Route::Respond(r);
             }
         };
         let fp = web_fingerprint(
@@ -238,7 +245,7 @@ impl Router {
             ctx.entropy,
         );
         let common = WebHeaders::new(&self.web, cors, fp.set_cookie, ctx.now_ms, keep_alive);
-        let target = WebTarget::of(path, &self.web);
+        let target = self.web_target(path);
         if req.method() == Method::OPTIONS {
             return Route::Respond(common.json(StatusCode::OK, Bytes::new(), false));
         }
@@ -259,10 +266,9 @@ impl Router {
                     }
                 };
                 if body_len > self.web.max_body_len {
-                    let mut r =
-                        HttpResponse::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large")
-                            .header("Content-Type", "text/plain");
-                    r.keep_alive = false;
+                    // Not kept alive: the unread body would be taken for the next request.
+                    let r = HttpResponse::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large")
+                        .header("Content-Type", "text/plain");
                     return Route::Respond(r);
                 }
                 let (remote_ip, remote_port) =
@@ -330,24 +336,20 @@ impl Router {
 
     /// Plain HTTP and upgrades under the Primus path.
     fn primus(&self, req: &Request<()>, ctx: &RequestContext) -> Route {
-        let head = req.method() == Method::HEAD;
+        // Primus's CORS middleware opts out of upgrades.
+        let mut cors = Vec::new();
         if !req.headers().contains_key(header::UPGRADE) {
-            let extra = match cors::primus(req.method(), req.headers(), &self.web.cors) {
+            cors = match cors::primus(req.method(), req.headers(), &self.web.cors) {
                 PrimusCors::Answer(r) => return Route::Respond(r),
                 PrimusCors::Headers(h) => h,
             };
-            let rest = &req.uri().path()[self.pathname.len()..];
-            if rest == "/primus.js" {
+            if &req.uri().path()[self.pathname.len()..] == "/primus.js" {
                 let mut r = HttpResponse::new(StatusCode::OK, self.primus_js.clone())
                     .header("Content-Type", "text/javascript; charset=utf-8");
-                r.headers.extend(extra);
-                if head {
+                r.headers.extend(cors);
+                if req.method() == Method::HEAD {
                     r.head_only();
                 }
-                return Route::Respond(r);
-            }
-            if let Decided::Respond(mut r) = handshake::decide(req, ctx.peer, &self.handshake) {
-                r.headers.extend(extra);
                 return Route::Respond(r);
             }
         }
@@ -359,43 +361,39 @@ impl Router {
                 handshake,
                 response,
             },
-            Decided::Respond(r) => Route::Respond(r),
+            Decided::Respond(mut r) => {
+                r.headers.extend(cors);
+                Route::Respond(r)
+            }
         }
     }
 }
 
-/// Where a web path leads (Actionhero's `determineRequestParams`).
+/// Where a web path leads (Actionhero's `determineRequestParams`): the path's parts
+/// after the matched prefix.
 enum WebTarget<'a> {
     Api(Vec<&'a str>),
     File(Vec<&'a str>),
 }
 
-impl<'a> WebTarget<'a> {
-    fn of(path: &'a str, web: &WebConfig) -> Self {
+impl Router {
+    fn web_target<'a>(&self, path: &'a str) -> WebTarget<'a> {
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        let prefix = |p: &str| -> Vec<String> {
-            p.split('/')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
+        let rest = |prefix: &[String]| {
+            let matches = !prefix.is_empty()
+                && prefix.len() <= parts.len()
+                && prefix.iter().zip(&parts).all(|(a, b)| a == b);
+            matches.then(|| parts[prefix.len()..].to_vec())
         };
-        let starts = |pre: &[String]| {
-            !parts.is_empty()
-                && pre.len() <= parts.len()
-                && pre.iter().zip(&parts).all(|(a, b)| a == b)
-        };
-        let api = prefix(&web.api_path);
-        if !api.is_empty() && starts(&api) {
-            return Self::Api(parts[api.len()..].to_vec());
+        if let Some(rest) = rest(&self.api_parts) {
+            return WebTarget::Api(rest);
         }
-        if let Some(public) = web.public_path.as_deref().map(prefix) {
-            if !public.is_empty() && starts(&public) {
-                return Self::File(parts[public.len()..].to_vec());
-            }
+        if let Some(rest) = rest(&self.public_parts) {
+            return WebTarget::File(rest);
         }
-        match web.root_endpoint {
-            RootEndpoint::File => Self::File(parts),
-            RootEndpoint::Api => Self::Api(parts),
+        match self.web.root_endpoint {
+            RootEndpoint::File => WebTarget::File(parts),
+            RootEndpoint::Api => WebTarget::Api(parts),
         }
     }
 }
@@ -610,22 +608,17 @@ pub struct FileBody {
     /// The file.
     pub file: PublicFile,
     response: HttpResponse,
-    not_found: HttpResponse,
+    headers: WebHeaders,
     head: bool,
 }
 
 impl FileBody {
     /// The answer with the file's bytes; `None` (the read failed) gives the `404`.
     pub fn respond(self, bytes: Option<Bytes>) -> HttpResponse {
-        let mut r = self.response;
-        let Some(bytes) = bytes else {
-            return self.not_found;
-        };
-        r.content_length = Some(bytes.len() as u64);
-        if !self.head {
-            r.body = bytes;
+        match bytes {
+            Some(bytes) => with_body(self.response, bytes, self.head),
+            None => self.headers.not_found(),
         }
-        r
     }
 }
 
@@ -639,37 +632,50 @@ impl StaticFile {
         };
         // Actionhero crashes on a type `mime` does not know; we send bytes.
         let mime = file.mime.unwrap_or("application/octet-stream");
-        let mut r = self.headers.file(mime, self.cache_secs);
         let etag = weak_etag(file.len, file.modified_ms);
-        if self
-            .conditional
-            .not_modified(file.modified_ms, &etag, &mut r)
-        {
-            r.status = StatusCode::NOT_MODIFIED;
-            r.content_length = None;
-            return FileAnswer::Respond(r);
+        match self.found(mime, file.modified_ms, &etag) {
+            Ok(response) => FileAnswer::Read(FileBody {
+                file,
+                response,
+                headers: self.headers,
+                head: self.head,
+            }),
+            Err(not_modified) => FileAnswer::Respond(not_modified),
         }
-        FileAnswer::Read(FileBody {
-            file,
-            response: r,
-            not_found: self.headers.not_found(),
-            head: self.head,
-        })
     }
 
     fn in_memory(self, body: &Bytes, mime: &str, modified_ms: u64, etag: &str) -> HttpResponse {
+        match self.found(mime, modified_ms, etag) {
+            Ok(r) => with_body(r, body.clone(), self.head),
+            Err(not_modified) => not_modified,
+        }
+    }
+
+    /// A found file's answer still without its body, or `Err` with the `304` when the
+    /// request's conditions say the client's copy is current.
+    fn found(
+        &self,
+        mime: &str,
+        modified_ms: u64,
+        etag: &str,
+    ) -> Result<HttpResponse, HttpResponse> {
         let mut r = self.headers.file(mime, self.cache_secs);
         if self.conditional.not_modified(modified_ms, etag, &mut r) {
             r.status = StatusCode::NOT_MODIFIED;
             r.content_length = None;
-            return r;
+            return Err(r);
         }
-        r.content_length = Some(body.len() as u64);
-        if !self.head {
-            r.body = body.clone();
-        }
-        r
+        Ok(r)
     }
+}
+
+/// A found file's answer with its bytes (`HEAD`: their length only).
+fn with_body(mut r: HttpResponse, bytes: Bytes, head: bool) -> HttpResponse {
+    r.content_length = Some(bytes.len() as u64);
+    if !head {
+        r.body = bytes;
+    }
+    r
 }
 
 /// The conditional headers of a static file request (Actionhero's `sendFile`).
@@ -718,17 +724,19 @@ fn weak_etag(len: u64, modified_ms: u64) -> String {
     format!("W/\"{len:x}-{modified_ms:x}\"")
 }
 
+/// HTTP/1.1 keeps the connection unless it says `Connection: close`; HTTP/1.0 only
+/// when it says `Connection: keep-alive`.
 fn wants_keep_alive(req: &Request<()>) -> bool {
-    let tokens = req
-        .headers()
-        .get_all(header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .map(|t| t.trim_ascii().to_ascii_lowercase())
-        .collect::<Vec<_>>();
+    let says = |token: &[u8]| {
+        req.headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+    };
     match req.version() {
-        Version::HTTP_10 => tokens.iter().any(|t| t == b"keep-alive"),
-        _ => !tokens.iter().any(|t| t == b"close"),
+        Version::HTTP_10 => says(b"keep-alive"),
+        _ => !says(b"close"),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Action specs, the registry, and Actionhero's param processing (§5.2, §5.3).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -199,6 +199,9 @@ impl Refusal {
 #[derive(Clone, Debug, Default)]
 pub struct ActionRegistry {
     actions: BTreeMap<String, BTreeMap<String, Arc<ActionSpec>>>,
+    /// Every input name of every registered action (Actionhero's `postVariables`
+    /// without the global ones), rebuilt on registration.
+    input_names: BTreeSet<String>,
 }
 
 impl ActionRegistry {
@@ -214,14 +217,18 @@ impl ActionRegistry {
             .entry(spec.name.clone())
             .or_default()
             .insert(key, Arc::new(spec));
+        // A replaced version may have dropped inputs: rebuild rather than add.
+        self.input_names = self
+            .actions
+            .values()
+            .flat_map(BTreeMap::values)
+            .flat_map(|spec| spec.inputs.iter().map(|(n, _)| n.clone()))
+            .collect();
     }
 
     /// True when some registered action has an input named `name`.
     pub(crate) fn knows_input(&self, name: &str) -> bool {
-        self.actions
-            .values()
-            .flat_map(BTreeMap::values)
-            .any(|spec| spec.inputs.iter().any(|(n, _)| n == name))
+        self.input_names.contains(name)
     }
 
     /// Number of registered action versions.

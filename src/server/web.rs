@@ -16,6 +16,7 @@ use super::{ActionOutcome, Event, Output, RequestId, Server};
 use crate::http::api::{self, RequesterInformation, ServerInformation};
 use crate::http::{ApiRequest, HttpResponse};
 use crate::ids::{ConnectionId, Fingerprint, MessageId};
+use crate::wire::reply;
 
 /// The answer to one web request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +93,7 @@ impl Server {
                 let response = web_answer(
                     &pending,
                     status,
-                    &Map::new(),
+                    Map::new(),
                     Some(&message),
                     self.clock.epoch_ms(now),
                     now,
@@ -129,16 +130,12 @@ impl Server {
         let epoch = self.clock.epoch_ms(now);
         let response = match outcome {
             ActionOutcome::Ok(fields) => {
-                web_answer(&pending, StatusCode::OK, &fields, None, epoch, now)
+                web_answer(&pending, StatusCode::OK, fields, None, epoch, now)
             }
             ActionOutcome::Err { message, fields } => {
-                let error = if fields.get("error").is_some_and(crate::wire::js::truthy) {
-                    None
-                } else {
-                    Some(message.as_str())
-                };
+                let error = reply::added_error(&fields, Some(&message));
                 let status = StatusCode::INTERNAL_SERVER_ERROR;
-                web_answer(&pending, status, &fields, error, epoch, now)
+                web_answer(&pending, status, fields, error, epoch, now)
             }
             // `toRender = false`: Actionhero ends the response with nothing written.
             ActionOutcome::NoResponse => {
@@ -173,7 +170,7 @@ impl Server {
 fn web_answer(
     pending: &WebPending,
     status: StatusCode,
-    fields: &Map<String, Value>,
+    fields: Map<String, Value>,
     error: Option<&str>,
     epoch_ms: u64,
     now: Instant,

@@ -116,14 +116,23 @@ pub fn encode_action_response(
     error: Option<&str>,
     id: &MessageId,
 ) -> String {
-    match error {
-        Some(err) if !fields.get("error").is_some_and(js::truthy) => {
+    match added_error(fields, error) {
+        Some(err) => {
             let mut with_error = fields.clone();
             with_error.insert("error".into(), Value::String(err.into()));
             encode_message(&with_error, Some(id))
         }
-        Some(_) | None => encode_message(fields, Some(id)),
+        None => encode_message(fields, Some(id)),
     }
+}
+
+/// The `error` a failed action's response adds: its message, unless the action's own
+/// fields already carry a truthy `error`, which then stands (WebSocket and web alike).
+pub(crate) fn added_error<'a>(
+    fields: &Map<String, Value>,
+    error: Option<&'a str>,
+) -> Option<&'a str> {
+    error.filter(|_| !fields.get("error").is_some_and(js::truthy))
 }
 
 /// A chat message payload `{message, room, from, context:"user", sentAt}`.
