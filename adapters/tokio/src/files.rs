@@ -34,8 +34,8 @@ pub fn stat(path: &Path) -> Option<FileMeta> {
 }
 
 /// Drives a lookup to its end. Blocking: call it from `spawn_blocking`.
-pub fn find(lookup: Option<FileLookup>) -> Option<PublicFile> {
-    let mut step = lookup?;
+pub fn find(lookup: FileLookup) -> Option<PublicFile> {
+    let mut step = lookup;
     loop {
         let meta = stat(step.path());
         match step.on_meta(meta) {
@@ -49,7 +49,7 @@ pub fn find(lookup: Option<FileLookup>) -> Option<PublicFile> {
 /// The `file` verb: looks `file` up under `root` (canonical) and reads it whole.
 /// Blocking: call it from `spawn_blocking`.
 pub fn read_public_file(root: &Path, file: &str, max_len: u64) -> FileOutcome {
-    let Some(found) = find(FileLookup::start(root, file, max_len)) else {
+    let Some(found) = FileLookup::start(root, file, max_len).and_then(find) else {
         return FileOutcome::NotFound;
     };
     match fs::read(&found.path) {

@@ -33,8 +33,6 @@ const READ_BATCH: usize = 64;
 
 pub(crate) struct ConnShared {
     pub(crate) router: Router,
-    /// The canonical public directory, when there is one.
-    pub(crate) public_root: Option<std::path::PathBuf>,
     pub(crate) adapter: AdapterConfig,
     pub(crate) max_message: usize,
     pub(crate) inbound: mpsc::Sender<Inbound>,
@@ -137,18 +135,14 @@ async fn upgrade(
             }
             Route::Respond(response) => response,
             Route::File(file) => {
-                let answer = match shared.public_root.clone() {
-                    Some(_) => {
-                        let lookup = file.lookup.clone();
-                        let found = tokio::task::spawn_blocking(move || crate::files::find(lookup))
-                            .await
-                            .ok()
-                            .flatten();
-                        file.answer(found)
-                    }
-                    None => file.answer(None),
+                let found = match file.lookup.clone() {
+                    Some(lookup) => tokio::task::spawn_blocking(move || crate::files::find(lookup))
+                        .await
+                        .ok()
+                        .flatten(),
+                    None => None,
                 };
-                match answer {
+                match file.answer(found) {
                     FileAnswer::Respond(r) => r,
                     FileAnswer::Read(body) => {
                         let path = body.file.path.clone();
@@ -191,14 +185,11 @@ async fn upgrade(
             answer_and_close(stream, &response.to_bytes(), shared).await;
             return None;
         }
-        let head = response.head();
-        let written = async {
-            stream.write_all(&head).await?;
-            stream.write_all(&response.body).await
-        };
+        // One write for head and body: with TCP_NODELAY two would be two segments.
+        let bytes = response.to_bytes();
         match timeout(
             shared.adapter.close_timeout.max(deadline - Instant::now()),
-            written,
+            stream.write_all(&bytes),
         )
         .await
         {

@@ -277,62 +277,18 @@ impl Driver {
     async fn event(&mut self, e: Event) -> bool {
         let mut complete = false;
         let e = match e {
-            // Nobody listens: hand the request over without copying it.
-            Event::ActionRequested {
-                conn,
-                request,
-                message_id,
-                action,
-                params,
-            } if self.events.is_none() => {
-                let id = self.connection_id(conn);
-                self.spawn_action(Some(conn), id, request, message_id, &action, params);
-                return false;
-            }
-            Event::WebActionRequested {
-                request,
-                message_id,
-                action,
-                params,
-                connection_id,
-                ..
-            } if self.events.is_none() => {
-                self.spawn_action(None, connection_id, request, message_id, &action, params);
-                return false;
+            Event::ActionRequested { .. } | Event::WebActionRequested { .. } => {
+                // A listener gets a copy; without one the request is handed over as is.
+                let copy = self.events.is_some().then(|| e.clone());
+                self.run_action(e);
+                match copy {
+                    Some(copy) => copy,
+                    None => return false,
+                }
             }
             e => e,
         };
         match &e {
-            Event::ActionRequested {
-                conn,
-                request,
-                message_id,
-                action,
-                params,
-            } => {
-                let id = self.connection_id(*conn);
-                let message_id = message_id.clone();
-                self.spawn_action(
-                    Some(*conn),
-                    id,
-                    *request,
-                    message_id,
-                    action,
-                    params.clone(),
-                );
-            }
-            Event::WebActionRequested {
-                request,
-                message_id,
-                action,
-                params,
-                connection_id,
-                ..
-            } => {
-                let id = connection_id.clone();
-                let message_id = message_id.clone();
-                self.spawn_action(None, id, *request, message_id, action, params.clone());
-            }
             Event::FileRequested {
                 conn,
                 request,
@@ -356,17 +312,39 @@ impl Driver {
         complete
     }
 
+    /// Runs the handler of an action request, from a WebSocket connection or the web.
+    fn run_action(&mut self, e: Event) {
+        match e {
+            Event::ActionRequested {
+                conn,
+                request,
+                message_id,
+                action,
+                params,
+            } => {
+                let id = self
+                    .server
+                    .connection(conn)
+                    .map(|c| c.id.clone())
+                    .unwrap_or_else(|| ConnectionId::new(""));
+                self.spawn_action(Some(conn), id, request, message_id, &action, params);
+            }
+            Event::WebActionRequested {
+                request,
+                message_id,
+                action,
+                params,
+                connection_id,
+                ..
+            } => self.spawn_action(None, connection_id, request, message_id, &action, params),
+            _ => {}
+        }
+    }
+
     /// Runs an action handler. Its first poll happens here, on the driver: a handler
     /// that completes without waiting (most do) is answered at once, with no task and
     /// no trip through the command queue. A handler that waits continues as its own
     /// task. Either way a panic becomes the error `action failed`.
-    fn connection_id(&self, conn: ConnectionHandle) -> ConnectionId {
-        self.server
-            .connection(conn)
-            .map(|c| c.id.clone())
-            .unwrap_or_else(|| ConnectionId::new(""))
-    }
-
     fn spawn_action(
         &mut self,
         conn: Option<ConnectionHandle>,

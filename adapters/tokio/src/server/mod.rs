@@ -339,7 +339,6 @@ impl ServerBuilder {
         let max_file_len = router.web_config().max_file_len;
         let conn_shared = Arc::new(conn::ConnShared {
             router,
-            public_root: public_root.clone(),
             adapter: self.adapter.clone(),
             max_message,
             inbound: inbound_tx,
