@@ -83,3 +83,35 @@ impl Frame {
         }
     }
 }
+
+/// How a socket ended, as the adapter saw it; the same for the server and the client
+/// machines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseCause {
+    /// The peer closed (`code` `None` for a close frame without status, or none at all).
+    Remote {
+        /// The peer's close code, if any.
+        code: Option<u16>,
+    },
+    /// A read or write failed (the adapter's error text).
+    Error(String),
+    /// The transport refused a message over the size limit; the adapter sent
+    /// [`CloseCause::close_frame`] before dropping the socket.
+    MessageTooLarge,
+}
+
+impl CloseCause {
+    /// The close frame the adapter sends when the transport itself ended the socket
+    /// for this cause (`None`: nothing to send, the socket is already gone). An
+    /// oversize message gets 1009 "message too big", as the `ws` package does.
+    pub fn close_frame(&self) -> Option<Frame> {
+        match self {
+            Self::MessageTooLarge => Some(Frame::Close {
+                code: Some(1009),
+                reason: "message too big",
+            }),
+            Self::Remote { .. } | Self::Error(_) => None,
+        }
+    }
+}

@@ -281,7 +281,7 @@ pub fn server_ops(data: &[u8]) {
             }
             1 => {
                 if let Some(h) = pick(&live) {
-                    server.handle_closed(h, crate::server::CloseCause::Transport, now);
+                    server.handle_closed(h, crate::CloseCause::Error("reset".into()), now);
                 }
             }
             2 | 3 => {

@@ -20,7 +20,7 @@ pub mod server;
 pub mod time;
 pub mod wire;
 
-pub use frame::{Frame, Text};
+pub use frame::{CloseCause, Frame, Text};
 pub use ids::{AttemptId, ConnectionHandle, ConnectionId, Fingerprint, MessageId, RoomName};
 
 #[cfg(test)]

@@ -34,11 +34,6 @@ impl Clock {
         self.last_now
     }
 
-    /// The latest time seen.
-    pub(crate) fn last(&self) -> Instant {
-        self.last_now
-    }
-
     /// Wall-clock epoch milliseconds at `now`.
     pub(crate) fn epoch_ms(&self, now: Instant) -> u64 {
         let since = now.saturating_duration_since(self.anchor);

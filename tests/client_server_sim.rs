@@ -610,7 +610,7 @@ impl World {
         match d {
             Delivery::ToServer(conn, text) => self.server.handle_text(conn, &text, now),
             Delivery::CloseToServer(conn) => {
-                let cause = server::CloseCause::PeerClosed { code: None };
+                let cause = server::CloseCause::Remote { code: None };
                 self.server.handle_closed(conn, cause, now);
             }
             Delivery::ToClient(p, attempt, text) => {

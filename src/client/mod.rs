@@ -132,6 +132,7 @@ use std::time::{Duration, Instant, SystemTime};
 use indexmap::IndexSet;
 use serde_json::{Map, Value};
 
+pub use crate::frame::CloseCause;
 pub use config::{ClientConfig, QueuePolicy, ReconnectConfig};
 pub use timer::TimerKind;
 
@@ -347,19 +348,6 @@ pub enum OpenFailure {
     Handshake(String),
 }
 
-/// How an open socket ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CloseCause {
-    /// The peer closed (`code` `None` for a close frame without status, or no frame).
-    Remote {
-        /// The close code, if any.
-        code: Option<u16>,
-    },
-    /// A read or write failed (the adapter's error text).
-    Error(String),
-}
-
 /// Why the client stopped for good.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -529,11 +517,11 @@ impl Client {
         self.on_text(attempt, text, now);
     }
 
-    /// A binary message of `len` bytes from the socket of `attempt`: reported as a
+    /// A binary message from the socket of `attempt`: reported as a
     /// [`Violation::Binary`] and dropped.
-    pub fn handle_binary(&mut self, attempt: AttemptId, len: usize, now: Instant) {
+    pub fn handle_binary(&mut self, attempt: AttemptId, data: &[u8], now: Instant) {
         let now = self.advance(now);
-        self.on_binary(attempt, len, now);
+        self.on_binary(attempt, data.len(), now);
     }
 
     /// The socket of `attempt` is gone. Reconnects, unless the server sent

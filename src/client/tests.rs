@@ -113,7 +113,7 @@ fn stale_attempt_ids_are_ignored() {
     h.c.handle_text(old, r#""primus::ping::1""#, h.now);
     h.c.handle_open_failed(old, OpenFailure::Io("late".into()), h.now);
     h.c.handle_closed(old, CloseCause::Remote { code: None }, h.now);
-    h.c.handle_binary(old, 3, h.now);
+    h.c.handle_binary(old, b"abc", h.now);
     assert!(h.drain().is_empty());
     assert_eq!(h.c.state(), ClientState::Connecting { attempt });
     // Text before the socket opened is ignored too.
@@ -856,7 +856,7 @@ fn bad_server_input_is_reported_and_the_connection_carries_on() {
     let before = h.c.state();
     h.text(attempt, "{bad");
     h.text(attempt, &"x".repeat(257));
-    h.c.handle_binary(attempt, 4, h.now);
+    h.c.handle_binary(attempt, b"abcd", h.now);
     h.text(attempt, r#"{"context":"response"}"#);
     h.text(attempt, r#"{"context":"response","messageId":99}"#);
     h.text(attempt, r#"{"context":"user","message":"m"}"#);

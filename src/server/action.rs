@@ -195,10 +195,28 @@ impl Refusal {
     }
 }
 
+/// Names one registered action version; [`ActionRegistry::register`] hands it out and
+/// the server's action events carry it, so an adapter runs the version the core chose
+/// without looking versions up itself.
+///
+/// Keys are dense from 0 in registration order (a re-registered name and version keeps
+/// its key), so an adapter may keep its handlers in a `Vec` indexed by
+/// [`ActionKey::index`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActionKey(u32);
+
+impl ActionKey {
+    /// The key as a dense index (0, 1, 2, … in registration order).
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// The registered actions, by name and version key (`String(version)`).
 #[derive(Clone, Debug, Default)]
 pub struct ActionRegistry {
-    actions: BTreeMap<String, BTreeMap<String, Arc<ActionSpec>>>,
+    actions: BTreeMap<String, BTreeMap<String, (ActionKey, Arc<ActionSpec>)>>,
+    next_key: u32,
     /// Every input name of every registered action (Actionhero's `postVariables`
     /// without the global ones), rebuilt on registration.
     input_names: BTreeSet<String>,
@@ -210,20 +228,28 @@ impl ActionRegistry {
         Self::default()
     }
 
-    /// Registers (or replaces) an action version.
-    pub fn register(&mut self, spec: ActionSpec) {
-        let key = js::number_to_string(&spec.version);
-        self.actions
-            .entry(spec.name.clone())
-            .or_default()
-            .insert(key, Arc::new(spec));
+    /// Registers (or replaces) an action version; returns its key (the same key when
+    /// it replaces an earlier registration of that name and version).
+    pub fn register(&mut self, spec: ActionSpec) -> ActionKey {
+        let version = js::number_to_string(&spec.version);
+        let versions = self.actions.entry(spec.name.clone()).or_default();
+        let key = match versions.get(&version) {
+            Some((key, _)) => *key,
+            None => {
+                let key = ActionKey(self.next_key);
+                self.next_key += 1;
+                key
+            }
+        };
+        versions.insert(version, (key, Arc::new(spec)));
         // A replaced version may have dropped inputs: rebuild rather than add.
         self.input_names = self
             .actions
             .values()
             .flat_map(BTreeMap::values)
-            .flat_map(|spec| spec.inputs.iter().map(|(n, _)| n.clone()))
+            .flat_map(|(_, spec)| spec.inputs.iter().map(|(n, _)| n.clone()))
             .collect();
+        key
     }
 
     /// True when some registered action has an input named `name`.
@@ -246,8 +272,8 @@ impl ActionRegistry {
         let mut out = Map::new();
         for (name, versions) in &self.actions {
             let mut v = Map::new();
-            for (key, spec) in versions {
-                v.insert(key.clone(), spec.documentation());
+            for (version, (_, spec)) in versions {
+                v.insert(version.clone(), spec.documentation());
             }
             out.insert(name.clone(), Value::Object(v));
         }
@@ -256,7 +282,10 @@ impl ActionRegistry {
 
     /// Resolves `params.action`/`params.apiVersion` (writing the chosen version back into
     /// params, as Actionhero does).
-    pub(crate) fn resolve(&self, params: &mut Map<String, Value>) -> Option<Arc<ActionSpec>> {
+    pub(crate) fn resolve(
+        &self,
+        params: &mut Map<String, Value>,
+    ) -> Option<(ActionKey, Arc<ActionSpec>)> {
         let versions = match params.get("action") {
             Some(Value::String(s)) if !s.is_empty() => self.actions.get(s.as_str())?,
             _ => return None,
@@ -266,9 +295,9 @@ impl ActionRegistry {
             Some(_) | None => {
                 // JavaScript's default sort compares String(version); BTreeMap keys are
                 // exactly those strings, so the last key is Actionhero's pick.
-                let spec = versions.values().next_back()?.clone();
+                let (key, spec) = versions.values().next_back()?.clone();
                 params.insert("apiVersion".into(), Value::Number(spec.version.clone()));
-                Some(spec)
+                Some((key, spec))
             }
         }
     }
@@ -345,10 +374,15 @@ mod tests {
             r.register(ActionSpec::new("a").version(v));
         }
         let mut p = obj(json!({"action":"a"}));
-        assert_eq!(r.resolve(&mut p).unwrap().version, 2.into());
+        assert_eq!(r.resolve(&mut p).unwrap().1.version, 2.into());
         assert_eq!(p["apiVersion"], json!(2));
         let mut p = obj(json!({"action":"a","apiVersion":"10"}));
-        assert_eq!(r.resolve(&mut p).unwrap().version, 10.into());
+        let (key, spec) = r.resolve(&mut p).unwrap();
+        assert_eq!(spec.version, 10.into());
+        // Keys follow registration order; re-registering keeps the key.
+        assert_eq!(key.index(), 1);
+        assert_eq!(r.register(ActionSpec::new("a").version(10)), key);
+        assert_eq!(r.register(ActionSpec::new("b")).index(), 3);
         let mut p = obj(json!({"action":"a","apiVersion":99}));
         assert!(r.resolve(&mut p).is_none());
     }

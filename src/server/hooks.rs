@@ -28,7 +28,8 @@ pub trait ChatHooks: Send {
     }
 
     /// Runs before a connection leaves a room; an `Err(message)` refuses a `roomLeave`.
-    /// When the connection is closing, the error is ignored: it leaves anyway.
+    /// When the connection is closing or the room is destroyed, the error is ignored: it
+    /// leaves anyway (a closing connection's `rooms` still lists every room it leaves).
     fn leave(&mut self, conn: ConnectionInfo<'_>, room: &RoomName) -> Result<(), String> {
         let _ = (conn, room);
         Ok(())

@@ -79,8 +79,8 @@ impl Server {
         } else {
             match spec {
                 None => Err((StatusCode::NOT_FOUND, Refusal::Unknown.message())),
-                Some(spec) => match process_params(&spec, params) {
-                    Ok(p) => Ok((spec, p)),
+                Some((key, spec)) => match process_params(&spec, params) {
+                    Ok(p) => Ok((key, spec, p)),
                     Err(r @ Refusal::Missing(_)) => {
                         Err((StatusCode::UNPROCESSABLE_ENTITY, r.message()))
                     }
@@ -101,7 +101,7 @@ impl Server {
                 self.out
                     .push_back(Output::Http(HttpTransmit { request, response }));
             }
-            Ok((spec, params)) => {
+            Ok((key, spec, params)) => {
                 let connection_id = ConnectionId::new(pending.id.as_str());
                 let fingerprint = Fingerprint::new(pending.req.fingerprint.as_str());
                 let message_id = MessageId::from(pending.message_id.as_str());
@@ -109,6 +109,7 @@ impl Server {
                 self.event(Event::WebActionRequested {
                     request,
                     message_id,
+                    key,
                     action: spec.name.clone(),
                     params,
                     connection_id,

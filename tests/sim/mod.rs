@@ -124,7 +124,7 @@ impl Sim {
     /// The peer closes its socket.
     pub fn close(&mut self, h: ConnectionHandle) {
         self.server
-            .handle_closed(h, CloseCause::PeerClosed { code: Some(1000) }, self.now);
+            .handle_closed(h, CloseCause::Remote { code: Some(1000) }, self.now);
         self.drain();
     }
 

@@ -16,7 +16,7 @@ use std::net::TcpStream;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
-use actionhero_ws::Frame;
+use actionhero_ws::{CloseCause, Frame};
 use bytes::Bytes;
 use tungstenite::error::ProtocolError;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -71,11 +71,8 @@ pub(crate) fn run(
             }
             Err(tungstenite::Error::Io(e)) if is_timeout(&e) => None,
             Err(tungstenite::Error::Capacity(_)) => {
-                let frame = CloseFrame {
-                    code: CloseCode::Size,
-                    reason: Utf8Bytes::from_static("message too big"),
-                };
-                let _ = ws.close(Some(frame));
+                let frame = CloseCause::MessageTooLarge.close_frame();
+                let _ = ws.close(frame.and_then(close_frame));
                 linger(ws, close_linger);
                 return End::TooLarge;
             }
@@ -101,12 +98,8 @@ pub(crate) fn run(
                         return End::Failed(e.to_string());
                     }
                 }
-                Ok(Frame::Close { code, reason }) => {
-                    let frame = code.map(|code| CloseFrame {
-                        code: CloseCode::from(code),
-                        reason: Utf8Bytes::from_static(reason),
-                    });
-                    let _ = ws.close(frame);
+                Ok(close @ Frame::Close { .. }) => {
+                    let _ = ws.close(close_frame(close));
                     linger(ws, close_linger);
                     return End::Local;
                 }
@@ -146,6 +139,20 @@ fn read_error(e: tungstenite::Error) -> End {
 
 /// After our close frame: wait up to `close_linger` for the peer's close reply, so the
 /// close handshake completes before the socket is dropped.
+/// tungstenite's form of a core close frame (`None`: a close without a status code).
+pub(crate) fn close_frame(frame: Frame) -> Option<CloseFrame> {
+    match frame {
+        Frame::Close {
+            code: Some(code),
+            reason,
+        } => Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: Utf8Bytes::from_static(reason),
+        }),
+        Frame::Close { code: None, .. } | Frame::Text(_) => None,
+    }
+}
+
 pub(crate) fn linger(ws: &mut WebSocket<TcpStream>, close_linger: Duration) {
     let start = Instant::now();
     while start.elapsed() < close_linger {

@@ -158,12 +158,12 @@ fn abrupt_close_emits_disconnected() {
     ws.get_ref().shutdown(std::net::Shutdown::Both).unwrap();
     drop(ws);
     let reason = wait_event(&events, |e| match e {
-        Event::Disconnected { conn: c, reason } if *c == conn => Some(*reason),
+        Event::Disconnected { conn: c, reason } if *c == conn => Some(reason.clone()),
         _ => None,
     });
     assert_eq!(
         reason,
-        DisconnectReason::Socket(CloseCause::PeerClosed { code: None })
+        DisconnectReason::Socket(CloseCause::Remote { code: None })
     );
     stop(&server);
 }
@@ -209,7 +209,7 @@ fn slow_consumer_is_closed_when_its_outbox_is_full() {
     for _ in 0..400 {
         let _ = server.broadcast(room("defaultRoom"), json!(big));
         if let Some(r) = poll_events(&events, |e| match e {
-            Event::Disconnected { conn: c, reason } if *c == conn => Some(*reason),
+            Event::Disconnected { conn: c, reason } if *c == conn => Some(reason.clone()),
             _ => None,
         }) {
             reason = Some(r);
@@ -240,7 +240,7 @@ fn oversize_message_is_closed_with_1009() {
     };
     assert_eq!(code, Some(CloseCode::Size));
     let reason = wait_event(&events, |e| match e {
-        Event::Disconnected { reason, .. } => Some(*reason),
+        Event::Disconnected { reason, .. } => Some(reason.clone()),
         _ => None,
     });
     assert_eq!(reason, DisconnectReason::MessageTooLarge);

@@ -35,7 +35,7 @@ struct SampleState {
 async fn run(state: Arc<SampleState>, ctx: ActionContext) -> ActionOutcome {
     let step = {
         let Ok(mut samples) = state.samples.lock() else {
-            return ActionOutcome::error("action failed");
+            return ActionOutcome::panicked();
         };
         samples.run(&ctx.action, &ctx.params, random_unit(), epoch_ms())
     };

@@ -38,6 +38,7 @@ use actionhero_ws::client::{
 pub use actionhero_ws::client::{RequestError, RequestFailure};
 use actionhero_ws::error::{ConfigError, UsageError};
 use actionhero_ws::{AttemptId, Frame, MessageId, RoomName};
+use bytes::Bytes;
 use serde_json::{Map, Value};
 use tungstenite::Utf8Bytes;
 
@@ -452,7 +453,7 @@ pub(crate) enum Msg {
     /// One text message from the socket of `attempt`.
     Text { attempt: AttemptId, text: Utf8Bytes },
     /// One binary message.
-    Binary { attempt: AttemptId, len: usize },
+    Binary { attempt: AttemptId, data: Bytes },
     /// The socket of `attempt` ended.
     Closed {
         attempt: AttemptId,
@@ -512,7 +513,7 @@ impl Driver {
                 self.core.handle_open_failed(attempt, cause, now);
             }
             Msg::Text { attempt, text } => self.core.handle_text(attempt, &text, now),
-            Msg::Binary { attempt, len } => self.core.handle_binary(attempt, len, now),
+            Msg::Binary { attempt, data } => self.core.handle_binary(attempt, &data, now),
             Msg::Closed { attempt, cause } => {
                 if self.socket.as_ref().is_some_and(|(a, _)| *a == attempt) {
                     self.socket = None;

@@ -62,10 +62,7 @@ pub(super) fn run(
     let end = pump::run(&mut ws, frames, config.close_linger, |msg| {
         let msg = match msg {
             Inbound::Text(text) => Msg::Text { attempt, text },
-            Inbound::Binary(data) => Msg::Binary {
-                attempt,
-                len: data.len(),
-            },
+            Inbound::Binary(data) => Msg::Binary { attempt, data },
             Inbound::Ping => return true,
         };
         to_driver.send(msg).is_ok()

@@ -11,9 +11,8 @@ use std::time::Instant;
 use actionhero_ws::handshake::{self, Decision, Handshake, Parsed};
 use actionhero_ws::server::CloseCause;
 use actionhero_ws::{ConnectionHandle, Frame};
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tungstenite::{Utf8Bytes, WebSocket};
+use tungstenite::protocol::{Role, WebSocketConfig};
+use tungstenite::WebSocket;
 
 use super::driver::DriverMsg;
 use super::{Config, Shared};
@@ -129,10 +128,10 @@ fn upgrade(
     }
     let Ok(opened) = opened.recv() else { return };
     // From here on the core knows the connection: report its end exactly once.
-    let mut guard = opened.ok().map(|conn| ClosedGuard {
+    let mut guard = opened.as_ref().ok().map(|&conn| ClosedGuard {
         conn,
         to_driver: shared.to_driver.clone(),
-        cause: CloseCause::Transport,
+        cause: CloseCause::Error("connection thread ended".into()),
     });
     if stream
         .write_all(response)
@@ -150,12 +149,10 @@ fn upgrade(
     match &mut guard {
         Some(guard) => serve(&mut ws, &frames, guard, cfg),
         None => {
-            // The core refused (shutting down, too many connections): "try again later".
-            let frame = CloseFrame {
-                code: CloseCode::Again,
-                reason: Utf8Bytes::from_static("try again later"),
-            };
-            let _ = ws.close(Some(frame));
+            // The core refused (shutting down, too many connections).
+            if let Err(rejected) = opened {
+                let _ = ws.close(pump::close_frame(rejected.close_frame()));
+            }
             pump::linger(&mut ws, cfg.close_linger);
         }
     }
@@ -172,7 +169,7 @@ impl Drop for ClosedGuard {
     fn drop(&mut self) {
         let _ = self.to_driver.send(DriverMsg::Closed {
             conn: self.conn,
-            cause: self.cause,
+            cause: std::mem::replace(&mut self.cause, CloseCause::Remote { code: None }),
         });
     }
 }
@@ -195,9 +192,10 @@ fn serve(
         to_driver.send(msg).is_ok()
     });
     guard.cause = match end {
-        End::PeerClosed { code } => CloseCause::PeerClosed { code },
+        End::PeerClosed { code } => CloseCause::Remote { code },
         End::TooLarge => CloseCause::MessageTooLarge,
+        End::Failed(e) => CloseCause::Error(e),
         // After `Local` the core has already ended the connection; the cause is unused.
-        End::Failed(_) | End::Local => CloseCause::Transport,
+        End::Local => CloseCause::Remote { code: None },
     };
 }

@@ -1,7 +1,7 @@
 //! The driver thread: owns the core server and runs STYLE.md §3.1's loop over one
 //! `std::sync::mpsc` channel.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -13,7 +13,6 @@ use actionhero_ws::server::{
     ActionOutcome, CloseCause, CloseReason, Event, FileOutcome, OpenRejected, Output, RequestId,
     Server, Transmit,
 };
-use actionhero_ws::wire::js;
 use actionhero_ws::{ConnectionHandle, Frame};
 use bytes::Bytes;
 use tungstenite::Utf8Bytes;
@@ -72,7 +71,7 @@ pub(crate) struct Driver {
     server: Server,
     inbox: Receiver<DriverMsg>,
     outboxes: HashMap<ConnectionHandle, SyncSender<Frame>>,
-    handlers: BTreeMap<(String, String), ActionHandler>,
+    handlers: Vec<Option<ActionHandler>>,
     pool: Option<Pool>,
     public_dir: Option<Arc<PathBuf>>,
     events: Option<SyncSender<Event>>,
@@ -87,7 +86,7 @@ impl Driver {
     pub(crate) fn new(
         server: Server,
         inbox: Receiver<DriverMsg>,
-        handlers: BTreeMap<(String, String), ActionHandler>,
+        handlers: Vec<Option<ActionHandler>>,
         pool: Pool,
         public_dir: Option<Arc<PathBuf>>,
         events: Option<SyncSender<Event>>,
@@ -174,7 +173,8 @@ impl Driver {
                 if reply.send(opened).is_err() {
                     if let Ok(conn) = opened {
                         self.outboxes.remove(&conn);
-                        self.server.handle_closed(conn, CloseCause::Transport, now);
+                        let cause = CloseCause::Error("connection thread ended".into());
+                        self.server.handle_closed(conn, cause, now);
                     }
                 }
             }
@@ -245,13 +245,11 @@ impl Driver {
                 conn,
                 request,
                 message_id,
+                key,
                 action,
                 params,
             } => {
-                let version = params.get("apiVersion").map(js::js_string);
-                let handler = version
-                    .and_then(|v| self.handlers.get(&(action.clone(), v)))
-                    .cloned();
+                let handler = self.handlers.get(key.index()).and_then(Option::clone);
                 let Some(handler) = handler else {
                     // Only reachable when an action was registered on the core directly
                     // (through `with_core`) without a handler.

@@ -37,7 +37,6 @@ mod driver;
 mod files;
 mod pool;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -53,7 +52,6 @@ use actionhero_ws::server::{
     ActionOutcome, ActionSpec, ChatHooks, CloseReason, Delivery, Event, RoomError,
     Server as CoreServer, ServerConfig as CoreConfig,
 };
-use actionhero_ws::wire::js;
 use actionhero_ws::{ConnectionHandle, MessageId, RoomName};
 use serde_json::{Map, Value};
 
@@ -302,11 +300,15 @@ impl ServerBuilder {
         let mut core =
             CoreServer::new(config.core.clone(), seed, Instant::now(), SystemTime::now())
                 .map_err(|e| invalid(e.to_string()))?;
-        let mut handlers = BTreeMap::new();
+        // The core resolves which version runs; its key indexes the handler (a later
+        // registration of the same name and version gets the same key and replaces it).
+        let mut handlers: Vec<Option<ActionHandler>> = Vec::new();
         for (spec, handler) in actions {
-            let key = (spec.name.clone(), js::number_to_string(&spec.version));
-            core.register_action(spec);
-            handlers.insert(key, handler);
+            let key = core.register_action(spec).index();
+            if handlers.len() <= key {
+                handlers.resize(key + 1, None);
+            }
+            handlers[key] = Some(handler);
         }
         for name in rooms {
             let room = RoomName::new(&name).map_err(|e| invalid(format!("room {name:?}: {e}")))?;

@@ -70,7 +70,7 @@ fn work(rx: &Mutex<Receiver<Job>>, to_driver: &mpsc::SyncSender<DriverMsg>, max_
             } => {
                 // A panicking action must not take the worker (or the response) with it.
                 let outcome = catch_unwind(AssertUnwindSafe(|| handler(ctx)))
-                    .unwrap_or_else(|_| ActionOutcome::error("the action failed"));
+                    .unwrap_or_else(|_| ActionOutcome::panicked());
                 DriverMsg::ActionDone { request, outcome }
             }
             Job::File { dir, file, request } => DriverMsg::FileDone {

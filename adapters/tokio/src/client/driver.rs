@@ -17,7 +17,7 @@ use tokio::time::{timeout, timeout_at};
 use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::stream::{self, MaybeTls, OpenRequest};
@@ -53,7 +53,7 @@ enum SocketMsg {
     Opened(AttemptId),
     OpenFailed(AttemptId, OpenFailure),
     Text(AttemptId, Utf8Bytes),
-    Binary(AttemptId, usize),
+    Binary(AttemptId, Bytes),
     Closed(AttemptId, CloseCause),
 }
 
@@ -251,7 +251,7 @@ impl Driver {
             }
             SocketMsg::OpenFailed(a, cause) => self.client.handle_open_failed(a, cause, now),
             SocketMsg::Text(a, text) => self.client.handle_text(a, &text, now),
-            SocketMsg::Binary(a, len) => self.client.handle_binary(a, len, now),
+            SocketMsg::Binary(a, data) => self.client.handle_binary(a, &data, now),
             SocketMsg::Closed(a, cause) => self.client.handle_closed(a, cause, now),
         }
     }
@@ -332,7 +332,7 @@ async fn socket_task(
             msg = ws.next() => {
                 let report = match msg {
                     Some(Ok(Message::Text(text))) => SocketMsg::Text(attempt, text),
-                    Some(Ok(Message::Binary(data))) => SocketMsg::Binary(attempt, data.len()),
+                    Some(Ok(Message::Binary(data))) => SocketMsg::Binary(attempt, data),
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
                     Some(Ok(Message::Close(frame))) => {
                         finish_close(&mut ws, close_wait).await;

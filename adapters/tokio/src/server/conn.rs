@@ -233,14 +233,15 @@ async fn websocket(mut ws: Ws, handshake: handshake::Handshake, shared: &ConnSha
     if shared.inbound.send(opened).await.is_err() {
         return;
     }
-    let Ok(Some(conn)) = handle.await else {
-        // Refused by the core (too many connections, shutting down).
-        let close = CloseFrame {
-            code: CloseCode::Again,
-            reason: Utf8Bytes::from_static("try again later"),
-        };
-        let _ = timeout(shared.adapter.close_timeout, ws.close(Some(close))).await;
-        return;
+    let conn = match handle.await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(rejected)) => {
+            // Refused by the core (too many connections, shutting down).
+            let close = close_frame(rejected.close_frame());
+            let _ = timeout(shared.adapter.close_timeout, ws.close(close)).await;
+            return;
+        }
+        Err(_) => return,
     };
     let mut guard = ClosedGuard {
         conn,
@@ -254,7 +255,7 @@ async fn websocket(mut ws: Ws, handshake: handshake::Handshake, shared: &ConnSha
         }
     };
     let cause = tokio::select! {
-        () = killed => CloseCause::Transport,
+        () = killed => CloseCause::Error("killed: slow consumer".into()),
         cause = pump(&mut ws, frames, conn, shared) => cause,
     };
     drop(ws);
@@ -274,7 +275,7 @@ impl Drop for ClosedGuard {
         if let Some(inbound) = self.inbound.take() {
             let _ = inbound.try_send(Inbound::Closed {
                 conn: self.conn,
-                cause: CloseCause::Transport,
+                cause: CloseCause::Error("connection task ended".into()),
             });
         }
     }
@@ -316,7 +317,7 @@ async fn pump(
                 };
                 if let Some(batch) = batch {
                     if shared.inbound.send(batch).await.is_err() {
-                        return CloseCause::Transport;
+                        return CloseCause::Error("server stopped".into());
                     }
                 }
                 let Some(msg) = other else { continue };
@@ -328,15 +329,13 @@ async fn pump(
                     Some(Ok(Message::Close(frame))) => {
                         // Polling on flushes tungstenite's close reply.
                         finish_close(ws, close_wait).await;
-                        return CloseCause::PeerClosed { code: frame.map(|f| u16::from(f.code)) };
+                        return CloseCause::Remote { code: frame.map(|f| u16::from(f.code)) };
                     }
                     Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                        let close = CloseFrame {
-                            code: CloseCode::Size,
-                            reason: Utf8Bytes::from_static("message too big"),
-                        };
-                        let _ = timeout(close_wait, ws.close(Some(close))).await;
-                        return CloseCause::MessageTooLarge;
+                        let cause = CloseCause::MessageTooLarge;
+                        let close = cause.close_frame().and_then(close_frame);
+                        let _ = timeout(close_wait, ws.close(close)).await;
+                        return cause;
                     }
                     Some(Err(
                         WsError::ConnectionClosed
@@ -344,27 +343,27 @@ async fn pump(
                         | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
                     ))
                     | None => {
-                        return CloseCause::PeerClosed { code: None };
+                        return CloseCause::Remote { code: None };
                     }
-                    Some(Err(_)) => return CloseCause::Transport,
+                    Some(Err(e)) => return CloseCause::Error(e.to_string()),
                 };
                 if shared.inbound.send(inbound).await.is_err() {
-                    return CloseCause::Transport;
+                    return CloseCause::Error("server stopped".into());
                 }
             }
             frame = frames.recv() => {
                 let Some(frame) = frame else {
                     // The driver let go without a close frame (it is stopping).
                     let _ = timeout(close_wait, ws.close(None)).await;
-                    return CloseCause::PeerClosed { code: None };
+                    return CloseCause::Remote { code: None };
                 };
                 match write_frames(ws, frame, &mut frames).await {
                     Ok(false) => {}
                     Ok(true) => {
                         finish_close(ws, close_wait).await;
-                        return CloseCause::PeerClosed { code: None };
+                        return CloseCause::Remote { code: None };
                     }
-                    Err(_) => return CloseCause::Transport,
+                    Err(e) => return CloseCause::Error(e.to_string()),
                 }
             }
         }
@@ -414,14 +413,24 @@ async fn write_frame(ws: &mut Ws, frame: Frame) -> Result<bool, WsError> {
             }
             Ok(false)
         }
-        Frame::Close { code, reason } => {
-            let frame = code.map(|code| CloseFrame {
-                code: CloseCode::from(code),
-                reason: Utf8Bytes::from_static(reason),
-            });
-            ws.close(frame).await?;
+        close => {
+            ws.close(close_frame(close)).await?;
             Ok(true)
         }
+    }
+}
+
+/// tungstenite's form of a core close frame (`None`: a close without a status code).
+fn close_frame(frame: Frame) -> Option<CloseFrame> {
+    match frame {
+        Frame::Close {
+            code: Some(code),
+            reason,
+        } => Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: Utf8Bytes::from_static(reason),
+        }),
+        Frame::Close { code: None, .. } | Frame::Text(_) => None,
     }
 }
 

@@ -9,10 +9,9 @@ use std::time::Instant;
 use actionhero_ws::handshake::Handshake;
 use actionhero_ws::http::{ApiRequest, HttpResponse};
 use actionhero_ws::server::{
-    ActionOutcome, CloseCause, CloseReason, Delivery, Event, FileOutcome, Output, RequestId,
-    RoomError, Server, Transmit,
+    ActionKey, ActionOutcome, CloseCause, CloseReason, Delivery, Event, FileOutcome, OpenRejected,
+    Output, RequestId, RoomError, Server, Transmit,
 };
-use actionhero_ws::wire::js;
 use actionhero_ws::{ConnectionHandle, ConnectionId, Frame, MessageId, RoomName};
 use bytes::Bytes;
 use futures_util::FutureExt as _;
@@ -36,7 +35,7 @@ pub(crate) enum Inbound {
         handshake: Handshake,
         writer: mpsc::Sender<Outbound>,
         kill: oneshot::Sender<()>,
-        reply: oneshot::Sender<Option<ConnectionHandle>>,
+        reply: oneshot::Sender<Result<ConnectionHandle, OpenRejected>>,
     },
     Text {
         conn: ConnectionHandle,
@@ -144,8 +143,8 @@ pub(crate) struct Writer {
 pub(crate) struct Driver {
     pub(crate) server: Server,
     pub(crate) handle: ServerHandle,
-    /// Action handlers by name, then by version (JS string form).
-    pub(crate) handlers: BTreeMap<String, Vec<(String, Handler)>>,
+    /// Action handlers, indexed by the core's [`ActionKey`](actionhero_ws::server::ActionKey).
+    pub(crate) handlers: Vec<Option<Handler>>,
     pub(crate) public_dir: Option<PathBuf>,
     pub(crate) max_file_len: u64,
     /// HTTP requests waiting for their answer.
@@ -319,6 +318,7 @@ impl Driver {
                 conn,
                 request,
                 message_id,
+                key,
                 action,
                 params,
             } => {
@@ -327,66 +327,63 @@ impl Driver {
                     .connection(conn)
                     .map(|c| c.id.clone())
                     .unwrap_or_else(|| ConnectionId::new(""));
-                self.spawn_action(Some(conn), id, request, message_id, &action, params);
+                let ctx = self.context(Some(conn), id, message_id, action, params);
+                self.spawn_action(key, request, ctx);
             }
             Event::WebActionRequested {
                 request,
                 message_id,
+                key,
                 action,
                 params,
                 connection_id,
                 ..
-            } => self.spawn_action(None, connection_id, request, message_id, &action, params),
+            } => {
+                let ctx = self.context(None, connection_id, message_id, action, params);
+                self.spawn_action(key, request, ctx);
+            }
             _ => {}
         }
     }
 
-    /// Runs an action handler. Its first poll happens here, on the driver: a handler
-    /// that completes without waiting (most do) is answered at once, with no task and
-    /// no trip through the command queue. A handler that waits continues as its own
-    /// task. Either way a panic becomes the error `action failed`.
-    fn spawn_action(
-        &mut self,
+    fn context(
+        &self,
         conn: Option<ConnectionHandle>,
         connection_id: ConnectionId,
-        request: RequestId,
         message_id: MessageId,
-        action: &str,
+        action: String,
         params: Map<String, Value>,
-    ) {
-        // By name, then by the resolved apiVersion (the core stored it in the params).
-        let handler = self.handlers.get(action).and_then(|versions| {
-            let found = match versions.as_slice() {
-                [only] => Some(only),
-                _ => {
-                    let version = params.get("apiVersion").map(js::js_string);
-                    versions.iter().find(|(v, _)| version.as_ref() == Some(v))
-                }
-            };
-            found.or_else(|| versions.first()).map(|(_, h)| h.clone())
-        });
-        let Some(handler) = handler else {
-            // Every spec registered in the core has a handler; this is only a safety net.
-            let outcome = ActionOutcome::error("unknown action or invalid apiVersion");
-            let _ = self.server.respond(request, outcome, Instant::now());
-            return;
-        };
-        let ctx = ActionContext {
-            action: action.to_owned(),
+    ) -> ActionContext {
+        ActionContext {
+            action,
             params,
             conn,
             connection_id,
             message_id,
             server: self.handle.clone(),
+        }
+    }
+
+    /// Runs the handler of the action version the core resolved. Its first poll happens
+    /// here, on the driver: a handler that completes without waiting (most do) is
+    /// answered at once, with no task and no trip through the command queue. A handler
+    /// that waits continues as its own task. Either way a panic is answered with
+    /// [`ActionOutcome::panicked`].
+    fn spawn_action(&mut self, key: ActionKey, request: RequestId, ctx: ActionContext) {
+        // Every key the core hands out was registered with a handler.
+        let Some(handler) = self.handlers.get(key.index()).and_then(Option::clone) else {
+            let _ = self
+                .server
+                .respond(request, ActionOutcome::panicked(), Instant::now());
+            return;
         };
+        let (action, conn) = (ctx.action.clone(), ctx.conn);
         let mut fut = match catch_unwind(AssertUnwindSafe(|| handler(ctx))) {
             Ok(fut) => fut,
             Err(_) => {
-                let _ = self.server.respond(
-                    request,
-                    ActionOutcome::error("action failed"),
-                    Instant::now(),
-                );
+                let _ = self
+                    .server
+                    .respond(request, ActionOutcome::panicked(), Instant::now());
                 return;
             }
         };
@@ -398,11 +395,9 @@ impl Driver {
             }
             Ok(Poll::Pending) => {}
             Err(_) => {
-                let _ = self.server.respond(
-                    request,
-                    ActionOutcome::error("action failed"),
-                    Instant::now(),
-                );
+                let _ = self
+                    .server
+                    .respond(request, ActionOutcome::panicked(), Instant::now());
                 return;
             }
         }
@@ -411,11 +406,11 @@ impl Driver {
             // Polled again with the task's waker, which replaces the no-op one.
             let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(outcome) => outcome,
-                Err(_) => ActionOutcome::error("action failed"),
+                Err(_) => ActionOutcome::panicked(),
             };
             handle.command(Command::Respond { request, outcome }).await;
         };
-        tokio::spawn(trace::request(task, "action", action, conn));
+        tokio::spawn(trace::request(task, "action", &action, conn));
     }
 
     fn spawn_file(&mut self, conn: ConnectionHandle, request: RequestId, file: &str) {
@@ -449,9 +444,10 @@ impl Driver {
                 reply,
             } => match self.server.handle_open(handshake, now) {
                 Ok(conn) => {
-                    if reply.send(Some(conn)).is_err() {
+                    if reply.send(Ok(conn)).is_err() {
                         // The connection task is already gone.
-                        self.server.handle_closed(conn, CloseCause::Transport, now);
+                        let cause = CloseCause::Error("connection task ended".into());
+                        self.server.handle_closed(conn, cause, now);
                         return;
                     }
                     self.writers.insert(
@@ -463,8 +459,8 @@ impl Driver {
                         },
                     );
                 }
-                Err(_) => {
-                    let _ = reply.send(None);
+                Err(rejected) => {
+                    let _ = reply.send(Err(rejected));
                 }
             },
             Inbound::Text { conn, text } => self.server.handle_text(conn, &text, now),

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actionhero_ws::handshake::HandshakeConfig;
-use actionhero_ws::http::{Router, WebConfig};
+use actionhero_ws::http::WebConfig;
 use actionhero_ws::server::{
     ActionOutcome, ActionSpec, ChatHooks, Delivery, Event, RoomError, Server, ServerConfig,
 };
@@ -297,22 +297,17 @@ impl ServerBuilder {
         for (priority, hooks) in self.hooks {
             server.add_chat_hooks(priority, hooks);
         }
-        let mut handlers: BTreeMap<String, Vec<(String, Handler)>> = BTreeMap::new();
+        // The core resolves which version runs; its key indexes the handler (a later
+        // registration of the same name and version gets the same key and replaces it).
+        let mut handlers: Vec<Option<Handler>> = Vec::new();
         for (spec, handler) in self.actions {
-            let version = actionhero_ws::wire::js::number_to_string(&spec.version);
-            let versions = handlers.entry(spec.name.clone()).or_default();
-            // A later registration of the same name and version replaces the earlier one.
-            versions.retain(|(v, _)| *v != version);
-            versions.push((version, handler));
-            versions.sort_by(|a, b| a.0.cmp(&b.0));
-            server.register_action(spec);
+            let key = server.register_action(spec).index();
+            if handlers.len() <= key {
+                handlers.resize(key + 1, None);
+            }
+            handlers[key] = Some(handler);
         }
         let max_message = server.config().max_message_len;
-        let mut handshake = self.handshake;
-        // `/primus/spec` reports the heartbeat the server really runs.
-        if let Some(interval) = server.config().ping_interval {
-            handshake.ping_interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
-        }
         let public_root = match self.public_dir.or(self.web.public_dir.take()) {
             Some(dir) => Some(dir.canonicalize().map_err(|e| {
                 io::Error::new(e.kind(), format!("public dir {}: {e}", dir.display()))
@@ -321,8 +316,9 @@ impl ServerBuilder {
         };
         let mut web = self.web;
         web.public_dir.clone_from(&public_root);
-        let router =
-            Router::new(handshake, web, crate::epoch_ms()).map_err(|e| invalid(e.to_string()))?;
+        let router = server
+            .router(self.handshake, web, crate::epoch_ms())
+            .map_err(|e| invalid(e.to_string()))?;
 
         let (command_tx, command_rx) = mpsc::channel(self.adapter.command_queue.max(1));
         let (inbound_tx, inbound_rx) = mpsc::channel(self.adapter.inbound_queue.max(1));
