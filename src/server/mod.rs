@@ -1009,7 +1009,7 @@ impl Server {
             .collect()
     }
 
-    // ---- dispatch (PROTOCOL.md §4.3) -------------------------------------------------
+    // ---- dispatch (docs/protocol.md#dispatch-and-message-ids) -------------------------
 
     fn dispatch(&mut self, conn: ConnectionHandle, req: Request, now: Instant) {
         let message_id = match req.message_id.clone() {
@@ -1268,7 +1268,7 @@ impl Server {
             }
         }
         let Some(p) = payload else { return Ok(()) };
-        // Only these four fields survive the publish (PROTOCOL.md §4.8 step 4).
+        // Only these four fields survive the publish (docs/protocol.md#say-delivery, step 3).
         let message = p.get("message").cloned().unwrap_or(Value::Null);
         let room = p.get("room").map(js::js_string).unwrap_or_default();
         let from = p.get("from").map(js::js_string).unwrap_or_default();
