@@ -45,7 +45,7 @@ const NOT_FOUND = {
 };
 
 // ---------------------------------------------------------------------------
-// Client construction (PROTOCOL.md §1.5; actionhero/dist/servers/websocket.js
+// Client construction (docs/protocol.md#generated-client-library; actionhero/dist/servers/websocket.js
 // compileActionheroWebsocketClientJS + renderClientJS)
 // ---------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-//! Error types shared by the machines (STYLE.md P7): configuration errors and caller
-//! misuse. Peer faults are never `Err`: they become outputs and events.
+//! Error types shared by the machines (docs/architecture.md#errors): configuration
+//! errors and caller misuse. Peer faults are never `Err`: they become outputs and events.
 
 use std::fmt;
 

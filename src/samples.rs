@@ -1,6 +1,6 @@
 //! Actionhero's sample actions (`actionhero/src/actions/`), with their exact inputs,
-//! error texts and response shapes (PROTOCOL.md §5.5), as pure code: the caller supplies
-//! randomness and time and carries out sleeps and room creation.
+//! error texts and response shapes (docs/protocol.md#sample-actions), as pure code: the
+//! caller supplies randomness and time and carries out sleeps and room creation.
 //!
 //! `ahws serve` and the tests use these to stand in for a stock Actionhero server.
 

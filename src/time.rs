@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Turns monotonic `Instant`s into epoch milliseconds from one anchor pair, and clamps
-/// time so it never goes backwards (STYLE.md P2).
+/// time so it never goes backwards (docs/architecture.md#time).
 #[derive(Clone, Debug)]
 pub(crate) struct Clock {
     anchor: Instant,

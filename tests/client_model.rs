@@ -1,4 +1,4 @@
-//! Model test of the client against a scripted fake server (STYLE.md §7.4).
+//! Model test of the client against a scripted fake server (docs/architecture.md#property-models).
 //!
 //! Random sequences of application commands, server answers (in any order), pings,
 //! refused opens, abrupt closes, `primus::server::close`, room destruction, garbage and

@@ -1,5 +1,6 @@
-//! In-memory client ↔ server pairs in virtual time (STYLE.md §7.2): real [`Client`]s
-//! against a real [`Server`], the upgrade going through the handshake module both ways
+//! In-memory client ↔ server pairs in virtual time (docs/architecture.md#simulation):
+//! real [`Client`]s against a real [`Server`], the upgrade going through the handshake
+//! module both ways
 //! (the client's request bytes → `parse_request` → `evaluate` → the `101` bytes →
 //! `parse_response` with the client's `expected_accept`). Links carry frames with a
 //! small latency and can be partitioned; the server can be stopped and restarted.

@@ -1,5 +1,5 @@
 //! Property test: random operation sequences against the server, checked against a
-//! simple reference model after every step (STYLE.md §7.4).
+//! simple reference model after every step (docs/architecture.md#property-models).
 
 mod sim;
 

@@ -1,6 +1,6 @@
 //! Golden wire tests: every frame recorded from a real Actionhero 29.3.5 / Primus 8.0.9
-//! server (`tests/fixtures/transcripts/*.jsonl`) and every frame PROTOCOL.md quotes as
-//! **[live]** goes through the codec, and must come back byte for byte:
+//! server (`tests/fixtures/transcripts/*.jsonl`) and every recorded frame docs/protocol.md
+//! quotes goes through the codec, and must come back byte for byte:
 //!
 //! * server → client (`in`): `reply::decode` → `reply::encode`, the semantic class the
 //!   client routes it to, and a rebuild from its semantic parts with the *server-side*
@@ -269,12 +269,12 @@ fn binary_frames_decode_as_a_buffer() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Frames quoted [live] in PROTOCOL.md (request → answer, ids shortened there)
+// Recorded frames quoted in docs/protocol.md (request → answer, ids shortened there)
 // ---------------------------------------------------------------------------------------
 
-/// `(request, answer)` pairs quoted **[live]** in PROTOCOL.md §4.3–§6.
+/// `(request, answer)` pairs quoted as recorded in docs/protocol.md (#verbs to #the-file-verb).
 const PROTOCOL_LIVE_EXCHANGES: &[(&str, &str)] = &[
-    // §4.5
+    // docs/protocol.md#verb-answers
     (
         r#"{"event":"roomAdd","room":"defaultRoom","messageId":"a"}"#,
         r#"{"status":"OK","context":"response","data":true,"messageId":"a"}"#,
@@ -291,17 +291,17 @@ const PROTOCOL_LIVE_EXCHANGES: &[(&str, &str)] = &[
         r#"{"event":"bogus","messageId":7}"#,
         r#"{"status":"Error: verb not found or not allowed (bogus)","error":"Error: verb not found or not allowed (bogus)","context":"response","data":{},"messageId":7}"#,
     ),
-    // §4.6
+    // docs/protocol.md#detailsview
     (
         r#"{"event":"detailsView","messageId":7}"#,
         r#"{"status":"OK","context":"response","data":{"id":"686a99fc-…","fingerprint":"686a99fc-…","remoteIP":"::ffff:127.0.0.1","remotePort":48918,"params":{},"connectedAt":1795610084938,"rooms":[],"totalActions":0,"pendingActions":0},"messageId":7}"#,
     ),
-    // §4.7 (request reconstructed: the doc quotes only the answer)
+    // docs/protocol.md#room-verbs (request reconstructed)
     (
         r#"{"event":"roomView","room":"defaultRoom","messageId":"d9a0…"}"#,
         r#"{"status":"OK","context":"response","data":{"room":"defaultRoom","members":{"686a99fc-…":{"id":"686a99fc-…","joinedAt":1795610085344}},"membersCount":1},"messageId":"d9a0…"}"#,
     ),
-    // §5.1
+    // docs/protocol.md#action-response
     (
         r#"{"event":"action","params":{"action":"randomNumber"},"messageId":1}"#,
         r#"{"randomNumber":0.33123645207835817,"stringRandomNumber":"Your random number is 0.33123645207835817","context":"response","messageId":1}"#,
@@ -310,7 +310,7 @@ const PROTOCOL_LIVE_EXCHANGES: &[(&str, &str)] = &[
         r#"{"event":"action","params":{"action":"cacheTest"},"messageId":3}"#,
         r#"{"error":"key is a required parameter for this action","context":"response","messageId":3}"#,
     ),
-    // §6 (requests reconstructed)
+    // docs/protocol.md#the-file-verb (requests reconstructed)
     (
         r#"{"event":"file","file":"simple.html","messageId":1}"#,
         r#"{"content":"<h1>Actionhero</h1>\nI am a flat file …<br />\n","mime":"text/html","length":101,"lastModified":"2026-11-25T12:34:17.862Z","context":"response","messageId":1}"#,
@@ -340,7 +340,7 @@ fn protocol_live_exchanges_round_trip() {
 
 #[test]
 fn protocol_live_standalone_frames() {
-    // §4.2 welcome, §4.8 chat frame, §2.1/§2.2 tokens, §2.3 server close.
+    // docs/protocol.md: #open-and-welcome, #say-delivery, #primus-control-tokens, #closing.
     let welcome = r#"{"welcome":"Welcome to the actionhero api","context":"api"}"#;
     assert_eq!(
         reply::decode(welcome).unwrap(),
@@ -382,7 +382,7 @@ fn protocol_live_standalone_frames() {
     );
     assert_eq!(primus::SERVER_CLOSE, "\"primus::server::close\"");
 
-    // §1.6: U+2028/U+2029 leave as the six characters `\u2028`/`\u2029`, both ways.
+    // docs/protocol.md#json-encoding: U+2028/U+2029 leave as `\u2028`/`\u2029`, both ways.
     let payload = reply::say_payload(Value::from("a\u{2028}b\u{2029}c"), "defaultRoom", "x", 1);
     let frame = reply::encode_message(&payload, None);
     assert!(
@@ -399,7 +399,7 @@ fn protocol_live_standalone_frames() {
         r#"{"event":"say","room":"defaultRoom","message":"a\u2028b\u2029c","messageId":1}"#
     );
 
-    // §4.3: messageId keeps its JSON type: 7 → 7, {"a":1} → {"a":1}.
+    // docs/protocol.md#dispatch-and-message-ids: messageId keeps its JSON type, 7 → 7.
     for id in ["7", r#"{"a":1}"#] {
         let text = format!(r#"{{"event":"nope","messageId":{id}}}"#);
         let Ok(ClientFrame::Request(req)) = request::decode(&text) else {
@@ -413,7 +413,7 @@ fn protocol_live_standalone_frames() {
         assert!(answer.ends_with(&format!(r#""data":{{}},"messageId":{id}}}"#)));
     }
 
-    // §4.4: an unsolicited push without context is stamped with the last inbound id.
+    // docs/protocol.md#response-envelope: a push without context gets the last inbound id.
     let mut push = Map::new();
     push.insert("hello".into(), Value::from("there"));
     assert_eq!(
@@ -421,7 +421,7 @@ fn protocol_live_standalone_frames() {
         r#"{"hello":"there","context":"response","messageId":"d9a0…"}"#
     );
 
-    // §4.8: a join middleware error.
+    // docs/protocol.md#chat-hooks: a join hook's refusal.
     let Ok(ClientFrame::Request(req)) =
         request::decode(r#"{"event":"roomAdd","room":"defaultRoom","messageId":1}"#)
     else {
@@ -436,7 +436,7 @@ fn protocol_live_standalone_frames() {
         r#"{"status":"Error: joining rooms blocked","error":"Error: joining rooms blocked","#
     ));
 
-    // §11.6: say words in JavaScript order, integer-like keys first.
+    // docs/protocol.md#say: say words in JavaScript order, integer-like keys first.
     let Ok(ClientFrame::Request(req)) =
         request::decode(r#"{"event":"say","room":"r","1":"first?","message":"m"}"#)
     else {

@@ -1,4 +1,4 @@
-//! Primus's reconnect backoff (the bundled `recovery` module, PROTOCOL.md §3.3), sans-IO.
+//! Primus's reconnect backoff (its `recovery` module, docs/protocol.md#heartbeat-and-reconnect).
 //!
 //! The struct only counts retries and computes delays; the client's timer table holds
 //! the deadline. Unlike Primus, the retry counter is reset only when a connection is
@@ -138,7 +138,7 @@ mod tests {
                 ((rand + 1.0) * 500.0 * 2f64.powi(n as i32 - 1)).round() as u64
             };
             assert_eq!(delay, Duration::from_millis(want_ms), "retry {n}");
-            // Ranges from PROTOCOL.md §3.3: retry n lies in [min*2^(n-1), 2*min*2^(n-1)].
+            // docs/protocol.md#heartbeat-and-reconnect: retry n in [min*2^(n-1), 2*min*2^(n-1)].
             if n >= 2 {
                 let lo = 500u64 << (n - 1);
                 assert!((lo..=2 * lo).contains(&want_ms), "retry {n}: {want_ms}");

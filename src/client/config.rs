@@ -1,5 +1,5 @@
 //! Client configuration: every limit and timing of the client, with documented
-//! defaults taken from Primus 8 and ActionheroWebsocketClient (PROTOCOL.md §3.1, §3.3).
+//! defaults taken from Primus 8 and ActionheroWebsocketClient (docs/protocol.md#limits).
 
 use std::time::Duration;
 
@@ -68,7 +68,7 @@ pub struct ClientConfig {
     pub rooms: Vec<RoomName>,
 }
 
-/// Reconnect backoff settings: Primus's `recovery` defaults (PROTOCOL.md §3.3).
+/// Reconnect backoff: Primus's `recovery` defaults (docs/protocol.md#heartbeat-and-reconnect).
 ///
 /// Retry `n` waits `min` for `n == 1`, else
 /// `min(round((rand + 1) * min * factor^(n-1)), max)` milliseconds with `rand ∈ [0, 1)`

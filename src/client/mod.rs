@@ -1,5 +1,5 @@
 //! The sans-IO Actionhero WebSocket client: ActionheroWebsocketClient over the Primus
-//! client, as one deterministic state machine (PROTOCOL.md §3, §10.2).
+//! client, as one deterministic state machine (docs/protocol.md#the-client).
 //!
 //! The adapter opens sockets, the [`Client`] decides everything else: when to connect
 //! and reconnect (Primus's backoff), what to send after every open (rejoin rooms, then
@@ -224,7 +224,7 @@ pub enum ClientEvent {
     /// The server's welcome text (`{"welcome":…,"context":"api"}`).
     Welcome(String),
     /// The answer to request `id`: the whole response object. For verbs it carries
-    /// `status`; failures carry `error` (see PROTOCOL.md §4.3, §5.1).
+    /// `status`; failures carry `error` (docs/protocol.md#verb-answers, #action-response).
     Response {
         /// The request.
         id: MessageId,

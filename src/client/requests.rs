@@ -209,7 +209,7 @@ mod tests {
         assert_eq!(r.len(), 0);
     }
 
-    /// The virtual-time origin of a test (the only clock read, STYLE.md P2).
+    /// The virtual-time origin of a test (the only clock read, docs/architecture.md#time).
     #[allow(clippy::disallowed_methods)]
     fn epoch() -> Instant {
         Instant::now() // virtual epoch

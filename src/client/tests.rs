@@ -1114,7 +1114,7 @@ fn open_url(out: &[ClientOutput]) -> String {
         .unwrap_or_else(|| panic!("no Open in {out:?}"))
 }
 
-/// The virtual-time origin of a test (the only clock read, STYLE.md P2).
+/// The virtual-time origin of a test (the only clock read, docs/architecture.md#time).
 #[allow(clippy::disallowed_methods)]
 fn epoch() -> Instant {
     Instant::now() // virtual epoch

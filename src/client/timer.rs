@@ -1,5 +1,5 @@
-//! The client's timers: one small fixed table (STYLE.md P2). Request deadlines live in
-//! the request table, which reports its earliest one.
+//! The client's timers: one small fixed table (docs/architecture.md#time). Request
+//! deadlines live in the request table, which reports its earliest one.
 
 use std::time::Instant;
 
@@ -104,7 +104,7 @@ mod tests {
         assert_eq!(t.next(), None);
     }
 
-    /// The virtual-time origin of a test (the only clock read, STYLE.md P2).
+    /// The virtual-time origin of a test (the only clock read, docs/architecture.md#time).
     #[allow(clippy::disallowed_methods)]
     fn epoch() -> Instant {
         Instant::now() // virtual epoch

@@ -17,7 +17,8 @@ use std::str::FromStr;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HandshakeConfig {
     /// The Primus path (default `/primus`); a leading `/` is added if missing, as
-    /// Primus does. Any request path that *starts with* it is ours (§1.1).
+    /// Primus does. Any request path that *starts with* it is ours
+    /// (docs/protocol.md#path-and-plain-requests).
     pub pathname: String,
     /// The query parameter (and, with [`fingerprint_from_cookie`](Self::fingerprint_from_cookie),
     /// the cookie) that carries the session fingerprint (default `sessionID`,
@@ -599,11 +600,12 @@ fn node_unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The client address per Actionhero's `parseHeadersForClientAddress` (§4.1) when the
+/// The client address per Actionhero's `parseHeadersForClientAddress` when the
 /// peer is a trusted proxy, else the peer's. Where Actionhero would report something
 /// that is not an address (garbage, `[::1]`, which crashes it, a bad port), the peer's
 /// ip or port is used instead; so is the peer port when no forwarded port is given
-/// (Actionhero reports 0 then). The first `X-Forwarded-For` element is trimmed.
+/// (Actionhero reports 0 then). The first `X-Forwarded-For` element is trimmed. See
+/// docs/protocol.md#client-address.
 fn remote_address(req: &Request<()>, peer: SocketAddr, trusted: &[IpNet]) -> (String, u16) {
     let peer_ip = peer.ip().to_canonical();
     if !trusted.iter().any(|net| net.contains(peer_ip)) {

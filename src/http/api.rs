@@ -1,5 +1,5 @@
 //! Actions over plain HTTP (`/api`): params from the query and body, and the JSON
-//! answer a real Actionhero web server gives (docs/protocol.md, "The /api fallback").
+//! answer a real Actionhero web server gives (docs/protocol.md#the-api-fallback).
 
 use serde_json::{Map, Value};
 

@@ -1,4 +1,4 @@
-//! Cross-origin answers (docs/protocol.md, "CORS").
+//! Cross-origin answers (docs/protocol.md#cors).
 //!
 //! Two regimes, as in Actionhero:
 //! * under the Primus path, Primus's `access-control` middleware: only when the request

@@ -1,5 +1,5 @@
 //! Which public file answers a request, and whether it may be served: one decision for
-//! the WebSocket `file` verb and for HTTP static files (docs/protocol.md, "Static files").
+//! the WebSocket `file` verb and for HTTP static files (docs/protocol.md#static-files).
 //!
 //! The core cannot touch the file system, so a lookup is a small machine the adapter
 //! drives: it asks for the facts about one path at a time ([`FileLookup::path`]), the

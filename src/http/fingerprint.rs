@@ -1,5 +1,5 @@
-//! The browser fingerprint of a web request and its `Set-Cookie` (docs/protocol.md,
-//! "Fingerprint cookie"), as Actionhero's `browser_fingerprint` computes them.
+//! The browser fingerprint of a web request and its `Set-Cookie`
+//! (docs/protocol.md#fingerprint-cookie), as Actionhero's `browser_fingerprint` computes them.
 //!
 //! First match wins: the cookie named `cookie_key`; a header of that exact name (never
 //! matches a mixed-case key, as in Node, since header names are lower-cased); the

@@ -1,7 +1,7 @@
 //! The HTTP side, from raw request heads: which route answers (WebSocket upgrade, the
 //! Primus endpoints, the generated client library, static files, actions over `/api`),
 //! the fingerprint cookie and CORS. Pure decisions: the adapter reads bytes and files
-//! and writes what it is told (docs/architecture.md, "The HTTP side").
+//! and writes what it is told (docs/architecture.md#the-http-side).
 //!
 //! ```text
 //!   handshake::parse_request(bytes) ─► Router::route(&request, ctx) ─► Route

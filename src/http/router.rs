@@ -1,5 +1,5 @@
 //! Which route answers an HTTP request: the one decision an adapter asks for every
-//! request head it reads (docs/protocol.md, "HTTP routes").
+//! request head it reads (docs/protocol.md#http-routes).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

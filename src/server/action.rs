@@ -1,4 +1,4 @@
-//! Action specs, the registry, and Actionhero's param processing (§5.2, §5.3).
+//! Action specs, the registry, and Actionhero's param processing (docs/protocol.md#actions).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -1,5 +1,5 @@
 //! Rooms and chat: the room commands, joins and leaves with their hooks, `say` and its
-//! delivery (docs/protocol.md, "Rooms and chat"). Membership itself lives in
+//! delivery (docs/protocol.md#chat). Membership itself lives in
 //! [`super::rooms::RoomRegistry`].
 
 use std::time::Instant;
@@ -287,7 +287,7 @@ impl Server {
             payload = h.on_say_receive(info, payload)?;
         }
         let Some(p) = payload else { return Ok(None) };
-        // Only these four fields survive the publish (docs/protocol.md, "say").
+        // Only these four fields survive the publish (docs/protocol.md#say-delivery, step 3).
         let message = p.get("message").cloned().unwrap_or(Value::Null);
         let room = p.get("room").map(js::js_string).unwrap_or_default();
         let from = p.get("from").map(js::js_string).unwrap_or_default();

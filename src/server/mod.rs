@@ -5,7 +5,7 @@
 //! passed), the application with commands ([`Server::respond`], [`Server::broadcast`],
 //! …), and both drain [`Server::poll_output`] and sleep until [`Server::poll_timeout`].
 //!
-//! Where things live (docs/architecture.md, "The server"):
+//! Where things live (docs/architecture.md#server):
 //! * this file: the [`Server`] surface — inputs, commands, drains, getters — and the
 //!   request table;
 //! * [`types`](self#types): what the server emits and takes ([`Output`], [`Event`],

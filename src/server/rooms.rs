@@ -4,7 +4,7 @@
 //! Every change is an explicit operation ([`RoomRegistry::join`], [`RoomRegistry::leave`],
 //! [`RoomRegistry::remove_connection`], …) that says what changed, and every query is a
 //! method: nothing outside this file touches the maps. That is the boundary a registry
-//! shared across workers or nodes will sit behind (see `docs/architecture.md`, "Rooms").
+//! shared across workers or nodes will sit behind (see docs/architecture.md#server).
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -1,5 +1,5 @@
 //! What a client request does: the action and file requests handed to the application,
-//! and the verbs the server answers itself (docs/protocol.md, "Verbs").
+//! and the verbs the server answers itself (docs/protocol.md#verbs).
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
 //! Actions over plain HTTP (`/api`): the same registered actions and input validation as
-//! the WebSocket path, answered with Actionhero's web JSON (docs/protocol.md, "The /api
-//! fallback").
+//! the WebSocket path, answered with Actionhero's web JSON
+//! (docs/protocol.md#the-api-fallback).
 //!
 //! A web request is not a connection: it has no socket the server writes frames to, no
 //! rooms, no heartbeat. It lives from [`Server::handle_api`] until its answer leaves as

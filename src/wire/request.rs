@@ -22,7 +22,8 @@ pub enum ClientFrame {
     Request(Request),
 }
 
-/// An Actionhero request (PROTOCOL.md §4.3), taken apart the way the reference does.
+/// An Actionhero request, taken apart the way the reference does
+/// (docs/protocol.md#dispatch-and-message-ids).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     /// The request's `messageId`; `None` when absent or falsy (the server picks a uuid).

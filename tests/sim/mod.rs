@@ -1,6 +1,6 @@
-//! The simulation harness (STYLE.md §7.2): one `Server`, in-memory peers that speak raw
-//! frames, the Actionhero sample actions as the application, a virtual clock. No
-//! sockets, no sleeps.
+//! The simulation harness (docs/architecture.md#simulation): one `Server`, in-memory
+//! peers that speak raw frames, the Actionhero sample actions as the application, a
+//! virtual clock. No sockets, no sleeps.
 #![allow(dead_code, clippy::disallowed_methods)] // one real Instant is the virtual epoch
 
 use std::collections::{BTreeMap, VecDeque};

@@ -12,7 +12,8 @@
 //! Plain `ws://` / `http://` only: TLS is the tokio adapter's job.
 //!
 //! The adapter only moves bytes, threads and time; every protocol decision (handshake,
-//! heartbeats, verbs, rooms, limits, reconnects) is made by the core (STYLE.md P11).
+//! heartbeats, verbs, rooms, limits, reconnects) is made by the core
+//! (docs/architecture.md#thin-adapters).
 
 pub use actionhero_ws as core;
 

@@ -1,4 +1,5 @@
-//! The WebSocket loop shared by server connections and client sockets (STYLE.md §3.3).
+//! The WebSocket loop shared by server connections and client sockets
+//! (docs/architecture.md#blocking-adapter).
 //!
 //! One thread owns one `tungstenite::WebSocket<TcpStream>` whose socket has a short read
 //! timeout, and loops:

@@ -8,7 +8,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-/// A fresh 32-byte seed for a core machine (STYLE.md P6: the adapter draws it from the OS).
+/// A fresh 32-byte seed for a core machine, drawn from the OS (docs/architecture.md#determinism).
 pub(crate) fn os_seed() -> [u8; 32] {
     let mut seed = [0u8; 32];
     if getrandom::fill(&mut seed).is_err() {
@@ -38,8 +38,9 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-/// A driver's wait (STYLE.md §3.3): the next message, or `Timeout` once `deadline` (the
-/// core's `poll_timeout`) passes; without a deadline it waits for a message.
+/// A driver's wait (docs/architecture.md#blocking-adapter): the next message, or
+/// `Timeout` once `deadline` (the core's `poll_timeout`) passes; without a deadline it
+/// waits for a message.
 pub(crate) fn recv_until<T>(
     inbox: &Receiver<T>,
     deadline: Option<Instant>,

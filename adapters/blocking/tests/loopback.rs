@@ -1,4 +1,4 @@
-//! Loopback tests of the blocking adapter (STYLE.md §7.6): a real server on
+//! Loopback tests of the blocking adapter (docs/architecture.md#adapter-tests): a real server on
 //! `127.0.0.1:0`, blocking clients and raw WebSocket peers. Protocol behaviour is tested
 //! in the core; these check that the adapter moves bytes, threads and time correctly.
 //! Timeouts are milliseconds, so no test sleeps long.

@@ -1,12 +1,12 @@
 //! tokio adapter for [`actionhero_ws`]: an Actionhero-compatible WebSocket server and
 //! client on tokio sockets and tasks.
 //!
-//! The adapter is thin (STYLE.md P11): it accepts and opens sockets, reads the HTTP
-//! upgrade head and hands it to the core's handshake functions, runs the RFC 6455 layer
-//! with tokio-tungstenite, passes whole text messages and close notices to the core,
-//! writes what the core emits, sleeps until the core's deadline, and hands events to the
-//! application. Heartbeats, rooms, message ids, reconnects and every limit live in the
-//! core.
+//! The adapter is thin (docs/architecture.md#thin-adapters): it accepts and opens
+//! sockets, reads the HTTP upgrade head and hands it to the core's handshake functions,
+//! runs the RFC 6455 layer with tokio-tungstenite, passes whole text messages and close
+//! notices to the core, writes what the core emits, sleeps until the core's deadline, and
+//! hands events to the application. Heartbeats, rooms, message ids, reconnects and every
+//! limit live in the core.
 //!
 //! * [`server`]: [`ServerBuilder`] → [`ServerHandle`]. One driver task owns the core
 //!   [`Server`](actionhero_ws::server::Server); one task per connection owns its socket.

@@ -1,5 +1,5 @@
-//! The drivers' deadline timer (STYLE.md §3.1 step 2), shared by the server and client
-//! drivers.
+//! The drivers' deadline timer (docs/architecture.md#the-adapter-loop, step 2), shared
+//! by the server and client drivers.
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};

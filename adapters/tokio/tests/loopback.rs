@@ -1,5 +1,6 @@
-//! Loopback smoke tests of the tokio adapter (STYLE.md §7.6) on 127.0.0.1:0. Protocol
-//! behaviour is tested in the core; these check the sockets, tasks and queues.
+//! Loopback smoke tests of the tokio adapter (docs/architecture.md#adapter-tests) on
+//! 127.0.0.1:0. Protocol behaviour is tested in the core; these check the sockets, tasks
+//! and queues.
 
 mod support;
 

@@ -1,5 +1,5 @@
-//! The driver thread: owns the core server and runs STYLE.md §3.1's loop over one
-//! `std::sync::mpsc` channel.
+//! The driver thread: owns the core server and runs the adapter loop
+//! (docs/architecture.md#the-adapter-loop) over one `std::sync::mpsc` channel.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

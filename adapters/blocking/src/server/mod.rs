@@ -14,9 +14,10 @@
 //!                      └ other events ──► the application's event channel (optional)
 //! ```
 //!
-//! * **Driver.** One thread owns the core machine and runs STYLE.md §3.1's loop: drain
-//!   `poll_output`, wait on the channel with `recv_timeout(poll_timeout - now)`, feed
-//!   exactly one input with a fresh `Instant::now()`.
+//! * **Driver.** One thread owns the core machine and runs the adapter loop
+//!   (docs/architecture.md#the-adapter-loop): drain `poll_output`, wait on the channel
+//!   with `recv_timeout(poll_timeout - now)`, feed exactly one input with a fresh
+//!   `Instant::now()`.
 //! * **Actions** are plain functions `Fn(ActionContext) -> ActionOutcome`, run on a small
 //!   worker pool ([`Config::workers`]) so a slow action never stalls other connections.
 //! * **Connection threads** loop: read with a short socket timeout
@@ -30,7 +31,7 @@
 //!   driving until `is_idle()` or `shutdown_grace` + [`Config::shutdown_drain`] passed.
 //!
 //! All protocol behaviour (heartbeats, verbs, rooms, limits, the handshake decision) is
-//! the core's (STYLE.md P11).
+//! the core's (docs/architecture.md#thin-adapters).
 
 mod connection;
 mod driver;
@@ -251,9 +252,10 @@ impl ServerBuilder {
     /// shutdown; action and file requests are handled by the server itself), through a
     /// channel of `capacity` events.
     ///
-    /// The driver **waits** when the channel is full (STYLE.md §3.1: slowing the server
-    /// is the backpressure), so read it promptly, and not from a thread that also waits
-    /// on [`ServerHandle`] calls. Dropping the receiver unsubscribes.
+    /// The driver **waits** when the channel is full (slowing the server is the
+    /// backpressure, docs/architecture.md#the-adapter-loop), so read it promptly, and not
+    /// from a thread that also waits on [`ServerHandle`] calls. Dropping the receiver
+    /// unsubscribes.
     pub fn events(&mut self, capacity: usize) -> Receiver<Event> {
         let (tx, rx) = mpsc::sync_channel(capacity.max(1));
         self.events = Some(tx);

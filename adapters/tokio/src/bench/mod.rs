@@ -5,8 +5,9 @@
 //! (`GET /primus?_primuscb=<yeast>`), waits for the welcome, sends the client's
 //! connect-time `detailsView`, answers every `"primus::ping::<ms>"` with
 //! `"primus::pong::<ms>"`, and sends the exact frames `ActionheroWebsocketClient` sends
-//! (PROTOCOL.md §3.6). It never parses JSON on the hot path: it only finds `messageId`
-//! at the end of a response and the benchmark marker in a chat message.
+//! (docs/protocol.md#actionherowebsocketclient). It never parses JSON on the hot path:
+//! it only finds `messageId` at the end of a response and the benchmark marker in a chat
+//! message.
 //!
 //! Modes (see [`Mode`]): `action` (closed-loop round trips, K in flight per client),
 //! `broadcast` (everybody in one room, M senders `say`, fan-out latency = send to the

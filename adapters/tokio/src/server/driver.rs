@@ -1,4 +1,4 @@
-//! The driver task: the only owner of the core `Server` (STYLE.md §3.1).
+//! The driver task: the only owner of the core `Server` (docs/architecture.md#the-adapter-loop).
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -4,7 +4,7 @@
 //!  accept loop ──► connection task (one per socket) ──Inbound──►┐
 //!                   handshake: parse_request → evaluate           │   driver task
 //!                   then tokio-tungstenite                        ├──► owns core Server
-//!  action tasks ──────────────── Command::Respond ───────────────►│   (STYLE.md §3.1 loop)
+//!  action tasks ──────────────── Command::Respond ───────────────►│   (docs/architecture.md#the-adapter-loop)
 //!  ServerHandle ───────────────── Command::* ────────────────────►┘
 //!                   ◄── bounded per-connection frame queue (try_send; full → slow consumer)
 //! ```
