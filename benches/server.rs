@@ -2,6 +2,8 @@
 //! serde_json baseline, `say` into a room of 10 000 members, one heartbeat tick over
 //! 100 000 connections.
 #![allow(clippy::disallowed_methods)]
+// criterion_group!/criterion_main! generate undocumented functions.
+#![allow(missing_docs)]
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};

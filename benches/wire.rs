@@ -1,5 +1,8 @@
 //! Codec benchmarks: decoding typical client frames, encoding typical server frames.
 
+// criterion_group!/criterion_main! generate undocumented functions.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
 use actionhero_ws::wire::{reply, request};

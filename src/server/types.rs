@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 
 use super::action::ActionKey;
 use super::web::HttpTransmit;
+#[cfg(doc)]
+use super::Server;
 use crate::frame::{CloseCause, Frame};
 use crate::ids::{ConnectionHandle, ConnectionId, Fingerprint, MessageId, RoomName};
 use crate::wire;

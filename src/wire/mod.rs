@@ -4,7 +4,14 @@
 //! the bytes Actionhero 29.3.5 and ActionheroWebsocketClient put on the wire, key order
 //! included; see `tests/wire_golden.rs` for the recorded frames they are checked against.
 
+// JavaScript's value semantics (String(), truthiness, key order, number formatting):
+// internal to the codecs and the server. Public only with the unstable `_internal`
+// feature, for the property and golden tests that check it against Node.
+#[cfg(feature = "_internal")]
 pub mod js;
+#[cfg(not(feature = "_internal"))]
+#[allow(unreachable_pub, dead_code)]
+pub(crate) mod js;
 pub mod primus;
 pub mod reply;
 pub mod request;

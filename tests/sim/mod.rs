@@ -16,7 +16,7 @@ use actionhero_ws::{ConnectionHandle, Frame, RoomName};
 use serde_json::Value;
 
 /// Wall-clock time at the simulation's start.
-pub const EPOCH_MS: u64 = 1_795_615_000_000;
+pub(crate) const EPOCH_MS: u64 = 1_795_615_000_000;
 
 /// A scheduled application completion.
 #[derive(Debug)]
@@ -25,24 +25,24 @@ enum Job {
 }
 
 /// Server + peers + virtual clock.
-pub struct Sim {
-    pub server: Server,
-    pub start: Instant,
-    pub now: Instant,
+pub(crate) struct Sim {
+    pub(crate) server: Server,
+    pub(crate) start: Instant,
+    pub(crate) now: Instant,
     /// Frames received per connection, oldest first.
-    pub inbox: BTreeMap<ConnectionHandle, VecDeque<Frame>>,
+    pub(crate) inbox: BTreeMap<ConnectionHandle, VecDeque<Frame>>,
     /// Every event the server emitted, in order.
-    pub events: Vec<Event>,
+    pub(crate) events: Vec<Event>,
     /// HTTP answers to web requests, in order.
-    pub http: Vec<actionhero_ws::server::HttpTransmit>,
+    pub(crate) http: Vec<actionhero_ws::server::HttpTransmit>,
     /// Handles that got `Disconnected`.
-    pub gone: Vec<ConnectionHandle>,
+    pub(crate) gone: Vec<ConnectionHandle>,
     /// Files of the virtual public directory.
-    pub files: BTreeMap<String, String>,
+    pub(crate) files: BTreeMap<String, String>,
     /// When true, actions are not answered by the sample app (tests answer them).
-    pub manual_actions: bool,
+    pub(crate) manual_actions: bool,
     /// Action requests seen and not answered yet (manual mode).
-    pub requested: Vec<(ConnectionHandle, RequestId, String)>,
+    pub(crate) requested: Vec<(ConnectionHandle, RequestId, String)>,
     samples: Samples,
     jobs: BTreeMap<(Instant, u64), Job>,
     job_seq: u64,
@@ -51,11 +51,11 @@ pub struct Sim {
 }
 
 impl Sim {
-    pub fn new(config: ServerConfig) -> Self {
+    pub(crate) fn new(config: ServerConfig) -> Self {
         Self::with_seed(config, [7; 32])
     }
 
-    pub fn with_seed(config: ServerConfig, seed: [u8; 32]) -> Self {
+    pub(crate) fn with_seed(config: ServerConfig, seed: [u8; 32]) -> Self {
         let start = Instant::now();
         let unix = UNIX_EPOCH + Duration::from_millis(EPOCH_MS);
         let mut server = Server::new(config, seed, start, unix).expect("config");
@@ -82,7 +82,7 @@ impl Sim {
     }
 
     /// Creates rooms.
-    pub fn rooms(&mut self, names: &[&str]) {
+    pub(crate) fn rooms(&mut self, names: &[&str]) {
         for n in names {
             self.server
                 .create_room(RoomName::new(n).unwrap())
@@ -90,12 +90,12 @@ impl Sim {
         }
     }
 
-    pub fn elapsed_ms(&self) -> u64 {
+    pub(crate) fn elapsed_ms(&self) -> u64 {
         self.now.duration_since(self.start).as_millis() as u64
     }
 
     /// Opens a connection from 127.0.0.1.
-    pub fn open(&mut self, fingerprint: Option<&str>) -> ConnectionHandle {
+    pub(crate) fn open(&mut self, fingerprint: Option<&str>) -> ConnectionHandle {
         self.next_port += 1;
         let peer: SocketAddr = format!("127.0.0.1:{}", self.next_port).parse().unwrap();
         let h = self
@@ -110,31 +110,31 @@ impl Sim {
         h
     }
 
-    pub fn send(&mut self, h: ConnectionHandle, text: &str) {
+    pub(crate) fn send(&mut self, h: ConnectionHandle, text: &str) {
         self.server.handle_text(h, text, self.now);
         self.drain();
         self.settle();
     }
 
-    pub fn send_binary(&mut self, h: ConnectionHandle, data: &[u8]) {
+    pub(crate) fn send_binary(&mut self, h: ConnectionHandle, data: &[u8]) {
         self.server.handle_binary(h, data, self.now);
         self.drain();
     }
 
     /// The peer closes its socket.
-    pub fn close(&mut self, h: ConnectionHandle) {
+    pub(crate) fn close(&mut self, h: ConnectionHandle) {
         self.server
             .handle_closed(h, CloseCause::Remote { code: Some(1000) }, self.now);
         self.drain();
     }
 
     /// Takes the oldest frame received on `h`.
-    pub fn recv(&mut self, h: ConnectionHandle) -> Option<Frame> {
+    pub(crate) fn recv(&mut self, h: ConnectionHandle) -> Option<Frame> {
         self.inbox.get_mut(&h)?.pop_front()
     }
 
     /// Takes the oldest frame on `h`, advancing time (up to `max`) until one arrives.
-    pub fn recv_within(&mut self, h: ConnectionHandle, max: Duration) -> Option<Frame> {
+    pub(crate) fn recv_within(&mut self, h: ConnectionHandle, max: Duration) -> Option<Frame> {
         let deadline = self.now + max;
         loop {
             if let Some(f) = self.recv(h) {
@@ -147,7 +147,7 @@ impl Sim {
     }
 
     /// All texts received on `h` so far (drained).
-    pub fn texts(&mut self, h: ConnectionHandle) -> Vec<String> {
+    pub(crate) fn texts(&mut self, h: ConnectionHandle) -> Vec<String> {
         let mut out = Vec::new();
         while let Some(f) = self.recv(h) {
             match f {
@@ -159,7 +159,7 @@ impl Sim {
     }
 
     /// Advances virtual time by `d`, firing every timer and job on the way.
-    pub fn advance(&mut self, d: Duration) {
+    pub(crate) fn advance(&mut self, d: Duration) {
         let until = self.now + d;
         while self.step_until(until) {}
         self.now = until;
@@ -210,7 +210,7 @@ impl Sim {
     }
 
     /// Drains every output, routing frames to inboxes and running the application.
-    pub fn drain(&mut self) {
+    pub(crate) fn drain(&mut self) {
         while let Some(out) = self.server.poll_output() {
             match out {
                 Output::Transmit(t) => {
@@ -319,7 +319,7 @@ impl Sim {
     }
 
     /// Runs queued application jobs due now.
-    pub fn settle(&mut self) {
+    pub(crate) fn settle(&mut self) {
         for _ in 0..1000 {
             if !self.step_until(self.now) {
                 break;
@@ -329,6 +329,6 @@ impl Sim {
 }
 
 /// Parses a frame's text as JSON.
-pub fn json(f: &Frame) -> Value {
+pub(crate) fn json(f: &Frame) -> Value {
     serde_json::from_str(f.as_text().expect("text frame")).expect("json")
 }
