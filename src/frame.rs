@@ -75,6 +75,18 @@ pub enum Frame {
 }
 
 impl Frame {
+    /// The status code and reason of a close frame that has a status code (`None` for a
+    /// text frame or a close without status).
+    pub fn close_status(&self) -> Option<(u16, &'static str)> {
+        match self {
+            Self::Close {
+                code: Some(code),
+                reason,
+            } => Some((*code, reason)),
+            Self::Close { code: None, .. } | Self::Text(_) => None,
+        }
+    }
+
     /// The text of a text frame.
     pub fn as_text(&self) -> Option<&str> {
         match self {

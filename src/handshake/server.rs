@@ -6,6 +6,7 @@ use super::{
 };
 use crate::error::ConfigError;
 use crate::http::HttpResponse;
+use crate::wire::js::querystring_unescape;
 use base64::Engine as _;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Version};
@@ -569,35 +570,8 @@ fn node_query_first(query: &str, key: &str) -> Option<String> {
         .filter(|piece| !piece.is_empty())
         .find_map(|piece| {
             let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
-            (node_unescape(k) == key).then(|| node_unescape(v))
+            (querystring_unescape(k) == key).then(|| querystring_unescape(v))
         })
-}
-
-/// Node's `querystring.unescape` after `+` → space: valid `%xx` decoded, any other `%`
-/// kept, invalid UTF-8 replaced by U+FFFD.
-fn node_unescape(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = |at: usize| bytes.get(at).and_then(|&h| char::from(h).to_digit(16));
-        match (b, hex(i + 1), hex(i + 2)) {
-            (b'%', Some(hi), Some(lo)) => {
-                // Two hex digits make at most 0xFF.
-                out.push(u8::try_from(hi << 4 | lo).unwrap_or(0));
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The client address per Actionhero's `parseHeadersForClientAddress` when the

@@ -51,8 +51,8 @@ pub(crate) fn parse_query(query: &str) -> Map<String, Value> {
     let mut out = Map::new();
     for piece in query.split('&').take(1000).filter(|p| !p.is_empty()) {
         let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
-        let mut key = decode_component(k);
-        let value = Value::String(decode_component(v));
+        let mut key = js::querystring_unescape(k);
+        let value = Value::String(js::querystring_unescape(v));
         let list = key.ends_with("[]") && key.len() > 2;
         if list {
             key.truncate(key.len() - 2);
@@ -75,11 +75,6 @@ pub(crate) fn parse_query(query: &str) -> Map<String, Value> {
         }
     }
     out
-}
-
-fn decode_component(s: &str) -> String {
-    let spaced = s.replace('+', " ");
-    super::router::percent_decode(&spaced)
 }
 
 /// `serverInformation` of a web answer.

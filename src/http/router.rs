@@ -15,6 +15,7 @@ use super::library::{self, ClientLibraryConfig, ClientUrl};
 use super::HttpResponse;
 use crate::error::ConfigError;
 use crate::handshake::{self, Decided, Handshake, HandshakeConfig};
+use crate::wire::js;
 
 /// Where the generated client library is served (under the public path), whatever the
 /// public directory holds: Actionhero writes it there at boot; we serve it from memory.
@@ -772,23 +773,6 @@ fn query_action(query: &str) -> Option<String> {
 }
 
 /// `decodeURIComponent`, keeping the input when it is not valid.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = |at: usize| bytes.get(at).and_then(|&h| char::from(h).to_digit(16));
-        match (b, hex(i + 1), hex(i + 2)) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push(u8::try_from(hi << 4 | lo).unwrap_or(0));
-                i += 3;
-            }
-            (b'%', _, _) => return s.to_owned(),
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
+fn percent_decode(s: &str) -> String {
+    js::decode_uri_component(s).unwrap_or_else(|| s.to_owned())
 }

@@ -363,6 +363,44 @@ pub fn js_key_order(map: &Map<String, Value>) -> Vec<&str> {
     keys
 }
 
+/// Decodes `%xx` escapes to bytes. A `%` not followed by two hex digits ends the
+/// decoding with `None` when `strict`, else it is kept as it is.
+fn unescape_bytes(s: &str, strict: bool) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |at: usize| bytes.get(at).and_then(|&h| char::from(h).to_digit(16));
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                // Two hex digits make at most 0xFF.
+                out.push(u8::try_from(hi << 4 | lo).unwrap_or(0));
+                i += 3;
+            }
+            (b'%', _, _) if strict => return None,
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// `decodeURIComponent`: `None` where JavaScript throws (a bad escape, invalid UTF-8).
+pub(crate) fn decode_uri_component(s: &str) -> Option<String> {
+    String::from_utf8(unescape_bytes(s, true)?).ok()
+}
+
+/// Node's `querystring.unescape` (what `querystring.parse` and `url.parse(_, true)` apply
+/// to each key and value), after `+` → space: valid `%xx` decoded, any other `%` kept,
+/// invalid UTF-8 replaced by U+FFFD.
+pub(crate) fn querystring_unescape(s: &str) -> String {
+    let spaced = s.replace('+', " ");
+    let bytes = unescape_bytes(&spaced, false).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,6 +482,17 @@ mod tests {
         let mut s = String::new();
         write_json_str(&mut s, "a\u{2028}b\u{2029}c\"\\\n\u{1}é/");
         assert_eq!(s, r#""a\u2028b\u2029c\"\\\n\u0001é/""#);
+    }
+
+    #[test]
+    fn unescaping_matches_node() {
+        // node -e 'querystring.parse("a=%zz%41&b=%E0%A4&c=x+y%2B")'
+        assert_eq!(querystring_unescape("%zz%41"), "%zzA");
+        assert_eq!(querystring_unescape("%E0%A4"), "\u{FFFD}");
+        assert_eq!(querystring_unescape("x+y%2B"), "x y+");
+        assert_eq!(decode_uri_component("a%20b"), Some("a b".into()));
+        assert_eq!(decode_uri_component("%zz"), None);
+        assert_eq!(decode_uri_component("%E0%A4"), None);
     }
 
     #[test]

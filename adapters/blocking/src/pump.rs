@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use actionhero_ws::{CloseCause, Frame};
 use bytes::Bytes;
 use tungstenite::error::ProtocolError;
-use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes, WebSocket};
 
@@ -73,7 +72,7 @@ pub(crate) fn run(
             Err(tungstenite::Error::Io(e)) if is_timeout(&e) => None,
             Err(tungstenite::Error::Capacity(_)) => {
                 let frame = CloseCause::MessageTooLarge.close_frame();
-                let _ = ws.close(frame.and_then(close_frame));
+                let _ = ws.close(frame.as_ref().and_then(close_frame));
                 linger(ws, close_linger);
                 return End::TooLarge;
             }
@@ -100,7 +99,7 @@ pub(crate) fn run(
                     }
                 }
                 Ok(close @ Frame::Close { .. }) => {
-                    let _ = ws.close(close_frame(close));
+                    let _ = ws.close(close_frame(&close));
                     linger(ws, close_linger);
                     return End::Local;
                 }
@@ -141,17 +140,12 @@ fn read_error(e: tungstenite::Error) -> End {
 /// After our close frame: wait up to `close_linger` for the peer's close reply, so the
 /// close handshake completes before the socket is dropped.
 /// tungstenite's form of a core close frame (`None`: a close without a status code).
-pub(crate) fn close_frame(frame: Frame) -> Option<CloseFrame> {
-    match frame {
-        Frame::Close {
-            code: Some(code),
-            reason,
-        } => Some(CloseFrame {
-            code: CloseCode::from(code),
-            reason: Utf8Bytes::from_static(reason),
-        }),
-        Frame::Close { code: None, .. } | Frame::Text(_) => None,
-    }
+pub(crate) fn close_frame(frame: &Frame) -> Option<CloseFrame> {
+    let (code, reason) = frame.close_status()?;
+    Some(CloseFrame {
+        code: code.into(),
+        reason: Utf8Bytes::from_static(reason),
+    })
 }
 
 pub(crate) fn linger(ws: &mut WebSocket<TcpStream>, close_linger: Duration) {

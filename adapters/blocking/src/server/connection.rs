@@ -151,7 +151,7 @@ fn upgrade(
         None => {
             // The core refused (shutting down, too many connections).
             if let Err(rejected) = opened {
-                let _ = ws.close(pump::close_frame(rejected.close_frame()));
+                let _ = ws.close(pump::close_frame(&rejected.close_frame()));
             }
             pump::linger(&mut ws, cfg.close_linger);
         }

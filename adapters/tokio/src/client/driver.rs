@@ -15,13 +15,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::{timeout, timeout_at};
 use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::stream::{self, MaybeTls, OpenRequest};
 use super::{ClientOptions, Request, RequestError, Tls};
+use crate::server::conn::close_frame;
 use crate::timer::DeadlineTimer;
 use actionhero_ws::client::request_result;
 
@@ -402,19 +402,6 @@ async fn write(
     }
     ws.flush().await?;
     Ok(false)
-}
-
-fn close_frame(frame: &Frame) -> Option<CloseFrame> {
-    match frame {
-        Frame::Close {
-            code: Some(code),
-            reason,
-        } => Some(CloseFrame {
-            code: CloseCode::from(*code),
-            reason: Utf8Bytes::from_static(reason),
-        }),
-        Frame::Close { code: None, .. } | Frame::Text(_) => None,
-    }
 }
 
 /// Reads on (flushing tungstenite's close reply) until the close completes or `wait`.

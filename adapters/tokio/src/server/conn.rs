@@ -18,7 +18,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
@@ -237,7 +236,7 @@ async fn websocket(mut ws: Ws, handshake: handshake::Handshake, shared: &ConnSha
         Ok(Ok(conn)) => conn,
         Ok(Err(rejected)) => {
             // Refused by the core (too many connections, shutting down).
-            let close = close_frame(rejected.close_frame());
+            let close = close_frame(&rejected.close_frame());
             let _ = timeout(shared.adapter.close_timeout, ws.close(close)).await;
             return;
         }
@@ -333,7 +332,7 @@ async fn pump(
                     }
                     Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
                         let cause = CloseCause::MessageTooLarge;
-                        let close = cause.close_frame().and_then(close_frame);
+                        let close = cause.close_frame().as_ref().and_then(close_frame);
                         let _ = timeout(close_wait, ws.close(close)).await;
                         return cause;
                     }
@@ -414,24 +413,19 @@ async fn write_frame(ws: &mut Ws, frame: Frame) -> Result<bool, WsError> {
             Ok(false)
         }
         close => {
-            ws.close(close_frame(close)).await?;
+            ws.close(close_frame(&close)).await?;
             Ok(true)
         }
     }
 }
 
 /// tungstenite's form of a core close frame (`None`: a close without a status code).
-fn close_frame(frame: Frame) -> Option<CloseFrame> {
-    match frame {
-        Frame::Close {
-            code: Some(code),
-            reason,
-        } => Some(CloseFrame {
-            code: CloseCode::from(code),
-            reason: Utf8Bytes::from_static(reason),
-        }),
-        Frame::Close { code: None, .. } | Frame::Text(_) => None,
-    }
+pub(crate) fn close_frame(frame: &Frame) -> Option<CloseFrame> {
+    let (code, reason) = frame.close_status()?;
+    Some(CloseFrame {
+        code: code.into(),
+        reason: Utf8Bytes::from_static(reason),
+    })
 }
 
 /// After a close frame went out or came in: keep reading (which flushes tungstenite's

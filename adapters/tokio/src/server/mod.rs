@@ -9,7 +9,7 @@
 //!                   ◄── bounded per-connection frame queue (try_send; full → slow consumer)
 //! ```
 
-mod conn;
+pub(crate) mod conn;
 mod driver;
 
 use std::collections::BTreeMap;
