@@ -65,7 +65,7 @@ measure() { # name pid port
 }
 
 echo "# building (release)" >&2
-cargo build --release -q -p actionhero-ws-tokio --bin ahws
+cargo build --release -q -p ahws --bin ahws
 interop/ensure.sh
 REDIS=$(interop/start-redis.sh --new)
 REDIS_PIDFILE=$PWD/interop/.run/redis-${REDIS##*:}.pid

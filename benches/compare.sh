@@ -54,7 +54,7 @@ cleanup() {
 trap cleanup EXIT
 
 log "building (release)"
-cargo build --release -q -p actionhero-ws-tokio --bins
+cargo build --release -q -p ahws --bins
 AHWS=$ROOT/target/release/ahws
 BASE=$ROOT/target/release/ahws-baseline
 

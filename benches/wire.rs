@@ -1,4 +1,5 @@
-//! Codec benchmarks: decoding typical client frames, encoding typical server frames.
+//! Codec benchmarks: decoding typical client frames, encoding typical server frames, and
+//! what a load generator does per frame (a request from a template, a glance at the answer).
 
 // criterion_group!/criterion_main! generate undocumented functions.
 #![allow(missing_docs)]
@@ -49,5 +50,29 @@ fn encode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode, encode);
+const RESPONSE: &str = r#"{"randomNumber":0.33123645207835817,"stringRandomNumber":"Your random number is 0.33123645207835817","context":"response","messageId":17}"#;
+
+fn client_side(c: &mut Criterion) {
+    let mut params = Map::new();
+    params.insert("action".into(), json!("randomNumber"));
+    let template = request::Template::new(&request::ClientRequest::Action {
+        params,
+        message_id: MessageId::Number(1),
+    });
+    let id = MessageId::Number(123_456);
+    let mut g = c.benchmark_group("client_side");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("template_action_request", |b| {
+        b.iter(|| black_box(template.encode(black_box(&id))))
+    });
+    g.bench_function("glance_response", |b| {
+        b.iter(|| black_box(reply::glance(black_box(RESPONSE))))
+    });
+    g.bench_function("decode_response", |b| {
+        b.iter(|| black_box(reply::decode(black_box(RESPONSE)).ok()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode, encode, client_side);
 criterion_main!(benches);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure a `chromium` is on PATH for the browser tests (adapters/tokio/tests/browser.rs).
+# Makes sure a `chromium` is on PATH for the browser tests (adapters/ahws/tests/browser.rs).
 # Silent and quick when it already is. Otherwise installs Debian's `chromium` package
 # (one `apt-get update`, then `apt-get install -y chromium`), as root or through sudo.
 # Exit: 0 when `chromium` runs afterwards; 1 (with a message on stderr) when it cannot.

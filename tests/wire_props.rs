@@ -1,5 +1,6 @@
 //! Property tests of the wire codec: the JavaScript-exact JSON writer, server frames and
-//! client requests round-trip, and decoding never panics.
+//! client requests round-trip, `reply::glance` agrees with `reply::decode`, and decoding
+//! never panics.
 //!
 //! Case counts default to 256 per property (override with `PROPTEST_CASES`).
 
@@ -281,6 +282,25 @@ proptest! {
         prop_assert_eq!(request::encode(&again), text);
     }
 
+    /// `glance` tells what `decode` and `response_error` tell, for the frames the server
+    /// writes, for any JSON value, and for JSON with a byte changed.
+    #[test]
+    fn glance_agrees_with_decode(
+        frame in server_frame_text(),
+        v in json_value(),
+        cut in any::<prop::sample::Index>(),
+        b in any::<u8>(),
+    ) {
+        let any_json = js::to_json_string(&v);
+        let mut mangled = any_json.clone().into_bytes();
+        let i = cut.index(mangled.len());
+        mangled[i] = b;
+        let mangled = String::from_utf8_lossy(&mangled).into_owned();
+        for text in [frame, any_json, mangled] {
+            prop_assert_eq!(reply::glance(&text), glance_by_decoding(&text), "{}", text);
+        }
+    }
+
     /// A pong echoes the ping's number the way the JavaScript client re-serialises it.
     #[test]
     fn pong_answers_ping(ms in 0u64..(1 << 53)) {
@@ -311,6 +331,45 @@ proptest! {
         let req = request::decode_binary(&bytes);
         prop_assert_eq!(req.verb.name(), "undefined");
     }
+}
+
+/// What `reply::glance` must say, worked out from the decoded frame.
+fn glance_by_decoding(text: &str) -> reply::Glance<'_> {
+    match reply::decode(text) {
+        Err(_) => reply::Glance::Other,
+        // A ping written with escapes is left to `decode`.
+        Ok(ServerFrame::Ping(_)) if text.contains('\\') => reply::Glance::Other,
+        Ok(ServerFrame::Ping(v)) => {
+            // The value ends the string, which ends at the last quote.
+            let end = text.rfind('"').expect("a string");
+            reply::Glance::Ping(&text[end - v.len()..end])
+        }
+        Ok(
+            ServerFrame::Response { body, .. }
+            | ServerFrame::Say(body)
+            | ServerFrame::Alert(body)
+            | ServerFrame::Api(body),
+        ) => glance_object(&body),
+        Ok(ServerFrame::Other(Value::Object(body))) => glance_object(&body),
+        Ok(ServerFrame::Welcome(_)) => {
+            let Ok(Value::Object(body)) = serde_json::from_str(text) else {
+                panic!("a welcome is an object: {text}")
+            };
+            glance_object(&body)
+        }
+        Ok(ServerFrame::Id(_) | ServerFrame::ServerClose | ServerFrame::Other(_)) => {
+            reply::Glance::Other
+        }
+    }
+}
+
+fn glance_object(body: &Map<String, Value>) -> reply::Glance<'static> {
+    let message_id = match body.get("messageId").and_then(MessageId::from_json) {
+        Some(MessageId::Number(n)) => Some(n),
+        _ => None,
+    };
+    let error = actionhero_ws::client::response_error(&Value::Object(body.clone())).is_some();
+    reply::Glance::Object { message_id, error }
 }
 
 /// `a` and `b` are the same JavaScript value and `b`'s object keys are in the order

@@ -1,5 +1,8 @@
 //! Server → client frames: encoded by the server, decoded by the client.
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::js;
@@ -291,6 +294,252 @@ fn primus_text(kind: &str, value: &str) -> String {
     js::to_json_string(&Value::String(format!("{}{kind}::{value}", primus::PREFIX)))
 }
 
+/// What a client that numbers its requests needs from a server frame to answer pings and
+/// match answers to requests, read by [`glance`] without building the frame's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Glance<'a> {
+    /// `"primus::ping::<value>"`: answer with
+    /// [`request::encode_pong`](super::request::encode_pong)`(value)`. [`decode`] gives
+    /// [`ServerFrame::Ping`] with the same value.
+    Ping(&'a str),
+    /// A JSON object (a response, a chat message, an alert, the welcome …).
+    Object {
+        /// The top-level `messageId` when it is a positive integer ([`MessageId::Number`]
+        /// for [`decode`]): the id of the numbered request a response answers. `None` for
+        /// any other value, or none.
+        message_id: Option<u64>,
+        /// The top-level `error` is truthy: the answer is a failure
+        /// ([`response_error`](crate::client::response_error) would say so).
+        error: bool,
+    },
+    /// Anything else: other Primus tokens and JSON values, a string written with escapes
+    /// (no server writes a ping so), text that is not JSON. [`decode`] reads these.
+    Other,
+}
+
+/// Reads what [`Glance`] tells about a server → client text message: one pass of the same
+/// JSON parser as [`decode`], keeping two top-level members and building no value (no
+/// allocation unless a member name is written with escapes). For load generators and
+/// other clients that only need to answer pings and match numbered answers; the
+/// [`Client`](crate::client::Client) machine decodes every frame.
+pub fn glance(text: &str) -> Glance<'_> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    match GlanceSeed.deserialize(&mut de) {
+        Ok(g) if de.end().is_ok() => g,
+        _ => Glance::Other,
+    }
+}
+
+/// The top-level value of [`glance`].
+struct GlanceSeed;
+
+impl<'de> DeserializeSeed<'de> for GlanceSeed {
+    type Value = Glance<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for GlanceSeed {
+    type Value = Glance<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(match primus::parse(s) {
+            Some(Token::Ping(value)) => Glance::Ping(value),
+            _ => Glance::Other,
+        })
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Glance::Other)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Glance::Other)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Glance::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Glance::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Glance::Other)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Glance::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Glance::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // A repeated key: the last one counts, as in the decoded map.
+        let (mut message_id, mut error) = (None, false);
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            match key {
+                Key::MessageId => message_id = map.next_value_seed(IdSeed)?,
+                Key::Error => error = map.next_value_seed(TruthySeed)?,
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Glance::Object { message_id, error })
+    }
+}
+
+/// The member names [`glance`] keeps.
+enum Key {
+    MessageId,
+    Error,
+    Other,
+}
+
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+        Ok(match key {
+            "messageId" => Key::MessageId,
+            "error" => Key::Error,
+            _ => Key::Other,
+        })
+    }
+}
+
+/// A `messageId` value: `Some` only for what [`MessageId::from_json`] makes a
+/// [`MessageId::Number`] (a non-zero integer that fits a `u64`).
+struct IdSeed;
+
+impl<'de> DeserializeSeed<'de> for IdSeed {
+    type Value = Option<u64>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IdSeed {
+    type Value = Option<u64>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok((n != 0).then_some(n))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+/// JavaScript truthiness of a value, as [`js::truthy`] judges the decoded one.
+struct TruthySeed;
+
+impl<'de> DeserializeSeed<'de> for TruthySeed {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TruthySeed {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<bool, E> {
+        Ok(b)
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<bool, E> {
+        Ok(n != 0)
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<bool, E> {
+        Ok(n != 0)
+    }
+
+    fn visit_f64<E: de::Error>(self, f: f64) -> Result<bool, E> {
+        Ok(f != 0.0 && !f.is_nan())
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<bool, E> {
+        Ok(!s.is_empty())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(true)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +664,63 @@ mod tests {
             let frame = decode(text).unwrap();
             assert!(matches!(frame, ServerFrame::Api(_)), "{text}");
             assert_eq!(encode(&frame), text);
+        }
+    }
+
+    #[test]
+    fn glance_reads_pings_ids_and_errors_without_decoding() {
+        let object = |message_id, error| Glance::Object { message_id, error };
+        for (text, want) in [
+            (
+                "\"primus::ping::1795610363950\"",
+                Glance::Ping("1795610363950"),
+            ),
+            (" \"primus::ping::12\"\n", Glance::Ping("12")),
+            // Written with an escape: left to `decode`.
+            ("\"primus::ping::1\\u0032\"", Glance::Other),
+            ("\"primus::pong::12\"", Glance::Other),
+            ("\"primus::server::close\"", Glance::Other),
+            (
+                r#"{"randomNumber":0.3,"context":"response","messageId":17}"#,
+                object(Some(17), false),
+            ),
+            (
+                r#"{"status":"OK","context":"response","data":{"messageId":9,"error":"x"},"messageId":4}"#,
+                object(Some(4), false),
+            ),
+            (
+                r#"{"error":"you have too many pending requests","context":"response","messageId":4}"#,
+                object(Some(4), true),
+            ),
+            // The last of repeated members counts, as in the decoded map.
+            (
+                r#"{"messageId":5,"error":"x","error":"","messageId":6}"#,
+                object(Some(6), false),
+            ),
+            (
+                r#"{"message\u0049d":7,"\u0065rror":[]}"#,
+                object(Some(7), true),
+            ),
+            (r#"{"messageId":"7","error":0.0}"#, object(None, false)),
+            (r#"{"messageId":0,"error":-1}"#, object(None, true)),
+            (r#"{"messageId":1.5,"error":{}}"#, object(None, true)),
+            (r#"{"messageId":-3,"error":null}"#, object(None, false)),
+            (
+                r#"{"messageId":18446744073709551615,"error":false}"#,
+                object(Some(u64::MAX), false),
+            ),
+            (r#"{"messageId":18446744073709551616}"#, object(None, false)),
+            (r#"{"welcome":"hi","context":"api"}"#, object(None, false)),
+            ("[1,{\"messageId\":2}]", Glance::Other),
+            ("12", Glance::Other),
+            ("null", Glance::Other),
+            // Not JSON.
+            (r#"{"messageId":3"#, Glance::Other),
+            (r#"{"messageId":3} x"#, Glance::Other),
+            ("\"primus::ping::1", Glance::Other),
+            ("", Glance::Other),
+        ] {
+            assert_eq!(glance(text), want, "{text}");
         }
     }
 }

@@ -395,49 +395,91 @@ impl ClientRequest {
 /// Encodes a client request as the frame text the real client sends.
 pub fn encode(req: &ClientRequest) -> String {
     let mut out = String::with_capacity(96);
-    let (event, fields): (&str, Vec<(&str, Value)>) = match req {
-        ClientRequest::Action { params, .. } => {
-            out.push_str("{\"event\":\"action\",\"params\":");
-            js::write_object(&mut out, params);
-            return finish(out, req.message_id());
-        }
-        ClientRequest::Say { room, message, .. } => (
-            "say",
-            vec![
-                ("room", Value::String(room.clone())),
-                ("message", message.clone()),
-            ],
-        ),
-        ClientRequest::File { file, .. } => ("file", vec![("file", Value::String(file.clone()))]),
-        ClientRequest::RoomAdd { room, .. } => {
-            ("roomAdd", vec![("room", Value::String(room.clone()))])
-        }
-        ClientRequest::RoomLeave { room, .. } => {
-            ("roomLeave", vec![("room", Value::String(room.clone()))])
-        }
-        ClientRequest::RoomView { room, .. } => {
-            ("roomView", vec![("room", Value::String(room.clone()))])
-        }
-        ClientRequest::DetailsView { .. } => ("detailsView", vec![]),
-        ClientRequest::Documentation { .. } => ("documentation", vec![]),
-        ClientRequest::Quit { .. } => ("quit", vec![]),
-    };
-    out.push_str("{\"event\":");
-    js::write_json_str(&mut out, event);
-    for (k, v) in &fields {
-        out.push(',');
-        js::write_json_str(&mut out, k);
-        out.push(':');
-        js::write_json(&mut out, v);
-    }
-    finish(out, req.message_id())
+    write(&mut out, req);
+    out
 }
 
-fn finish(mut out: String, id: &MessageId) -> String {
+/// Appends what [`encode`] returns to `out`.
+pub fn write(out: &mut String, req: &ClientRequest) {
+    write_head(out, req);
+    write_tail(out, req.message_id());
+}
+
+/// The frame up to its id: `{"event":<verb>,<the verb's fields>,"messageId":`. Every
+/// client frame ends with its id, as ActionheroWebsocketClient adds `messageId` last.
+fn write_head(out: &mut String, req: &ClientRequest) {
+    let (event, field) = match req {
+        ClientRequest::Action { params, .. } => {
+            out.push_str("{\"event\":\"action\",\"params\":");
+            js::write_object(out, params);
+            out.push_str(",\"messageId\":");
+            return;
+        }
+        ClientRequest::Say { room, message, .. } => {
+            out.push_str("{\"event\":\"say\",\"room\":");
+            js::write_json_str(out, room);
+            out.push_str(",\"message\":");
+            js::write_json(out, message);
+            out.push_str(",\"messageId\":");
+            return;
+        }
+        ClientRequest::File { file, .. } => ("file", Some(("file", file))),
+        ClientRequest::RoomAdd { room, .. } => ("roomAdd", Some(("room", room))),
+        ClientRequest::RoomLeave { room, .. } => ("roomLeave", Some(("room", room))),
+        ClientRequest::RoomView { room, .. } => ("roomView", Some(("room", room))),
+        ClientRequest::DetailsView { .. } => ("detailsView", None),
+        ClientRequest::Documentation { .. } => ("documentation", None),
+        ClientRequest::Quit { .. } => ("quit", None),
+    };
+    out.push_str("{\"event\":");
+    js::write_json_str(out, event);
+    if let Some((key, value)) = field {
+        out.push(',');
+        js::write_json_str(out, key);
+        out.push(':');
+        js::write_json_str(out, value);
+    }
     out.push_str(",\"messageId\":");
-    id.write_json(&mut out);
+}
+
+/// The id and the closing brace, after [`write_head`].
+fn write_tail(out: &mut String, id: &MessageId) {
+    id.write_json(out);
     out.push('}');
-    out
+}
+
+/// A client request encoded once up to its `messageId`, to write the same request again
+/// under new ids without encoding the rest again (a load generator's requests). What it
+/// writes is what [`encode`] returns for the request under that id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    /// `{"event":…,"messageId":`
+    head: String,
+}
+
+impl Template {
+    /// Encodes `req` up to its id; the id it carries is not kept.
+    pub fn new(req: &ClientRequest) -> Self {
+        let mut head = String::with_capacity(96);
+        write_head(&mut head, req);
+        Self { head }
+    }
+
+    /// Appends the request's frame with `id` as its `messageId`.
+    pub fn write(&self, out: &mut String, id: &MessageId) {
+        out.push_str(&self.head);
+        write_tail(out, id);
+    }
+
+    /// The request's frame with `id` as its `messageId`, in one allocation for a numeric
+    /// id.
+    pub fn encode(&self, id: &MessageId) -> String {
+        // A u64 is at most 20 digits (written as a double beyond 2^53: at most 22
+        // characters), and the closing brace.
+        let mut out = String::with_capacity(self.head.len() + 24);
+        self.write(&mut out, id);
+        out
+    }
 }
 
 /// The frame text a client sends to answer `primus::ping::<value>`.
@@ -531,6 +573,88 @@ mod tests {
             message_id: 7.into(),
         };
         assert_eq!(encode(&d), r#"{"event":"detailsView","messageId":7}"#);
+    }
+
+    #[test]
+    fn templates_and_appends_write_what_encode_returns() {
+        let mut params = Map::new();
+        params.insert("action".into(), json!("randomNumber"));
+        params.insert("1".into(), json!("first"));
+        let requests = [
+            ClientRequest::Action {
+                params,
+                message_id: 1.into(),
+            },
+            ClientRequest::Say {
+                room: "r\"1".into(),
+                message: json!({"a": [1, "\u{2028}"]}),
+                message_id: "x".into(),
+            },
+            ClientRequest::File {
+                file: "simple.html".into(),
+                message_id: 3.into(),
+            },
+            ClientRequest::RoomAdd {
+                room: "defaultRoom".into(),
+                message_id: 4.into(),
+            },
+            ClientRequest::RoomLeave {
+                room: "".into(),
+                message_id: 5.into(),
+            },
+            ClientRequest::RoomView {
+                room: "é".into(),
+                message_id: 6.into(),
+            },
+            ClientRequest::DetailsView {
+                message_id: 7.into(),
+            },
+            ClientRequest::Documentation {
+                message_id: 8.into(),
+            },
+            ClientRequest::Quit {
+                message_id: 9.into(),
+            },
+        ];
+        for req in requests {
+            let template = Template::new(&req);
+            let mut out = String::from("kept");
+            write(&mut out, &req);
+            assert_eq!(out, format!("kept{}", encode(&req)));
+            for id in [
+                MessageId::Number(u64::MAX),
+                MessageId::from("id"),
+                42.into(),
+            ] {
+                let mut again = req.clone();
+                set_id(&mut again, id.clone());
+                assert_eq!(template.encode(&id), encode(&again), "{again:?}");
+                let mut out = String::from("kept");
+                template.write(&mut out, &id);
+                assert_eq!(out, format!("kept{}", encode(&again)));
+            }
+        }
+        let d = Template::new(&ClientRequest::DetailsView {
+            message_id: 1.into(),
+        });
+        assert_eq!(
+            d.encode(&12.into()),
+            r#"{"event":"detailsView","messageId":12}"#
+        );
+    }
+
+    fn set_id(req: &mut ClientRequest, id: MessageId) {
+        match req {
+            ClientRequest::Action { message_id, .. }
+            | ClientRequest::Say { message_id, .. }
+            | ClientRequest::File { message_id, .. }
+            | ClientRequest::RoomAdd { message_id, .. }
+            | ClientRequest::RoomLeave { message_id, .. }
+            | ClientRequest::RoomView { message_id, .. }
+            | ClientRequest::DetailsView { message_id }
+            | ClientRequest::Documentation { message_id }
+            | ClientRequest::Quit { message_id } => *message_id = id,
+        }
     }
 
     #[test]

@@ -14,7 +14,6 @@
 //! * [`samples`]: Actionhero's sample actions (`randomNumber`, `status`, `sleepTest`,
 //!   `cacheTest`, `validationTest`, `createChatRoom`) registered on a builder.
 //! * [`files`]: the `file` verb's reads from a public directory.
-//! * [`bench`](mod@bench): the `ahws bench` load generator and the bare baseline servers.
 //!
 //! ```no_run
 //! use actionhero_ws_tokio::server::{ActionContext, ServerBuilder};
@@ -41,7 +40,6 @@ pub use actionhero_ws as core;
 #[cfg(feature = "rustls")]
 pub use tokio_rustls::rustls;
 
-pub mod bench;
 pub mod client;
 pub mod files;
 pub mod samples;

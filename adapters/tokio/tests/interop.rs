@@ -1,19 +1,16 @@
-//! Interop with the real thing (see `interop/README.md`):
-//!
-//! 1. the real `ActionheroWebsocketClient` (over the real Primus client) against
-//!    `ahws serve`: every `js-client.js` scenario, and `reconnect` with a kill and restart
-//!    of `ahws` on the same port;
-//! 2. our Rust client against the real Actionhero 29.3.5: actions and their exact error
-//!    texts, rooms, say between two Rust clients, detailsView, Primus pings answered
-//!    across several intervals, and a reconnect after the Actionhero process is killed
-//!    and restarted (the client is back in its rooms, as the server's roomView shows).
+//! Interop with the real thing (see `interop/README.md`): our Rust client against the
+//! real Actionhero 29.3.5: actions and their exact error texts, rooms, say between two
+//! Rust clients, detailsView, Primus pings answered across several intervals, and a
+//! reconnect after the Actionhero process is killed and restarted (the client is back in
+//! its rooms, as the server's roomView shows); and the same protocol checks against our
+//! server. The real JS client against `ahws serve` is `adapters/ahws/tests/interop.rs`.
 //!
 //! The tests skip, with a message, only when `node` is missing.
 
 mod support;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actionhero_ws::client::{ClientConfig, ClientEvent, ReconnectConfig};
 use actionhero_ws::ConnectionId;
@@ -44,71 +41,6 @@ fn skip_without_node(test: &str) -> bool {
     }
     eprintln!("SKIPPED {test}: `node` is not installed, so the interop harness cannot run");
     true
-}
-
-// ---- 1. the real JS client against ahws ----------------------------------------------
-
-#[test]
-fn js_client_all_scenarios_against_ahws_serve() {
-    if skip_without_node("js_client_all_scenarios_against_ahws_serve") {
-        return;
-    }
-    let _serial = node_lock();
-    let port = support::free_port();
-    let _server = support::spawn_ahws_serve(env!("CARGO_BIN_EXE_ahws"), port, &[]);
-    let url = format!("http://127.0.0.1:{port}");
-    let (mut js, lines) = support::spawn_js_client("all", &url, &[]);
-    let out = support::collect_lines(&lines, Duration::from_secs(120));
-    let status = js
-        .wait_timeout(Duration::from_secs(5))
-        .expect("js-client exited");
-    assert!(
-        status.success(),
-        "js-client all against ahws: {status}\nfailed checks:\n{:#?}\nlast line: {:?}",
-        support::failed_checks(&out),
-        out.last()
-    );
-    assert!(
-        out.last()
-            .is_some_and(|l| l.contains("\"final\":true") && l.contains("\"pass\"")),
-        "{out:?}"
-    );
-}
-
-#[test]
-fn js_client_reconnects_after_ahws_is_killed_and_restarted() {
-    if skip_without_node("js_client_reconnects_after_ahws_is_killed_and_restarted") {
-        return;
-    }
-    let _serial = node_lock();
-    let bin = env!("CARGO_BIN_EXE_ahws");
-    let port = support::free_port();
-    let mut server = support::spawn_ahws_serve(bin, port, &[]);
-    let url = format!("http://127.0.0.1:{port}");
-    let (mut js, lines) =
-        support::spawn_js_client("reconnect", &url, &[("RECONNECT_WAIT_MS", "30000")]);
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let line = lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("no waiting line from js-client: {out:?}"));
-        let waiting = line == r#"{"waiting":"restart"}"#;
-        out.push(line);
-        if waiting {
-            break;
-        }
-    }
-    server.kill();
-    let _server = support::spawn_ahws_serve(bin, port, &[]);
-    out.extend(support::collect_lines(&lines, Duration::from_secs(60)));
-    let status = js
-        .wait_timeout(Duration::from_secs(5))
-        .expect("js-client exited");
-    assert!(
-        status.success(),
-        "js-client reconnect against ahws: {status}\n{out:#?}"
-    );
 }
 
 // ---- 2. our Rust client against the real Actionhero ----------------------------------

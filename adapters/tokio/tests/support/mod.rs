@@ -1,7 +1,7 @@
-//! Process helpers shared by the adapter test suites (std only, no tokio, so the
-//! blocking adapter can use them too): free ports, child processes killed on drop,
-//! `ahws serve`, the interop harness in `interop/` (ensure.sh, redis, the real
-//! Actionhero, js-client.js).
+//! Process helpers shared by the test suites of the adapters and of `ahws` (std only, no
+//! tokio, so the blocking adapter can use them too): free ports, child processes killed
+//! on drop, the interop harness in `interop/` (ensure.sh, redis, the real Actionhero,
+//! js-client.js).
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -132,28 +132,6 @@ pub fn wait_for_port(addr: SocketAddr, wait: Duration) -> bool {
         thread::sleep(Duration::from_millis(20));
     }
     false
-}
-
-/// Starts `ahws serve --listen 127.0.0.1:<port>` (plus `args`) from `bin` and waits until
-/// it accepts connections. Its stderr is inherited (one line per connection).
-pub fn spawn_ahws_serve(bin: &str, port: u16, args: &[&str]) -> ChildGuard {
-    let child = Command::new(bin)
-        .arg("serve")
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ahws serve");
-    let guard = ChildGuard::new(child, "ahws serve");
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    assert!(
-        wait_for_port(addr, Duration::from_secs(10)),
-        "ahws serve did not listen on {addr}"
-    );
-    guard
 }
 
 /// A redis for the real Actionhero: from `interop/start-redis.sh`. A private one the script

@@ -1,5 +1,5 @@
-//! Opening a benchmark connection the way the real client does, and the few byte-level
-//! looks at inbound frames the generator needs (no JSON parse on the hot path).
+//! Opening a benchmark connection the way the real client does: the upgrade request and
+//! the check of the `101` are the core's client handshake functions.
 
 use std::io;
 use std::net::SocketAddr;
@@ -122,84 +122,4 @@ pub(super) async fn open(target: &Target) -> io::Result<Ws> {
         buf.extend_from_slice(&chunk[..n]);
     };
     Ok(WebSocketStream::from_partially_read(tcp, rest, Role::Client, Some(ws_config())).await)
-}
-
-/// If `text` is a Primus ping (`"primus::ping::<ms>"`), the pong to answer with
-/// (`"primus::pong::<same>"`).
-pub(super) fn pong_for(text: &str) -> Option<String> {
-    let value = text.strip_prefix("\"primus::ping::")?.strip_suffix('"')?;
-    Some(format!("\"primus::pong::{value}\""))
-}
-
-/// The numeric `messageId` of a frame, found from the end (responses, and requests
-/// echoed by a bare server, end with `"messageId":N}`).
-pub(super) fn message_id(text: &str) -> Option<u64> {
-    const KEY: &str = "\"messageId\":";
-    let b = text.as_bytes();
-    // Fast path: `…"messageId":123}`.
-    if b.last() == Some(&b'}') {
-        let end = b.len() - 1;
-        let mut start = end;
-        while start > 0 && b[start - 1].is_ascii_digit() {
-            start -= 1;
-        }
-        if start < end && text[..start].ends_with(KEY) {
-            return text[start..end].parse().ok();
-        }
-    }
-    let at = text.rfind(KEY)? + KEY.len();
-    let digits = &text[at..];
-    let len = digits.bytes().take_while(u8::is_ascii_digit).count();
-    digits[..len].parse().ok()
-}
-
-/// True when a response carries an `error` (actions that failed or were refused).
-pub(super) fn is_error(text: &str) -> bool {
-    text.starts_with("{\"error\":") || text.contains(",\"error\":")
-}
-
-/// The broadcast marker in a chat delivery (or a say echoed by a bare fan-out server):
-/// `"message":"bench <slot> <generation>"` → `(slot, generation)`.
-pub(super) fn bench_marker(text: &str) -> Option<(usize, u32)> {
-    const KEY: &str = "\"message\":\"bench ";
-    let at = text.find(KEY)? + KEY.len();
-    let rest = &text[at..];
-    let end = rest.find('"')?;
-    let (slot, generation) = rest[..end].split_once(' ')?;
-    Some((slot.parse().ok()?, generation.parse().ok()?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frame_looks() {
-        assert_eq!(
-            pong_for("\"primus::ping::1795610363950\"").as_deref(),
-            Some("\"primus::pong::1795610363950\"")
-        );
-        assert_eq!(pong_for("{\"a\":1}"), None);
-        let resp = r#"{"randomNumber":0.3,"stringRandomNumber":"Your random number is 0.3","context":"response","messageId":17}"#;
-        assert_eq!(message_id(resp), Some(17));
-        assert!(!is_error(resp));
-        let req = r#"{"event":"action","params":{"action":"randomNumber"},"messageId":9}"#;
-        assert_eq!(message_id(req), Some(9));
-        let err =
-            r#"{"error":"you have too many pending requests","context":"response","messageId":4}"#;
-        assert!(is_error(err));
-        assert_eq!(message_id(err), Some(4));
-        let odd = r#"{"messageId":5,"context":"response"}"#;
-        assert_eq!(message_id(odd), Some(5));
-        assert_eq!(message_id(r#"{"welcome":"hi","context":"api"}"#), None);
-        let chat = r#"{"message":"bench 3 7","room":"defaultRoom","from":"x","context":"user","sentAt":1}"#;
-        assert_eq!(bench_marker(chat), Some((3, 7)));
-        let echoed =
-            r#"{"event":"say","room":"defaultRoom","message":"bench 12 0","messageId":40}"#;
-        assert_eq!(bench_marker(echoed), Some((12, 0)));
-        assert_eq!(
-            bench_marker(r#"{"status":"OK","context":"response","messageId":40}"#),
-            None
-        );
-    }
 }

@@ -43,7 +43,7 @@ enum Command {
     /// Interactive client: commands on stdin, every event as one JSON line on stdout.
     Connect(ConnectArgs),
     /// Load-test a server with the real client's frames (JSON summary on stdout).
-    Bench(actionhero_ws_tokio::bench::BenchArgs),
+    Bench(ahws::bench::BenchArgs),
 }
 
 /// The default server URL.
@@ -110,7 +110,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let cli = match cli.command {
         // The generator builds its own runtime (worker count is an option).
-        Command::Bench(args) => return actionhero_ws_tokio::bench::main(args),
+        Command::Bench(args) => return ahws::bench::main(args),
         command => Cli { command },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

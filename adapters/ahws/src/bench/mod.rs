@@ -5,9 +5,14 @@
 //! (`GET /primus?_primuscb=<yeast>`), waits for the welcome, sends the client's
 //! connect-time `detailsView`, answers every `"primus::ping::<ms>"` with
 //! `"primus::pong::<ms>"`, and sends the exact frames `ActionheroWebsocketClient` sends
-//! (docs/protocol.md#actionherowebsocketclient). It never parses JSON on the hot path:
-//! it only finds `messageId` at the end of a response and the benchmark marker in a chat
-//! message.
+//! (docs/protocol.md#actionherowebsocketclient).
+//! It speaks no protocol of its own: the upgrade, every frame it writes and its reading
+//! of the server's frames are the core's client functions
+//! ([`actionhero_ws::handshake`], [`actionhero_ws::wire::request`],
+//! [`actionhero_ws::wire::reply::glance`]). On the hot path it builds no JSON value: a
+//! request is a pre-encoded [`Template`](actionhero_ws::wire::request::Template) plus
+//! its id, an answer is matched by the `messageId` [`glance`](actionhero_ws::wire::reply::glance)
+//! reads, and a chat delivery by the benchmark marker in its message.
 //!
 //! Modes (see [`Mode`]): `action` (closed-loop round trips, K in flight per client),
 //! `broadcast` (everybody in one room, M senders `say`, fan-out latency = send to the
@@ -20,10 +25,10 @@
 //! the measured window.
 
 pub mod baseline;
+mod conn;
 mod cpu;
 mod gen;
 mod hist;
-mod wire;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -189,7 +194,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
 /// # Errors
 /// The URL is invalid, or no connection could be set up.
 pub async fn run(args: BenchArgs, threads: usize) -> std::io::Result<Value> {
-    let target = wire::Target::resolve(&args.url).await?;
+    let target = conn::Target::resolve(&args.url).await?;
     let (phase_tx, phase_rx) = watch::channel(SETUP);
     let ctx = Arc::new(Ctx {
         phase: AtomicU8::new(SETUP),

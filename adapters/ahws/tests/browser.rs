@@ -1,4 +1,4 @@
-//! Real-browser tests of the demo page (`adapters/tokio/public/index.html`) in a headless
+//! Real-browser tests of the demo page (`adapters/ahws/public/index.html`) in a headless
 //! Chromium driven over the DevTools protocol (`browser/cdp.rs`), one parametrised set
 //! run against two servers:
 //!
@@ -16,6 +16,7 @@
 
 #[path = "browser/cdp.rs"]
 mod cdp;
+#[path = "../../tokio/tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

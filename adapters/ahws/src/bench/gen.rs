@@ -1,4 +1,10 @@
 //! The client tasks of each mode and the main task's orchestration.
+//!
+//! Every frame a client task writes comes from the core's client encoder
+//! ([`request`]), and every frame it reads is looked at with [`reply::glance`] (pings,
+//! numbered answers, errors) or, once per connection, [`reply::decode`] (the welcome).
+//! The only text it reads itself is its own: the `bench <slot> <generation>` marker of
+//! its says.
 
 use std::fmt::Write as _;
 use std::io;
@@ -6,6 +12,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actionhero_ws::wire::reply::{self, Glance, ServerFrame};
+use actionhero_ws::wire::request::{self, ClientRequest, Template};
+use actionhero_ws::MessageId;
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, Semaphore};
@@ -13,7 +22,7 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::wire::{self, Target, Ws};
+use super::conn::{self, Target, Ws};
 use super::{
     cpu_json, latency_json, round, BenchArgs, Ctx, Histogram, Phases, MEASURE, STOP, WARMUP,
 };
@@ -45,19 +54,21 @@ fn ws_err(e: WsError) -> io::Error {
 }
 
 /// Reads frames (answering pings) until one satisfies `want`; returns it.
-async fn expect(ws: &mut Ws, want: impl Fn(&str) -> bool) -> io::Result<String> {
+async fn expect(ws: &mut Ws, want: impl Fn(&str, Glance<'_>) -> bool) -> io::Result<String> {
     loop {
         let msg = timeout(STEP_TIMEOUT, ws.next())
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no answer from the server"))?;
         match msg {
-            Some(Ok(Message::Text(t))) => {
-                if let Some(pong) = wire::pong_for(&t) {
-                    ws.send(text(pong)).await.map_err(ws_err)?;
-                } else if want(&t) {
-                    return Ok(t.as_str().to_owned());
+            Some(Ok(Message::Text(t))) => match reply::glance(&t) {
+                Glance::Ping(value) => {
+                    ws.send(text(request::encode_pong(value)))
+                        .await
+                        .map_err(ws_err)?;
                 }
-            }
+                glance if want(&t, glance) => return Ok(t.as_str().to_owned()),
+                _ => {}
+            },
             Some(Ok(Message::Close(_))) | None => return Err(closed_err("closed by the server")),
             Some(Ok(_)) => {}
             Some(Err(e)) => return Err(ws_err(e)),
@@ -65,28 +76,45 @@ async fn expect(ws: &mut Ws, want: impl Fn(&str) -> bool) -> io::Result<String> 
     }
 }
 
-/// Sends one request and waits for the frame carrying its messageId.
-async fn request(ws: &mut Ws, frame: String, id: u64) -> io::Result<String> {
-    ws.send(text(frame)).await.map_err(ws_err)?;
-    expect(ws, |t| wire::message_id(t) == Some(id)).await
+/// The numbered answer to request `id`, and whether it is an error.
+fn answer_to(glance: Glance<'_>, id: u64) -> Option<bool> {
+    match glance {
+        Glance::Object {
+            message_id: Some(n),
+            error,
+        } if n == id => Some(error),
+        _ => None,
+    }
+}
+
+/// Sends `req` (numbered `id`) and waits for the frame carrying its messageId; returns
+/// that answer and whether it is an error.
+async fn request(ws: &mut Ws, req: &ClientRequest, id: u64) -> io::Result<(String, bool)> {
+    ws.send(text(request::encode(req))).await.map_err(ws_err)?;
+    let answer = expect(ws, |_, g| answer_to(g, id).is_some()).await?;
+    let error = answer_to(reply::glance(&answer), id) == Some(true);
+    Ok((answer, error))
 }
 
 /// Opens a connection like the real client: welcome, then the connect-time
 /// `detailsView` (messageId 1); with `room`, also `roomAdd` (messageId 2).
 async fn setup(target: &Target, room: Option<&str>) -> io::Result<Ws> {
-    let mut ws = wire::open(target).await?;
-    expect(&mut ws, |t| t.contains("\"welcome\"")).await?;
-    request(
-        &mut ws,
-        r#"{"event":"detailsView","messageId":1}"#.to_owned(),
-        1,
-    )
+    let mut ws = conn::open(target).await?;
+    expect(&mut ws, |t, _| {
+        matches!(reply::decode(t), Ok(ServerFrame::Welcome(_)))
+    })
     .await?;
+    let details = ClientRequest::DetailsView {
+        message_id: MessageId::Number(1),
+    };
+    request(&mut ws, &details, 1).await?;
     if let Some(room) = room {
-        let room_json = serde_json::to_string(room).unwrap_or_default();
-        let frame = format!(r#"{{"event":"roomAdd","room":{room_json},"messageId":2}}"#);
-        let answer = request(&mut ws, frame, 2).await?;
-        if wire::is_error(&answer) {
+        let add = ClientRequest::RoomAdd {
+            room: room.to_owned(),
+            message_id: MessageId::Number(2),
+        };
+        let (answer, error) = request(&mut ws, &add, 2).await?;
+        if error {
             return Err(io::Error::other(format!("roomAdd {room}: {answer}")));
         }
     }
@@ -200,11 +228,8 @@ async fn collect(handles: Vec<JoinHandle<ClientOut>>) -> (ClientOut, usize, usiz
     (total, failed, stuck)
 }
 
-fn action_frame(prefix: &str, id: u64) -> Message {
-    let mut s = String::with_capacity(prefix.len() + 21);
-    s.push_str(prefix);
-    let _ = write!(s, "{id}}}");
-    text(s)
+fn action_frame(template: &Template, id: u64) -> Message {
+    text(template.encode(&MessageId::Number(id)))
 }
 
 /// Resolves once the run reaches STOP.
@@ -225,13 +250,17 @@ pub(super) async fn action(
     ctx: &Arc<Ctx>,
     phases: &Phases,
 ) -> io::Result<Map<String, Value>> {
-    let action_json = serde_json::to_string(&args.action).unwrap_or_default();
-    let prefix: Arc<str> =
-        format!(r#"{{"event":"action","params":{{"action":{action_json}}},"messageId":"#).into();
+    let mut params = Map::new();
+    params.insert("action".into(), Value::String(args.action.clone()));
+    // Encoded once; each request only adds its id.
+    let template = Arc::new(Template::new(&ClientRequest::Action {
+        params,
+        message_id: MessageId::Number(1),
+    }));
     let inflight = args.inflight.max(1);
     let c = ctx.clone();
     let (handles, setup_failed) = spawn_clients(args, target, None, args.clients, move |_, ws| {
-        action_client(ws, c.clone(), inflight, prefix.clone())
+        action_client(ws, c.clone(), inflight, template.clone())
     })
     .await?;
     let w = phases.window(args, "round trips/s").await;
@@ -266,13 +295,18 @@ fn failures(
     }
 }
 
-async fn action_client(mut ws: Ws, ctx: Arc<Ctx>, inflight: usize, prefix: Arc<str>) -> ClientOut {
+async fn action_client(
+    mut ws: Ws,
+    ctx: Arc<Ctx>,
+    inflight: usize,
+    template: Arc<Template>,
+) -> ClientOut {
     let mut out = ClientOut::default();
     started(&ctx).await;
     let mut pending: Vec<(u64, u64)> = Vec::with_capacity(inflight);
     let mut next_id = 2u64;
     for _ in 0..inflight {
-        let frame = action_frame(&prefix, next_id);
+        let frame = action_frame(&template, next_id);
         pending.push((next_id, ctx.now_ns()));
         next_id += 1;
         if let Err(e) = ws.feed(frame).await {
@@ -296,8 +330,11 @@ async fn action_client(mut ws: Ws, ctx: Arc<Ctx>, inflight: usize, prefix: Arc<s
         let mut errors = 0u64;
         loop {
             match msg {
-                Some(Ok(Message::Text(t))) => {
-                    if let Some(id) = wire::message_id(&t) {
+                Some(Ok(Message::Text(t))) => match reply::glance(&t) {
+                    Glance::Object {
+                        message_id: Some(id),
+                        error,
+                    } => {
                         if let Some(i) = pending.iter().position(|p| p.0 == id) {
                             let (_, sent) = pending.swap_remove(i);
                             let now = ctx.now_ns();
@@ -305,10 +342,10 @@ async fn action_client(mut ws: Ws, ctx: Arc<Ctx>, inflight: usize, prefix: Arc<s
                             if phase == MEASURE {
                                 out.hist.record(now.saturating_sub(sent));
                                 n += 1;
-                                errors += u64::from(wire::is_error(&t));
+                                errors += u64::from(error);
                             }
                             if phase < STOP {
-                                let frame = action_frame(&prefix, next_id);
+                                let frame = action_frame(&template, next_id);
                                 pending.push((next_id, now));
                                 next_id += 1;
                                 if let Err(e) = ws.feed(frame).await {
@@ -317,13 +354,15 @@ async fn action_client(mut ws: Ws, ctx: Arc<Ctx>, inflight: usize, prefix: Arc<s
                                 }
                             }
                         }
-                    } else if let Some(pong) = wire::pong_for(&t) {
-                        if let Err(e) = ws.feed(text(pong)).await {
+                    }
+                    Glance::Ping(value) => {
+                        if let Err(e) = ws.feed(text(request::encode_pong(value))).await {
                             out.error = Some(e.to_string());
                             break 'run;
                         }
                     }
-                }
+                    Glance::Object { .. } | Glance::Other => {}
+                },
                 Some(Ok(Message::Close(_))) | None => {
                     out.error = Some("closed by the server".into());
                     break 'run;
@@ -366,7 +405,54 @@ struct Bcast {
     members: AtomicU32,
     inflight: usize,
     completions: Vec<mpsc::UnboundedSender<usize>>,
-    room_json: String,
+    room: String,
+}
+
+/// What a say's message starts with; then `<slot> <generation>`.
+const MARKER: &str = "bench ";
+
+/// A sender's says: one request whose message and id are rewritten in place for each
+/// say, so that a say costs one allocation (its frame).
+struct Says(ClientRequest);
+
+impl Says {
+    fn new(room: &str) -> Self {
+        Self(ClientRequest::Say {
+            room: room.to_owned(),
+            message: Value::String(String::with_capacity(32)),
+            message_id: MessageId::Number(1),
+        })
+    }
+
+    /// The say numbered `id` whose message marks `slot`'s `generation`.
+    fn frame(&mut self, slot: usize, generation: u32, id: u64) -> Message {
+        // Always a say (built by `new`).
+        if let ClientRequest::Say {
+            message: Value::String(message),
+            message_id,
+            ..
+        } = &mut self.0
+        {
+            message.clear();
+            let _ = write!(message, "{MARKER}{slot} {generation}");
+            *message_id = MessageId::Number(id);
+        }
+        let mut frame = String::with_capacity(128);
+        request::write(&mut frame, &self.0);
+        text(frame)
+    }
+}
+
+/// The marker of a say in a chat delivery (or in a say echoed by a bare fan-out server):
+/// `"message":"bench <slot> <generation>"` → `(slot, generation)`. The generator's own
+/// payload, found without decoding the frame.
+fn bench_marker(text: &str) -> Option<(usize, u32)> {
+    const KEY: &str = "\"message\":\"";
+    let at = text.find(KEY)? + KEY.len();
+    let rest = text[at..].strip_prefix(MARKER)?;
+    let end = rest.find('"')?;
+    let (slot, generation) = rest[..end].split_once(' ')?;
+    Some((slot.parse().ok()?, generation.parse().ok()?))
 }
 
 /// Per-task tallies of a broadcast client.
@@ -378,17 +464,14 @@ struct Tally {
 
 impl Bcast {
     /// Arms `slot` for a new say and returns its frame.
-    fn arm(&self, ctx: &Ctx, slot: usize, message_id: u64) -> Message {
+    fn arm(&self, ctx: &Ctx, says: &mut Says, slot: usize, message_id: u64) -> Message {
         let s = &self.slots[slot];
         let generation = s.generation.load(Ordering::Relaxed).wrapping_add(1);
         s.remaining
             .store(self.members.load(Ordering::Relaxed), Ordering::Relaxed);
         s.sent_ns.store(ctx.now_ns(), Ordering::Relaxed);
         s.generation.store(generation, Ordering::Release);
-        text(format!(
-            r#"{{"event":"say","room":{},"message":"bench {slot} {generation}","messageId":{message_id}}}"#,
-            self.room_json
-        ))
+        says.frame(slot, generation, message_id)
     }
 
     /// Handles one inbound frame of any member; returns a pong to send, if any.
@@ -399,8 +482,11 @@ impl Bcast {
         out: &mut ClientOut,
         tally: &mut Tally,
     ) -> Option<String> {
-        let Some((slot, generation)) = wire::bench_marker(t) else {
-            return wire::pong_for(t);
+        let Some((slot, generation)) = bench_marker(t) else {
+            return match reply::glance(t) {
+                Glance::Ping(value) => Some(request::encode_pong(value)),
+                Glance::Object { .. } | Glance::Other => None,
+            };
         };
         let s = self.slots.get(slot)?;
         if s.generation.load(Ordering::Acquire) != generation {
@@ -451,7 +537,7 @@ pub(super) async fn broadcast(
         members: AtomicU32::new(0),
         inflight,
         completions,
-        room_json: serde_json::to_string(&args.room).unwrap_or_default(),
+        room: args.room.clone(),
     });
     let receivers = Arc::new(receivers);
     let (c, b2) = (ctx.clone(), b.clone());
@@ -507,10 +593,11 @@ async fn broadcast_client(
     let is_sender = completions.is_some();
     let mut completions = completions.unwrap_or_else(|| mpsc::unbounded_channel().1);
     let own = index * b.inflight..(index + 1) * b.inflight;
+    let mut says = Says::new(&b.room);
     let mut next_id = 3u64;
     if is_sender {
         for slot in own.clone() {
-            let frame = b.arm(&ctx, slot, next_id);
+            let frame = b.arm(&ctx, &mut says, slot, next_id);
             next_id += 1;
             if ws.feed(frame).await.is_err() {
                 out.error = Some("write failed".into());
@@ -580,7 +667,7 @@ async fn broadcast_client(
         }
         if ctx.phase() < STOP {
             for slot in resend {
-                let frame = b.arm(&ctx, slot, next_id);
+                let frame = b.arm(&ctx, &mut says, slot, next_id);
                 next_id += 1;
                 if ws.feed(frame).await.is_err() {
                     out.error = Some("write failed".into());
@@ -718,8 +805,8 @@ async fn hold_client(mut ws: Ws, ctx: Arc<Ctx>) -> ClientOut {
         tokio::select! {
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
-                    if let Some(pong) = wire::pong_for(&t) {
-                        if ws.send(text(pong)).await.is_err() {
+                    if let Glance::Ping(value) = reply::glance(&t) {
+                        if ws.send(text(request::encode_pong(value))).await.is_err() {
                             out.error = Some("write failed".into());
                             break;
                         }
@@ -741,4 +828,66 @@ async fn hold_client(mut ws: Ws, ctx: Arc<Ctx>) -> ClientOut {
     }
     let _ = timeout(Duration::from_secs(1), ws.close(None)).await;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn says_are_the_core_encoding_and_carry_their_marker() {
+        let mut says = Says::new("defaultRoom");
+        for (slot, generation, id) in [(3, 7, 40), (12, 0, 3), (0, u32::MAX, u64::MAX)] {
+            let Message::Text(frame) = says.frame(slot, generation, id) else {
+                panic!("a text frame")
+            };
+            let want = request::encode(&ClientRequest::Say {
+                room: "defaultRoom".into(),
+                message: Value::String(format!("bench {slot} {generation}")),
+                message_id: MessageId::Number(id),
+            });
+            assert_eq!(frame.as_str(), want);
+            // A bare fan-out server echoes the say itself.
+            assert_eq!(bench_marker(&want), Some((slot, generation)));
+        }
+        let chat = r#"{"message":"bench 3 7","room":"defaultRoom","from":"x","context":"user","sentAt":1}"#;
+        assert_eq!(bench_marker(chat), Some((3, 7)));
+        assert_eq!(
+            bench_marker(r#"{"message":"hello","room":"defaultRoom","context":"user"}"#),
+            None
+        );
+        assert_eq!(
+            bench_marker(r#"{"status":"OK","context":"response","messageId":40}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn answers_match_numbered_requests() {
+        let ok = r#"{"randomNumber":0.3,"context":"response","messageId":17}"#;
+        assert_eq!(answer_to(reply::glance(ok), 17), Some(false));
+        assert_eq!(answer_to(reply::glance(ok), 16), None);
+        let err =
+            r#"{"error":"you have too many pending requests","context":"response","messageId":4}"#;
+        assert_eq!(answer_to(reply::glance(err), 4), Some(true));
+        // A bare echo server answers with the request itself.
+        let mut params = Map::new();
+        params.insert("action".into(), Value::String("randomNumber".into()));
+        let template = Template::new(&ClientRequest::Action {
+            params,
+            message_id: MessageId::Number(1),
+        });
+        let Message::Text(echo) = action_frame(&template, 9) else {
+            panic!("a text frame")
+        };
+        assert_eq!(
+            echo.as_str(),
+            r#"{"event":"action","params":{"action":"randomNumber"},"messageId":9}"#
+        );
+        assert_eq!(answer_to(reply::glance(&echo), 9), Some(false));
+        assert_eq!(
+            answer_to(reply::glance(r#"{"welcome":"hi","context":"api"}"#), 1),
+            None
+        );
+    }
 }

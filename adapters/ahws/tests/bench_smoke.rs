@@ -2,16 +2,16 @@
 //! for a short window and prints one JSON summary with work done and CPU figures. The
 //! real measurements are `benches/compare.sh`, run by hand.
 
+mod bins;
+#[path = "../../tokio/tests/support/mod.rs"]
 mod support;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use bins::{AHWS, BASELINE};
 use serde_json::Value;
-use support::{free_port, spawn_ahws_serve, ChildGuard};
-
-const AHWS: &str = env!("CARGO_BIN_EXE_ahws");
-const BASELINE: &str = env!("CARGO_BIN_EXE_ahws-baseline");
+use support::{free_port, ChildGuard};
 
 fn bench(port: u16, pid: u32, args: &[&str]) -> Value {
     let out = Command::new(AHWS)
@@ -59,7 +59,7 @@ fn check_common(v: &Value, mode: &str) {
 fn bench_against_ahws_serve() {
     let port = free_port();
     // A fast heartbeat: the generator must answer pings while it measures.
-    let server = spawn_ahws_serve(AHWS, port, &["--quiet", "--ping-interval", "300"]);
+    let server = bins::serve(port, &["--quiet", "--ping-interval", "300"]);
     let pid = server.pid();
 
     let v = bench(

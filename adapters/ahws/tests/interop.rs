@@ -1,0 +1,89 @@
+//! The real `ActionheroWebsocketClient` (over the real Primus client, `interop/js-client.js`)
+//! against `ahws serve`: every scenario, and `reconnect` with a kill and restart of `ahws`
+//! on the same port. The tests skip, with a message, only when `node` is missing.
+
+mod bins;
+#[path = "../../tokio/tests/support/mod.rs"]
+mod support;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The Node-backed tests run one at a time: on a 2-core machine several Node processes
+/// at once make their timing checks (sleeps, ping timeouts) needlessly tight.
+static NODE_TESTS: Mutex<()> = Mutex::new(());
+
+fn node_lock() -> MutexGuard<'static, ()> {
+    NODE_TESTS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn skip_without_node(test: &str) -> bool {
+    if support::node_available() {
+        support::ensure_interop();
+        return false;
+    }
+    eprintln!("SKIPPED {test}: `node` is not installed, so the interop harness cannot run");
+    true
+}
+
+#[test]
+fn js_client_all_scenarios_against_ahws_serve() {
+    if skip_without_node("js_client_all_scenarios_against_ahws_serve") {
+        return;
+    }
+    let _serial = node_lock();
+    let port = support::free_port();
+    let _server = bins::serve(port, &[]);
+    let url = format!("http://127.0.0.1:{port}");
+    let (mut js, lines) = support::spawn_js_client("all", &url, &[]);
+    let out = support::collect_lines(&lines, Duration::from_secs(120));
+    let status = js
+        .wait_timeout(Duration::from_secs(5))
+        .expect("js-client exited");
+    assert!(
+        status.success(),
+        "js-client all against ahws: {status}\nfailed checks:\n{:#?}\nlast line: {:?}",
+        support::failed_checks(&out),
+        out.last()
+    );
+    assert!(
+        out.last()
+            .is_some_and(|l| l.contains("\"final\":true") && l.contains("\"pass\"")),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn js_client_reconnects_after_ahws_is_killed_and_restarted() {
+    if skip_without_node("js_client_reconnects_after_ahws_is_killed_and_restarted") {
+        return;
+    }
+    let _serial = node_lock();
+    let port = support::free_port();
+    let mut server = bins::serve(port, &[]);
+    let url = format!("http://127.0.0.1:{port}");
+    let (mut js, lines) =
+        support::spawn_js_client("reconnect", &url, &[("RECONNECT_WAIT_MS", "30000")]);
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no waiting line from js-client: {out:?}"));
+        let waiting = line == r#"{"waiting":"restart"}"#;
+        out.push(line);
+        if waiting {
+            break;
+        }
+    }
+    server.kill();
+    let _server = bins::serve(port, &[]);
+    out.extend(support::collect_lines(&lines, Duration::from_secs(60)));
+    let status = js
+        .wait_timeout(Duration::from_secs(5))
+        .expect("js-client exited");
+    assert!(
+        status.success(),
+        "js-client reconnect against ahws: {status}\n{out:#?}"
+    );
+}
