@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use actionhero_ws::handshake::Handshake;
-use actionhero_ws::http::{ApiRequest, HttpResponse};
+use actionhero_ws::http::{files, ApiRequest, HttpResponse, Router};
 use actionhero_ws::server::{
     ActionOutcome, CloseCause, CloseReason, Delivery, Event, FileOutcome, Output, RequestId,
     RoomError, Server, Transmit,
@@ -146,8 +146,8 @@ pub(crate) struct Driver {
     pub(crate) handle: ServerHandle,
     /// Action handlers by name, then by version (JS string form).
     pub(crate) handlers: BTreeMap<String, Vec<(String, Handler)>>,
-    pub(crate) public_dir: Option<PathBuf>,
-    pub(crate) max_file_len: u64,
+    /// The web side's decisions (here: the `file` verb's lookups).
+    pub(crate) router: Arc<Router>,
     /// HTTP requests waiting for their answer.
     pub(crate) web_waiters: BTreeMap<RequestId, oneshot::Sender<HttpResponse>>,
     pub(crate) events: Option<mpsc::Sender<Event>>,
@@ -419,21 +419,13 @@ impl Driver {
     }
 
     fn spawn_file(&mut self, conn: ConnectionHandle, request: RequestId, file: &str) {
-        let Some(dir) = self.public_dir.clone() else {
-            let _ = self
-                .server
-                .complete_file(request, FileOutcome::NotFound, Instant::now());
-            return;
-        };
         let handle = self.handle.clone();
-        let file_name = file.to_owned();
-        let max_len = self.max_file_len;
+        let lookup = self.router.file_lookup(file);
         let task = async move {
-            let outcome = tokio::task::spawn_blocking(move || {
-                crate::files::read_public_file(&dir, &file_name, max_len)
-            })
-            .await
-            .unwrap_or(FileOutcome::NotFound);
+            let read = move || files::verb_outcome(lookup, crate::files::stat, crate::files::read);
+            let outcome = tokio::task::spawn_blocking(read)
+                .await
+                .unwrap_or(FileOutcome::NotFound);
             handle.command(Command::FileDone { request, outcome }).await;
         };
         tokio::spawn(trace::request(task, "file", file, Some(conn)));

@@ -277,7 +277,7 @@ impl ServerBuilder {
     ///
     /// # Errors
     /// The configuration or a room name is invalid, or the OS random source fails.
-    pub fn serve_on(mut self, listener: TcpListener) -> io::Result<ServerHandle> {
+    pub fn serve_on(self, listener: TcpListener) -> io::Result<ServerHandle> {
         let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
         let local_addr = listener.local_addr()?;
         let seed = match self.seed {
@@ -313,16 +313,16 @@ impl ServerBuilder {
         if let Some(interval) = server.config().ping_interval {
             handshake.ping_interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
         }
-        let public_root = match self.public_dir.or(self.web.public_dir.take()) {
+        let mut web = self.web;
+        web.public_dir = match self.public_dir.or(web.public_dir.take()) {
             Some(dir) => Some(dir.canonicalize().map_err(|e| {
                 io::Error::new(e.kind(), format!("public dir {}: {e}", dir.display()))
             })?),
             None => None,
         };
-        let mut web = self.web;
-        web.public_dir.clone_from(&public_root);
         let router =
             Router::new(handshake, web, crate::epoch_ms()).map_err(|e| invalid(e.to_string()))?;
+        let router = Arc::new(router);
 
         let (command_tx, command_rx) = mpsc::channel(self.adapter.command_queue.max(1));
         let (inbound_tx, inbound_rx) = mpsc::channel(self.adapter.inbound_queue.max(1));
@@ -336,9 +336,8 @@ impl ServerBuilder {
                 stopped: stopped_rx,
             }),
         };
-        let max_file_len = router.web_config().max_file_len;
         let conn_shared = Arc::new(conn::ConnShared {
-            router,
+            router: router.clone(),
             adapter: self.adapter.clone(),
             max_message,
             inbound: inbound_tx,
@@ -353,8 +352,7 @@ impl ServerBuilder {
             server,
             handle: handle.clone(),
             handlers,
-            public_dir: public_root,
-            max_file_len,
+            router,
             events: self.events,
             web_waiters: BTreeMap::new(),
             adapter: self.adapter,
