@@ -22,8 +22,10 @@ use crate::util::{lock, os_seed};
 pub use actionhero_ws::samples::STARTING_ROOMS;
 use actionhero_ws::samples::{STATUS_DESCRIPTION, STATUS_NAME, STATUS_VERSION};
 
-/// Registers every sample action and creates [`STARTING_ROOMS`].
-pub fn install(builder: ServerBuilder) -> ServerBuilder {
+/// Registers `randomNumber`, `status`, `sleepTest`, `cacheTest`, `validationTest` and
+/// `createChatRoom` with Actionhero's exact inputs, errors and response shapes. Rooms
+/// are the caller's: a stock interop server has [`STARTING_ROOMS`].
+pub fn register(builder: ServerBuilder) -> ServerBuilder {
     let state = Arc::new(State {
         samples: Mutex::new(Samples::new()),
         rng: Mutex::new(u64::from_le_bytes(
@@ -31,12 +33,10 @@ pub fn install(builder: ServerBuilder) -> ServerBuilder {
         )),
         started: Instant::now(),
     });
-    let mut builder = builder;
-    for spec in samples::specs() {
+    samples::specs().into_iter().fold(builder, |b, spec| {
         let state = state.clone();
-        builder = builder.action(spec, move |ctx| state.run(&ctx));
-    }
-    STARTING_ROOMS.iter().fold(builder, |b, r| b.room(r))
+        b.action(spec, move |ctx| state.run(&ctx))
+    })
 }
 
 struct State {

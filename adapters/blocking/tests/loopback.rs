@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use actionhero_ws::client::{ClientEvent, DisconnectReason as ClientDisconnect};
 use actionhero_ws::handshake::{client_upgrade, parse_response, HandshakeLimits, ResponseParsed};
+use actionhero_ws::http::WebConfig;
 use actionhero_ws::server::{
     ActionOutcome, ActionSpec, CloseCause, CloseReason, DisconnectReason, Event, Input,
 };
@@ -254,7 +255,10 @@ fn file_verb_serves_the_public_directory_only() {
     std::fs::write(dir.join("public/hello.txt"), "hi there").unwrap();
     std::fs::write(dir.join("secret.txt"), "no").unwrap();
     let config = server::Config {
-        public_dir: Some(dir.join("public")),
+        web: WebConfig {
+            public_dir: Some(dir.join("public")),
+            ..WebConfig::default()
+        },
         ..server_config()
     };
     let (server, _events) = start(builder(config), "127.0.0.1:0");
@@ -343,11 +347,14 @@ fn client_config() -> client::Config {
 /// The sample actions, `defaultRoom`/`otherRoom`, and an `echo` action.
 fn builder(config: server::Config) -> ServerBuilder {
     let echo = ActionSpec::new("echo").input("message", Input::required());
-    samples::install(ServerBuilder::new(config)).action(echo, |ctx| {
-        let mut out = Map::new();
-        out.insert("echo".into(), ctx.params["message"].clone());
-        ActionOutcome::Ok(out)
-    })
+    samples::register(ServerBuilder::new(config))
+        .room("defaultRoom")
+        .room("otherRoom")
+        .action(echo, |ctx| {
+            let mut out = Map::new();
+            out.insert("echo".into(), ctx.params["message"].clone());
+            ActionOutcome::Ok(out)
+        })
 }
 
 fn start(mut b: ServerBuilder, addr: &str) -> (ServerHandle, Receiver<Event>) {

@@ -2,24 +2,25 @@
 //! `std::sync::mpsc` channel.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actionhero_ws::handshake::Handshake;
+use actionhero_ws::http::{files as core_files, ApiRequest, HttpResponse};
 use actionhero_ws::server::{
     ActionOutcome, CloseCause, CloseReason, Event, FileOutcome, OpenRejected, Output, RequestId,
     Server, Transmit,
 };
 use actionhero_ws::wire::js;
-use actionhero_ws::{ConnectionHandle, Frame};
+use actionhero_ws::{ConnectionHandle, ConnectionId, Frame, MessageId};
 use bytes::Bytes;
+use serde_json::{Map, Value};
 use tungstenite::Utf8Bytes;
 
 use super::pool::{Job, Pool};
-use super::{ActionContext, ActionHandler, ServerHandle};
+use super::{files, ActionContext, ActionHandler, ServerHandle};
 use crate::util::recv_until;
 
 /// How long a stopping driver waits for the accept thread to close the listener.
@@ -62,6 +63,12 @@ pub(crate) enum DriverMsg {
         request: RequestId,
         outcome: FileOutcome,
     },
+    /// An action request over HTTP with its body; the answer goes to `reply`.
+    Api {
+        request: ApiRequest,
+        body: Vec<u8>,
+        reply: Sender<HttpResponse>,
+    },
     /// An application command (`ServerHandle::with_core` and the helpers built on it).
     Call(CoreCall),
     /// Start a graceful shutdown.
@@ -73,8 +80,9 @@ pub(crate) struct Driver {
     inbox: Receiver<DriverMsg>,
     outboxes: HashMap<ConnectionHandle, SyncSender<Frame>>,
     handlers: BTreeMap<(String, String), ActionHandler>,
-    pool: Option<Pool>,
-    public_dir: Option<Arc<PathBuf>>,
+    pool: Option<Pool<DriverMsg>>,
+    /// HTTP requests waiting for their answer.
+    web_waiters: HashMap<RequestId, Sender<HttpResponse>>,
     events: Option<SyncSender<Event>>,
     handle: ServerHandle,
     accept: Option<JoinHandle<()>>,
@@ -83,13 +91,11 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         server: Server,
         inbox: Receiver<DriverMsg>,
         handlers: BTreeMap<(String, String), ActionHandler>,
-        pool: Pool,
-        public_dir: Option<Arc<PathBuf>>,
+        pool: Pool<DriverMsg>,
         events: Option<SyncSender<Event>>,
         handle: ServerHandle,
         accept: JoinHandle<()>,
@@ -100,7 +106,7 @@ impl Driver {
             outboxes: HashMap::new(),
             handlers,
             pool: Some(pool),
-            public_dir,
+            web_waiters: HashMap::new(),
             events,
             handle,
             accept: Some(accept),
@@ -192,6 +198,14 @@ impl Driver {
             DriverMsg::FileDone { request, outcome } => {
                 let _ = self.server.complete_file(request, outcome, now);
             }
+            DriverMsg::Api {
+                request,
+                body,
+                reply,
+            } => {
+                let ticket = self.server.handle_api(request, &body, now);
+                self.web_waiters.insert(ticket, reply);
+            }
             DriverMsg::Call(f) => f(&mut self.server, now),
             DriverMsg::Shutdown { reconnect } => {
                 if self.stop_at.is_none() {
@@ -209,9 +223,11 @@ impl Driver {
             match out {
                 Output::Transmit(t) => self.transmit(t),
                 Output::Event(e) => self.event(e),
-                // This adapter serves no web routes yet: it never calls `handle_api`,
-                // so no HTTP answer can come out.
-                Output::Http(_) => {}
+                Output::Http(h) => {
+                    if let Some(reply) = self.web_waiters.remove(&h.request) {
+                        let _ = reply.send(h.response);
+                    }
+                }
             }
         }
     }
@@ -248,42 +264,28 @@ impl Driver {
                 action,
                 params,
             } => {
-                let version = params.get("apiVersion").map(js::js_string);
-                let handler = version
-                    .and_then(|v| self.handlers.get(&(action.clone(), v)))
-                    .cloned();
-                let Some(handler) = handler else {
-                    // Only reachable when an action was registered on the core directly
-                    // (through `with_core`) without a handler.
-                    let outcome = ActionOutcome::error(format!("no handler for action {action}"));
-                    let _ = self.server.respond(request, outcome, Instant::now());
-                    return;
-                };
-                let ctx = ActionContext {
-                    conn,
-                    message_id,
-                    action,
-                    params,
-                    server: self.handle.clone(),
-                };
-                self.submit(Job::Action {
-                    handler,
-                    ctx,
-                    request,
-                });
+                let id = self
+                    .server
+                    .connection(conn)
+                    .map(|c| c.id.clone())
+                    .unwrap_or_else(|| ConnectionId::new(""));
+                self.run_action(Some(conn), id, request, message_id, action, params);
             }
-            Event::FileRequested { request, file, .. } => match &self.public_dir {
-                Some(dir) => self.submit(Job::File {
-                    dir: dir.clone(),
-                    file,
+            Event::WebActionRequested {
+                request,
+                message_id,
+                action,
+                params,
+                connection_id,
+                ..
+            } => self.run_action(None, connection_id, request, message_id, action, params),
+            Event::FileRequested { request, file, .. } => {
+                let lookup = self.handle.shared.router.file_lookup(&file);
+                self.submit(Box::new(move || DriverMsg::FileDone {
                     request,
-                }),
-                None => {
-                    let _ =
-                        self.server
-                            .complete_file(request, FileOutcome::NotFound, Instant::now());
-                }
-            },
+                    outcome: core_files::verb_outcome(lookup, files::stat, files::read),
+                }));
+            }
             other => {
                 if let Some(tx) = &self.events {
                     if tx.send(other).is_err() {
@@ -294,23 +296,51 @@ impl Driver {
         }
     }
 
-    fn submit(&mut self, job: Job) {
+    /// Hands an action request, from a WebSocket connection or the web, to its handler
+    /// on the worker pool.
+    fn run_action(
+        &mut self,
+        conn: Option<ConnectionHandle>,
+        connection_id: ConnectionId,
+        request: RequestId,
+        message_id: MessageId,
+        action: String,
+        params: Map<String, Value>,
+    ) {
+        let version = params.get("apiVersion").map(js::js_string);
+        let handler = version
+            .and_then(|v| self.handlers.get(&(action.clone(), v)))
+            .cloned();
+        let Some(handler) = handler else {
+            // Only reachable when an action was registered on the core directly
+            // (through `with_core`) without a handler.
+            let outcome = ActionOutcome::error(format!("no handler for action {action}"));
+            let _ = self.server.respond(request, outcome, Instant::now());
+            return;
+        };
+        let ctx = ActionContext {
+            action,
+            params,
+            conn,
+            connection_id,
+            message_id,
+            server: self.handle.clone(),
+        };
+        self.submit(Box::new(move || {
+            // A panicking action must not take the worker (or the response) with it.
+            let outcome = catch_unwind(AssertUnwindSafe(|| handler(ctx)))
+                .unwrap_or_else(|_| ActionOutcome::error("the action failed"));
+            DriverMsg::ActionDone { request, outcome }
+        }));
+    }
+
+    fn submit(&mut self, job: Job<DriverMsg>) {
         let Some(pool) = &self.pool else { return };
-        // Fails only if every worker died, which `catch_unwind` prevents; answer anyway
-        // so the request does not hang.
+        // Fails only if every worker died, which `catch_unwind` prevents; run the job
+        // here then, so the request does not hang.
         if let Err(job) = pool.submit(job) {
-            let now = Instant::now();
-            match *job {
-                Job::Action { request, .. } => {
-                    let outcome = ActionOutcome::error("no worker available");
-                    let _ = self.server.respond(request, outcome, now);
-                }
-                Job::File { request, .. } => {
-                    let _ = self
-                        .server
-                        .complete_file(request, FileOutcome::NotFound, now);
-                }
-            }
+            let done = job();
+            self.feed(done, Instant::now());
         }
     }
 }

@@ -2,15 +2,18 @@
 //!
 //! ```text
 //!   accept thread ──TcpStream──► connection thread (one per socket)
-//!                                  │ handshake: read until `parse_request` completes
-//!                                  │ (socket read timeout = `handshake_timeout`), write the
-//!                                  │ core's response, then tungstenite `from_partially_read`
+//!                                  │ HTTP: read each request head, ask the core's Router,
+//!                                  │ carry out its Route (write, serve a file, run /api
+//!                                  │ through the driver), keep-alive until an upgrade;
+//!                                  │ then the core's 101 and tungstenite
 //!                                  ▼
 //!                      ┌──── DriverMsg (one bounded std::sync::mpsc channel) ◄── ServerHandle
 //!                      ▼                                                          (app commands)
 //!                driver thread: owns the core Server; recv_timeout(deadline - now)
 //!                      │ Transmit ──try_send──► bounded outbox ──► connection thread ──► socket
-//!                      │ ActionRequested / FileRequested ──► worker pool ──► ActionDone/FileDone
+//!                      │ ActionRequested / WebActionRequested / FileRequested ──► worker pool
+//!                      │      ──► ActionDone / FileDone
+//!                      │ Http (an /api answer) ──► the waiting connection thread
 //!                      └ other events ──► the application's event channel (optional)
 //! ```
 //!
@@ -19,6 +22,10 @@
 //!   exactly one input with a fresh `Instant::now()`.
 //! * **Actions** are plain functions `Fn(ActionContext) -> ActionOutcome`, run on a small
 //!   worker pool ([`Config::workers`]) so a slow action never stalls other connections.
+//! * **HTTP** before an upgrade is the tokio adapter's loop on threads: every request
+//!   head goes to the core's [`Router`]; static files are looked up by the core's
+//!   `FileLookup` on the connection thread; `/api` requests go to the driver
+//!   (`Server::handle_api`), whose answer comes back as `Output::Http`.
 //! * **Connection threads** loop: read with a short socket timeout
 //!   ([`Config::read_timeout`]), forward what arrived, write every frame waiting in the
 //!   outbox, flush. **The read timeout bounds outbound latency**: a frame the driver
@@ -41,7 +48,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
@@ -49,15 +55,16 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use actionhero_ws::handshake::HandshakeConfig;
+use actionhero_ws::http::{Router, WebConfig};
 use actionhero_ws::server::{
     ActionOutcome, ActionSpec, ChatHooks, CloseReason, Delivery, Event, RoomError,
     Server as CoreServer, ServerConfig as CoreConfig,
 };
 use actionhero_ws::wire::js;
-use actionhero_ws::{ConnectionHandle, MessageId, RoomName};
+use actionhero_ws::{ConnectionHandle, ConnectionId, MessageId, RoomName};
 use serde_json::{Map, Value};
 
-use crate::util::{lock, os_seed};
+use crate::util::{epoch_ms, lock, os_seed};
 use driver::{Driver, DriverMsg};
 
 /// An action implementation: runs on a worker thread, returns the response.
@@ -69,10 +76,15 @@ pub type ActionHandler = Arc<dyn Fn(ActionContext) -> ActionOutcome + Send + Syn
 pub struct Config {
     /// The core server's configuration (limits, heartbeat, welcome, shutdown grace).
     pub core: CoreConfig,
-    /// The core's handshake configuration (header limits, path, cookie key…).
+    /// The core's handshake configuration (header limits, path, cookie key…). Its
+    /// `ping_interval_ms` is replaced by the server's heartbeat interval when that is on.
     pub handshake: HandshakeConfig,
-    /// How long a new socket may take to send its complete HTTP upgrade request; used
-    /// as the socket read timeout while reading it. Default: 10 s.
+    /// The core's web configuration: static files (`public_dir`, `max_file_len`, also
+    /// used by the `file` verb), `/api`, the fingerprint cookie, CORS, keep-alive.
+    pub web: WebConfig,
+    /// How long a new socket may take to send its first complete HTTP request head
+    /// (and the body of an `/api` request); after that, a kept-alive connection waits
+    /// for its next request as long as the core's answer said. Default: 10 s.
     pub handshake_timeout: Duration,
     /// Socket read timeout of an upgraded connection's loop. It is also the longest a
     /// frame queued for that connection waits before it is written, so it bounds
@@ -99,12 +111,6 @@ pub struct Config {
     pub max_connection_threads: usize,
     /// tungstenite's read buffer per connection (allocated eagerly). Default: 16 KiB.
     pub read_buffer_size: usize,
-    /// Directory the `file` verb serves from (`None`: every file is "not found").
-    /// Requested paths are resolved and canonicalised; anything outside is refused.
-    pub public_dir: Option<PathBuf>,
-    /// Largest file the `file` verb reads into memory; bigger files are "not found".
-    /// Default: 10 MiB.
-    pub max_file_len: u64,
     /// Extra time after the core's `shutdown_grace` before the driver stops even if
     /// connections remain (lets close frames get out). Default: 1 s.
     pub shutdown_drain: Duration,
@@ -117,6 +123,7 @@ impl Default for Config {
         Self {
             core: CoreConfig::default(),
             handshake: HandshakeConfig::default(),
+            web: WebConfig::default(),
             handshake_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_millis(20),
             write_timeout: Duration::from_secs(10),
@@ -126,8 +133,6 @@ impl Default for Config {
             workers: 8,
             max_connection_threads: 1024,
             read_buffer_size: 16 * 1024,
-            public_dir: None,
-            max_file_len: 10 * 1024 * 1024,
             shutdown_drain: Duration::from_secs(1),
             seed: None,
         }
@@ -158,26 +163,22 @@ impl Config {
     }
 }
 
-/// What an action handler gets: the request and a handle to the server.
+/// What an action handler gets: the validated params and a handle to the server.
 #[derive(Clone, Debug)]
 pub struct ActionContext {
-    /// The requesting connection.
-    pub conn: ConnectionHandle,
-    /// The request's messageId (the core echoes it in the response).
-    pub message_id: MessageId,
     /// The action name.
     pub action: String,
-    /// Validated params (with `action` and `apiVersion`).
+    /// Scrubbed, defaulted, formatted and validated params (with `action`, `apiVersion`).
     pub params: Map<String, Value>,
-    /// The server, for room operations, pushes and so on.
+    /// The requesting WebSocket connection; `None` for an action over HTTP (`/api`),
+    /// which has no socket to push to.
+    pub conn: Option<ConnectionHandle>,
+    /// Its protocol-visible id (for a web request, `<fingerprint>-<uuid>`).
+    pub connection_id: ConnectionId,
+    /// The request's messageId (the response carries it automatically).
+    pub message_id: MessageId,
+    /// Issues server commands (broadcast, rooms, send, …).
     pub server: ServerHandle,
-}
-
-impl ActionContext {
-    /// One param by name.
-    pub fn param(&self, name: &str) -> Option<&Value> {
-        self.params.get(name)
-    }
 }
 
 /// Builds and starts a blocking server.
@@ -318,18 +319,20 @@ impl ServerBuilder {
         for (priority, h) in hooks {
             core.add_chat_hooks(priority, h);
         }
-        let public_dir = match &config.public_dir {
-            Some(d) => {
-                Some(Arc::new(d.canonicalize().map_err(|e| {
-                    invalid(format!("public_dir {}: {e}", d.display()))
-                })?))
-            }
+        let mut web = config.web.clone();
+        web.public_dir = match web.public_dir.take() {
+            Some(dir) => Some(dir.canonicalize().map_err(|e| {
+                io::Error::new(e.kind(), format!("public dir {}: {e}", dir.display()))
+            })?),
             None => None,
         };
+        let router = Router::new(config.handshake.clone(), web, epoch_ms())
+            .map_err(|e| invalid(e.to_string()))?;
 
         let (to_driver, from_sockets) = mpsc::sync_channel(config.driver_queue);
         let shared = Arc::new(Shared {
             config,
+            router,
             to_driver,
             local_addr,
             connection_threads: AtomicUsize::new(0),
@@ -340,7 +343,7 @@ impl ServerBuilder {
         let handle = ServerHandle {
             shared: shared.clone(),
         };
-        let pool = pool::Pool::spawn(&shared)?;
+        let pool = pool::Pool::spawn(shared.config.workers, &shared.to_driver)?;
         let accept_shared = shared.clone();
         let accept = thread::Builder::new()
             .name("ahws-accept".into())
@@ -350,7 +353,6 @@ impl ServerBuilder {
             from_sockets,
             handlers,
             pool,
-            public_dir,
             events,
             handle.clone(),
             accept,
@@ -365,6 +367,8 @@ impl ServerBuilder {
 /// State shared by every thread of one server.
 pub(crate) struct Shared {
     pub(crate) config: Config,
+    /// The core's HTTP decisions (routes, static files, the `file` verb's lookups).
+    pub(crate) router: Router,
     pub(crate) to_driver: SyncSender<DriverMsg>,
     local_addr: SocketAddr,
     connection_threads: AtomicUsize,
