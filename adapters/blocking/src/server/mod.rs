@@ -238,9 +238,9 @@ impl ServerBuilder {
         self
     }
 
-    /// Creates a room at start (Actionhero's `startingChatRooms`).
-    pub fn room(mut self, name: &str) -> Self {
-        self.rooms.push(name.to_string());
+    /// Adds a room that exists from the start (Actionhero's `startingChatRooms`).
+    pub fn room(mut self, name: impl Into<String>) -> Self {
+        self.rooms.push(name.into());
         self
     }
 
@@ -435,44 +435,8 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// The driver is gone (the server stopped).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stopped;
-
-impl fmt::Display for Stopped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the server has stopped")
-    }
-}
-
-impl std::error::Error for Stopped {}
-
-/// A room command failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CommandError {
-    /// The server has stopped.
-    Stopped,
-    /// The core refused the room operation.
-    Room(RoomError),
-}
-
-impl fmt::Display for CommandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Stopped => fmt::Display::fmt(&Stopped, f),
-            Self::Room(e) => fmt::Display::fmt(e, f),
-        }
-    }
-}
-
-impl std::error::Error for CommandError {}
-
-impl From<Stopped> for CommandError {
-    fn from(_: Stopped) -> Self {
-        Self::Stopped
-    }
-}
+/// Why a server command failed: the core's type, the same in every adapter.
+pub use actionhero_ws::error::ServerError;
 
 /// A cheap, cloneable handle to a running server: application commands, shutdown, join.
 ///
@@ -503,11 +467,11 @@ impl ServerHandle {
     /// returns its result. Outputs `f` causes are routed right after. `f` must not block.
     ///
     /// # Errors
-    /// [`Stopped`] when the server has stopped.
+    /// [`ServerError::Stopped`] when the server has stopped.
     pub fn with_core<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut CoreServer, Instant) -> R + Send + 'static,
-    ) -> Result<R, Stopped> {
+    ) -> Result<R, ServerError> {
         let (tx, rx) = mpsc::channel();
         let call = Box::new(move |server: &mut CoreServer, now: Instant| {
             let _ = tx.send(f(server, now));
@@ -515,85 +479,94 @@ impl ServerHandle {
         self.shared
             .to_driver
             .send(DriverMsg::Call(call))
-            .map_err(|_| Stopped)?;
-        rx.recv().map_err(|_| Stopped)
+            .map_err(|_| ServerError::Stopped)?;
+        rx.recv().map_err(|_| ServerError::Stopped)
+    }
+
+    /// Sends a chat message to every member of `room` as the server (`from: "0"`).
+    /// Returns the number of members reached.
+    ///
+    /// # Errors
+    /// [`ServerError::Room`] for a missing room, [`ServerError::InvalidRoomName`],
+    /// [`ServerError::Stopped`].
+    pub fn broadcast(&self, room: &str, message: Value) -> Result<usize, ServerError> {
+        let room = ServerError::room_name(room)?;
+        Ok(self.with_core(move |s, now| s.broadcast(&room, message, now))??)
+    }
+
+    /// Sends a message to one connection through Actionhero's `sendMessage` envelope.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub fn send(
+        &self,
+        conn: ConnectionHandle,
+        message: Map<String, Value>,
+    ) -> Result<Delivery, ServerError> {
+        self.with_core(move |s, now| s.send(conn, message, now))
+    }
+
+    /// Sends `{"message":…,"context":"alert"}` to one connection.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub fn alert(&self, conn: ConnectionHandle, message: Value) -> Result<Delivery, ServerError> {
+        self.with_core(move |s, now| s.alert(conn, &message, now))
     }
 
     /// Creates a room.
     ///
     /// # Errors
-    /// [`CommandError::Room`] (`AlreadyExists`, `LimitReached`) or `Stopped`.
-    pub fn create_room(&self, room: RoomName) -> Result<(), CommandError> {
-        self.with_core(move |s, _| s.create_room(room))?
-            .map_err(CommandError::Room)
+    /// [`ServerError::Room`] (e.g. `AlreadyExists`), [`ServerError::InvalidRoomName`],
+    /// [`ServerError::Stopped`].
+    pub fn create_room(&self, room: &str) -> Result<(), ServerError> {
+        let room = ServerError::room_name(room)?;
+        Ok(self.with_core(move |s, _| s.create_room(room))??)
     }
 
     /// Destroys a room (members are told and leave).
     ///
     /// # Errors
-    /// [`CommandError::Room`] (`NotFound`) or `Stopped`.
-    pub fn destroy_room(&self, room: RoomName) -> Result<(), CommandError> {
-        self.with_core(move |s, now| s.destroy_room(&room, now))?
-            .map_err(CommandError::Room)
+    /// [`ServerError::Room`], [`ServerError::InvalidRoomName`], [`ServerError::Stopped`].
+    pub fn destroy_room(&self, room: &str) -> Result<(), ServerError> {
+        let room = ServerError::room_name(room)?;
+        Ok(self.with_core(move |s, now| s.destroy_room(&room, now))??)
     }
 
     /// Adds a connection to a room.
     ///
     /// # Errors
-    /// [`CommandError::Room`] or `Stopped`.
-    pub fn add_member(&self, conn: ConnectionHandle, room: RoomName) -> Result<(), CommandError> {
-        self.with_core(move |s, now| s.add_member(conn, &room, now))?
-            .map_err(CommandError::Room)
+    /// [`ServerError::Room`], [`ServerError::InvalidRoomName`], [`ServerError::Stopped`].
+    pub fn add_member(&self, conn: ConnectionHandle, room: &str) -> Result<(), ServerError> {
+        let room = ServerError::room_name(room)?;
+        Ok(self.with_core(move |s, now| s.add_member(conn, &room, now))??)
     }
 
     /// Removes a connection from a room.
     ///
     /// # Errors
-    /// [`CommandError::Room`] or `Stopped`.
-    pub fn remove_member(
-        &self,
-        conn: ConnectionHandle,
-        room: RoomName,
-    ) -> Result<(), CommandError> {
-        self.with_core(move |s, now| s.remove_member(conn, &room, now))?
-            .map_err(CommandError::Room)
+    /// [`ServerError::Room`], [`ServerError::InvalidRoomName`], [`ServerError::Stopped`].
+    pub fn remove_member(&self, conn: ConnectionHandle, room: &str) -> Result<(), ServerError> {
+        let room = ServerError::room_name(room)?;
+        Ok(self.with_core(move |s, now| s.remove_member(conn, &room, now))??)
     }
 
-    /// Sends a chat message to a room as the server; returns the members reached.
+    /// The members of a room, in join order (empty for a missing room).
     ///
     /// # Errors
-    /// [`CommandError::Room`] (`NotFound`) or `Stopped`.
-    pub fn broadcast(&self, room: RoomName, message: Value) -> Result<usize, CommandError> {
-        self.with_core(move |s, now| s.broadcast(&room, message, now))?
-            .map_err(CommandError::Room)
+    /// [`ServerError::Stopped`].
+    pub fn members(&self, room: &str) -> Result<Vec<ConnectionHandle>, ServerError> {
+        let room = room.to_owned();
+        self.with_core(move |s, _| s.members(&room))
     }
 
-    /// Sends a message to one connection (Actionhero's `connection.sendMessage`).
+    /// Closes a connection the way Actionhero's `connection.destroy()` does
+    /// (`primus::server::close`, then close: the client does not reconnect). Stale
+    /// handles are ignored.
     ///
     /// # Errors
-    /// [`Stopped`].
-    pub fn send(
-        &self,
-        conn: ConnectionHandle,
-        message: Map<String, Value>,
-    ) -> Result<Delivery, Stopped> {
-        self.with_core(move |s, now| s.send(conn, message, now))
-    }
-
-    /// Sends an alert to one connection.
-    ///
-    /// # Errors
-    /// [`Stopped`].
-    pub fn alert(&self, conn: ConnectionHandle, message: Value) -> Result<Delivery, Stopped> {
-        self.with_core(move |s, now| s.alert(conn, &message, now))
-    }
-
-    /// Closes a connection the way Actionhero's `connection.destroy()` does (the client
-    /// does not reconnect). Stale handles are ignored.
-    ///
-    /// # Errors
-    /// [`Stopped`].
-    pub fn close(&self, conn: ConnectionHandle) -> Result<(), Stopped> {
+    /// [`ServerError::Stopped`].
+    pub fn close(&self, conn: ConnectionHandle) -> Result<(), ServerError> {
         self.with_core(move |s, now| s.close(conn, CloseReason::Destroy, now))
     }
 

@@ -101,35 +101,8 @@ pub struct ActionContext {
     pub server: ServerHandle,
 }
 
-/// A command could not be carried out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ServerError {
-    /// A room operation failed in the core.
-    Room(RoomError),
-    /// The room name is empty or too long.
-    InvalidRoomName,
-    /// The server has stopped.
-    Stopped,
-}
-
-impl fmt::Display for ServerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Room(e) => write!(f, "{e}"),
-            Self::InvalidRoomName => f.write_str("invalid room name"),
-            Self::Stopped => f.write_str("the server has stopped"),
-        }
-    }
-}
-
-impl std::error::Error for ServerError {}
-
-impl From<RoomError> for ServerError {
-    fn from(e: RoomError) -> Self {
-        Self::Room(e)
-    }
-}
+/// Why a server command failed: the core's type, the same in every adapter.
+pub use actionhero_ws::error::ServerError;
 
 /// Builds and starts a server.
 pub struct ServerBuilder {
@@ -403,7 +376,7 @@ impl ServerHandle {
     /// # Errors
     /// [`ServerError::Room`] for a missing room, [`ServerError::Stopped`].
     pub async fn broadcast(&self, room: &str, message: Value) -> Result<usize, ServerError> {
-        let room = room_name(room)?;
+        let room = ServerError::room_name(room)?;
         self.call(|reply| Command::Broadcast {
             room,
             message,
@@ -452,7 +425,7 @@ impl ServerHandle {
     /// # Errors
     /// [`ServerError::Room`] (e.g. [`RoomError::AlreadyExists`]), [`ServerError::Stopped`].
     pub async fn create_room(&self, room: &str) -> Result<(), ServerError> {
-        let room = room_name(room)?;
+        let room = ServerError::room_name(room)?;
         self.call(|reply| Command::CreateRoom { room, reply })
             .await?
             .map_err(ServerError::Room)
@@ -463,7 +436,7 @@ impl ServerHandle {
     /// # Errors
     /// [`ServerError::Room`], [`ServerError::Stopped`].
     pub async fn destroy_room(&self, room: &str) -> Result<(), ServerError> {
-        let room = room_name(room)?;
+        let room = ServerError::room_name(room)?;
         self.call(|reply| Command::DestroyRoom { room, reply })
             .await?
             .map_err(ServerError::Room)
@@ -474,7 +447,7 @@ impl ServerHandle {
     /// # Errors
     /// [`ServerError::Room`], [`ServerError::Stopped`].
     pub async fn add_member(&self, conn: ConnectionHandle, room: &str) -> Result<(), ServerError> {
-        let room = room_name(room)?;
+        let room = ServerError::room_name(room)?;
         self.call(|reply| Command::AddMember { conn, room, reply })
             .await?
             .map_err(ServerError::Room)
@@ -489,7 +462,7 @@ impl ServerHandle {
         conn: ConnectionHandle,
         room: &str,
     ) -> Result<(), ServerError> {
-        let room = room_name(room)?;
+        let room = ServerError::room_name(room)?;
         self.call(|reply| Command::RemoveMember { conn, room, reply })
             .await?
             .map_err(ServerError::Room)
@@ -556,8 +529,4 @@ impl ServerHandle {
         }
         rx.await.map_err(|_| ServerError::Stopped)
     }
-}
-
-fn room_name(room: &str) -> Result<RoomName, ServerError> {
-    RoomName::new(room).map_err(|_| ServerError::InvalidRoomName)
 }
