@@ -482,7 +482,9 @@ async fn without_retry_first_connect_a_refused_connect_stops_the_client() {
     );
     assert_eq!(
         client.action("randomNumber", serde_json::Map::new()).await,
-        Err(RequestError::Refused(actionhero_ws::error::UsageError::Closed))
+        Err(RequestError::Refused(
+            actionhero_ws::error::UsageError::Closed
+        ))
     );
 }
 
