@@ -9,7 +9,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use actionhero_ws::handshake::{self, Handshake, Parsed};
-use actionhero_ws::http::{RequestContext, Route};
+use actionhero_ws::http::{ApiCall, RequestContext, Route};
 use actionhero_ws::server::CloseCause;
 use actionhero_ws::{ConnectionHandle, Frame};
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -80,11 +80,11 @@ fn http(
                 }
                 let body: Vec<u8> = buf.drain(..api.body_len).collect();
                 let (reply, answer) = mpsc::channel();
-                let msg = DriverMsg::Api {
+                let msg = DriverMsg::Api(ApiCall {
                     request: api,
                     body,
                     reply,
-                };
+                });
                 shared.to_driver.send(msg).ok()?;
                 // `Err`: the server is stopping.
                 answer.recv().ok()?

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actionhero_ws::handshake::Handshake;
-use actionhero_ws::http::{files as core_files, ApiRequest, HttpResponse};
+use actionhero_ws::http::{files as core_files, ApiCall, ApiWaiters, HttpResponse};
 use actionhero_ws::server::{
     ActionOutcome, CloseCause, CloseReason, Event, FileOutcome, OpenRejected, Output, RequestId,
     Server, Transmit,
@@ -63,12 +63,8 @@ pub(crate) enum DriverMsg {
         request: RequestId,
         outcome: FileOutcome,
     },
-    /// An action request over HTTP with its body; the answer goes to `reply`.
-    Api {
-        request: ApiRequest,
-        body: Vec<u8>,
-        reply: Sender<HttpResponse>,
-    },
+    /// An action request over HTTP with its body; the answer goes to its `reply`.
+    Api(ApiCall<Sender<HttpResponse>>),
     /// An application command (`ServerHandle::with_core` and the helpers built on it).
     Call(CoreCall),
     /// Start a graceful shutdown.
@@ -82,7 +78,7 @@ pub(crate) struct Driver {
     handlers: BTreeMap<(String, String), ActionHandler>,
     pool: Option<Pool<DriverMsg>>,
     /// HTTP requests waiting for their answer.
-    web_waiters: HashMap<RequestId, Sender<HttpResponse>>,
+    web_waiters: ApiWaiters<Sender<HttpResponse>>,
     events: Option<SyncSender<Event>>,
     handle: ServerHandle,
     accept: Option<JoinHandle<()>>,
@@ -106,7 +102,7 @@ impl Driver {
             outboxes: HashMap::new(),
             handlers,
             pool: Some(pool),
-            web_waiters: HashMap::new(),
+            web_waiters: ApiWaiters::default(),
             events,
             handle,
             accept: Some(accept),
@@ -198,14 +194,7 @@ impl Driver {
             DriverMsg::FileDone { request, outcome } => {
                 let _ = self.server.complete_file(request, outcome, now);
             }
-            DriverMsg::Api {
-                request,
-                body,
-                reply,
-            } => {
-                let ticket = self.server.handle_api(request, &body, now);
-                self.web_waiters.insert(ticket, reply);
-            }
+            DriverMsg::Api(call) => self.web_waiters.submit(&mut self.server, call, now),
             DriverMsg::Call(f) => f(&mut self.server, now),
             DriverMsg::Shutdown { reconnect } => {
                 if self.stop_at.is_none() {
@@ -224,8 +213,8 @@ impl Driver {
                 Output::Transmit(t) => self.transmit(t),
                 Output::Event(e) => self.event(e),
                 Output::Http(h) => {
-                    if let Some(reply) = self.web_waiters.remove(&h.request) {
-                        let _ = reply.send(h.response);
+                    if let Some((reply, response)) = self.web_waiters.answer(h) {
+                        let _ = reply.send(response);
                     }
                 }
             }

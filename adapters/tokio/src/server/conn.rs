@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actionhero_ws::handshake::{self, Parsed};
-use actionhero_ws::http::{RequestContext, Route, Router};
+use actionhero_ws::http::{ApiCall, RequestContext, Route, Router};
 use actionhero_ws::server::CloseCause;
 use actionhero_ws::{ConnectionHandle, Frame};
 use futures_util::FutureExt as _;
@@ -154,11 +154,11 @@ async fn upgrade(
                 let (reply, answer) = oneshot::channel();
                 let sent = shared
                     .inbound
-                    .send(Inbound::Api {
+                    .send(Inbound::Api(ApiCall {
                         request: api,
                         body,
                         reply,
-                    })
+                    }))
                     .await;
                 match (sent, answer.await) {
                     (Ok(()), Ok(response)) => response,

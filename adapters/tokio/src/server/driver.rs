@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use actionhero_ws::handshake::Handshake;
-use actionhero_ws::http::{files, ApiRequest, HttpResponse, Router};
+use actionhero_ws::http::{files, ApiCall, ApiWaiters, HttpResponse, Router};
 use actionhero_ws::server::{
     ActionOutcome, CloseCause, CloseReason, Delivery, Event, FileOutcome, Output, RequestId,
     RoomError, Server, Transmit,
@@ -58,12 +58,8 @@ pub(crate) enum Inbound {
         conn: ConnectionHandle,
         cause: CloseCause,
     },
-    /// An action request over HTTP with its body; the answer goes to `reply`.
-    Api {
-        request: ApiRequest,
-        body: Vec<u8>,
-        reply: oneshot::Sender<HttpResponse>,
-    },
+    /// An action request over HTTP with its body; the answer goes to its `reply`.
+    Api(ApiCall<oneshot::Sender<HttpResponse>>),
 }
 
 /// What the application and the action tasks ask of the driver.
@@ -149,7 +145,7 @@ pub(crate) struct Driver {
     /// The web side's decisions (here: the `file` verb's lookups).
     pub(crate) router: Arc<Router>,
     /// HTTP requests waiting for their answer.
-    pub(crate) web_waiters: BTreeMap<RequestId, oneshot::Sender<HttpResponse>>,
+    pub(crate) web_waiters: ApiWaiters<oneshot::Sender<HttpResponse>>,
     pub(crate) events: Option<mpsc::Sender<Event>>,
     pub(crate) adapter: AdapterConfig,
     pub(crate) writers: BTreeMap<ConnectionHandle, Writer>,
@@ -176,8 +172,8 @@ impl Driver {
                     Output::Transmit(t) => self.transmit(t),
                     Output::Event(e) => shutdown_complete |= self.event(e).await,
                     Output::Http(h) => {
-                        if let Some(reply) = self.web_waiters.remove(&h.request) {
-                            let _ = reply.send(h.response);
+                        if let Some((reply, response)) = self.web_waiters.answer(h) {
+                            let _ = reply.send(response);
                         }
                     }
                 }
@@ -471,14 +467,7 @@ impl Driver {
                 self.writers.remove(&conn);
                 self.server.handle_closed(conn, cause, now);
             }
-            Inbound::Api {
-                request,
-                body,
-                reply,
-            } => {
-                let ticket = self.server.handle_api(request, &body, now);
-                self.web_waiters.insert(ticket, reply);
-            }
+            Inbound::Api(call) => self.web_waiters.submit(&mut self.server, call, now),
         }
     }
 

@@ -327,7 +327,7 @@ impl ServerBuilder {
             handlers,
             router,
             events: self.events,
-            web_waiters: BTreeMap::new(),
+            web_waiters: Default::default(),
             adapter: self.adapter,
             writers: BTreeMap::new(),
             staged: Vec::new(),
