@@ -39,11 +39,9 @@ fn main() {
         // Client → server.
         while let Some(out) = client.poll_output() {
             match out {
-                ClientOutput::Open {
-                    attempt, request, ..
-                } => {
+                ClientOutput::Open { attempt, upgrade } => {
                     let Ok(Parsed::Complete { request, .. }) =
-                        parse_request(&request, &Default::default())
+                        parse_request(&upgrade.request, &Default::default())
                     else {
                         panic!("bad upgrade request")
                     };

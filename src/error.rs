@@ -1,5 +1,6 @@
-//! Error types shared by the machines (docs/architecture.md#errors): configuration
-//! errors and caller misuse. Peer faults are never `Err`: they become outputs and events.
+//! Error types shared by the machines (docs/architecture.md#errors): configuration errors and caller
+//! misuse. Peer faults are never `Err`: they become outputs and events. Also the one
+//! error type of the adapters' server commands ([`ServerError`]).
 
 use std::fmt;
 
@@ -59,3 +60,46 @@ impl fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// Why a server command of an adapter (`ServerHandle::broadcast`, `create_room`, …)
+/// failed: the same type in every adapter, so switching runtime changes no error
+/// handling. (The client side's counterpart is
+/// [`RequestError`](crate::client::RequestError).)
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A room operation failed in the core.
+    Room(crate::server::RoomError),
+    /// The room name is empty or too long.
+    InvalidRoomName,
+    /// The server has stopped.
+    Stopped,
+}
+
+impl ServerError {
+    /// `room` as a [`RoomName`](crate::RoomName), or [`ServerError::InvalidRoomName`].
+    ///
+    /// # Errors
+    /// [`ServerError::InvalidRoomName`] for an empty or too long name.
+    pub fn room_name(room: &str) -> Result<crate::RoomName, Self> {
+        crate::RoomName::new(room).map_err(|_| Self::InvalidRoomName)
+    }
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Room(e) => write!(f, "{e}"),
+            Self::InvalidRoomName => f.write_str("invalid room name"),
+            Self::Stopped => f.write_str("the server has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+impl From<crate::server::RoomError> for ServerError {
+    fn from(e: crate::server::RoomError) -> Self {
+        Self::Room(e)
+    }
+}

@@ -1,14 +1,20 @@
 //! Actionhero's sample actions (`actionhero/src/actions/`), with their exact inputs,
-//! error texts and response shapes (docs/protocol.md#sample-actions), as pure code: the
-//! caller supplies randomness and time and carries out sleeps and room creation.
+//! error texts and response shapes (docs/protocol.md#sample-actions), as pure
+//! code: the caller supplies a seed and the time, and carries out the one effect an action may wait for (a
+//! sleep, a room creation, the process figures): [`Samples::run`], then
+//! [`SampleWait::finish`]. Every adapter's sample actions are this dispatch plus those
+//! effects.
 //!
 //! `ahws serve` and the tests use these to stand in for a stock Actionhero server.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::ids::RoomName;
 use crate::server::{failed_validation, ActionOutcome, ActionSpec, Input};
+use crate::time::Rng;
 use crate::wire::js;
 
 /// `status`'s `name`: what a stock Actionhero 29.3.5 reports (its own package.json).
@@ -105,54 +111,134 @@ fn cache_input() -> Input {
         })
 }
 
-/// What the caller must do to finish a sample action.
+/// What the caller must do to finish a sample action: respond now, or carry out one
+/// effect (the only IO the samples need) and then finish.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SampleRun {
     /// Respond now.
     Done(ActionOutcome),
-    /// `sleepTest`: wait `duration_ms`, then respond with [`sleep_response`].
-    Sleep {
-        /// How long to wait.
-        duration_ms: u64,
-        /// Epoch ms when the sleep started.
-        started_ms: u64,
-        /// The formatted `sleepDuration` param (echoed).
-        duration_param: Value,
-    },
-    /// `createChatRoom`: create the room if missing, then respond with
-    /// [`create_chat_room_response`].
-    CreateRoom {
-        /// The room name.
-        name: String,
-    },
-    /// `status`: gather process figures, then respond with [`status_response`].
+    /// Carry out [`SampleWait::effect`], then respond with [`SampleWait::finish`].
+    Wait(SampleWait),
+}
+
+/// The one effect a waiting sample action needs from the caller.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SampleEffect {
+    /// `sleepTest`: wait this long, then [`SampleDone::Slept`].
+    Sleep(Duration),
+    /// `createChatRoom`: create this room, then [`SampleDone::RoomCreated`] with
+    /// whether it was created (`false` when it existed or could not be made).
+    CreateRoom(RoomName),
+    /// `status`: gather the process figures, then [`SampleDone::Status`].
     Status,
 }
 
-/// The in-memory state of the sample actions (`cacheTest`'s cache).
-#[derive(Clone, Debug, Default)]
+/// What the caller reports once the effect is carried out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SampleDone {
+    /// The sleep is over.
+    Slept,
+    /// Whether the room was created.
+    RoomCreated(bool),
+    /// The process figures.
+    Status(StatusFigures),
+}
+
+/// The process figures `status` reports (the rest of its answer is fixed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusFigures {
+    /// Server id (Actionhero's `id`: any name of this server process).
+    pub id: String,
+    /// Uptime in ms.
+    pub uptime_ms: u64,
+    /// Resident memory in MB ([`resident_mb`] reads Linux's figure).
+    pub consumed_memory_mb: f64,
+}
+
+/// A sample action waiting for its effect.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleWait {
+    effect: SampleEffect,
+    /// Epoch ms when the action started (`sleepTest`'s `sleepStarted`).
+    started_ms: u64,
+    /// The param echoed in the answer (`sleepDuration`, `name`).
+    param: Value,
+}
+
+impl SampleWait {
+    /// What to do before [`finish`](Self::finish).
+    pub fn effect(&self) -> &SampleEffect {
+        &self.effect
+    }
+
+    /// The answer, given what the effect gave and the epoch ms now.
+    pub fn finish(self, done: SampleDone, now_ms: u64) -> ActionOutcome {
+        match (self.effect, done) {
+            (SampleEffect::Sleep(_), SampleDone::Slept) => {
+                sleep_response(self.started_ms, now_ms, self.param)
+            }
+            (SampleEffect::CreateRoom(room), SampleDone::RoomCreated(created)) => {
+                create_chat_room_response(room.as_str(), created)
+            }
+            (SampleEffect::Status, SampleDone::Status(f)) => status_response(&StatusInfo {
+                id: f.id,
+                name: STATUS_NAME.into(),
+                description: STATUS_DESCRIPTION.into(),
+                version: STATUS_VERSION.into(),
+                uptime_ms: f.uptime_ms,
+                consumed_memory_mb: f.consumed_memory_mb,
+            }),
+            (effect, done) => ActionOutcome::error(format!("{done:?} does not finish {effect:?}")),
+        }
+    }
+}
+
+/// Resident memory in MB from the text of Linux's `/proc/self/statm` (its second
+/// field, in 4 KiB pages); 0 when it cannot be read.
+pub fn resident_mb(statm: &str) -> f64 {
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0.0);
+    pages * 4096.0 / (1024.0 * 1024.0)
+}
+
+/// The error of a request for an action that is not a sample (or not version 1).
+pub const UNKNOWN_SAMPLE: &str = "unknown action or invalid apiVersion";
+
+/// The in-memory state of the sample actions: `cacheTest`'s cache and the
+/// `randomNumber` generator.
+#[derive(Clone, Debug)]
 pub struct Samples {
     cache: BTreeMap<String, Value>,
+    rng: Rng,
 }
 
 impl Samples {
-    /// Empty state.
-    pub fn new() -> Self {
-        Self::default()
+    /// Empty state; `seed` seeds `randomNumber` (the caller draws it, e.g. from the OS).
+    pub fn new(seed: [u8; 32]) -> Self {
+        Self {
+            cache: BTreeMap::new(),
+            rng: Rng::new(seed),
+        }
     }
 
-    /// Runs sample action `action` with validated `params`. `random` is a float in
-    /// `[0, 1)`, `now_ms` the wall-clock epoch ms. `None` if `action` is not a sample.
-    pub fn run(
-        &mut self,
-        action: &str,
-        params: &Map<String, Value>,
-        random: f64,
-        now_ms: u64,
-    ) -> Option<SampleRun> {
+    /// Runs sample action `action` with validated `params`; `now_ms` is the
+    /// wall-clock epoch ms. An action that is not a sample answers
+    /// [`UNKNOWN_SAMPLE`].
+    pub fn run(&mut self, action: &str, params: &Map<String, Value>, now_ms: u64) -> SampleRun {
         let mut out = Map::new();
-        Some(match action {
+        let wait = |effect, param| {
+            SampleRun::Wait(SampleWait {
+                effect,
+                started_ms: now_ms,
+                param,
+            })
+        };
+        match action {
             "randomNumber" => {
+                let random = self.rng.unit_f64();
                 let n = serde_json::Number::from_f64(random).unwrap_or_else(|| 0.into());
                 let mut s = String::from("Your random number is ");
                 js::write_number(&mut s, &n);
@@ -166,11 +252,10 @@ impl Samples {
                     .as_i64()
                     .map(|n| n.clamp(0, 86_400_000) as u64)
                     .unwrap_or(0);
-                SampleRun::Sleep {
-                    duration_ms,
-                    started_ms: now_ms,
-                    duration_param: param,
-                }
+                wait(
+                    SampleEffect::Sleep(Duration::from_millis(duration_ms)),
+                    param,
+                )
             }
             "cacheTest" => {
                 let key = format!(
@@ -206,12 +291,16 @@ impl Samples {
                 }
                 SampleRun::Done(ActionOutcome::Ok(out))
             }
-            "createChatRoom" => SampleRun::CreateRoom {
-                name: params.get("name").map(js::js_string).unwrap_or_default(),
-            },
-            "status" => SampleRun::Status,
-            _ => return None,
-        })
+            "createChatRoom" => {
+                let name = params.get("name").map(js::js_string).unwrap_or_default();
+                match RoomName::new(&name) {
+                    Ok(room) => wait(SampleEffect::CreateRoom(room), Value::String(name)),
+                    Err(e) => SampleRun::Done(ActionOutcome::error(e.to_string())),
+                }
+            }
+            "status" => wait(SampleEffect::Status, Value::Null),
+            _ => SampleRun::Done(ActionOutcome::error(UNKNOWN_SAMPLE)),
+        }
     }
 }
 
@@ -297,6 +386,68 @@ pub fn status_response(info: &StatusInfo) -> ActionOutcome {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn actions_wait_for_their_one_effect_then_finish() {
+        let mut s = Samples::new([1; 32]);
+        let params = |v: Value| v.as_object().cloned().unwrap();
+        let SampleRun::Wait(w) = s.run("sleepTest", &params(json!({"sleepDuration": 20})), 100)
+        else {
+            panic!()
+        };
+        assert_eq!(w.effect(), &SampleEffect::Sleep(Duration::from_millis(20)));
+        let ActionOutcome::Ok(out) = w.finish(SampleDone::Slept, 125) else {
+            panic!()
+        };
+        assert_eq!(
+            (&out["sleepDelta"], &out["sleepDuration"]),
+            (&json!(25), &json!(20))
+        );
+
+        let SampleRun::Wait(w) = s.run("createChatRoom", &params(json!({"name": "r"})), 0) else {
+            panic!()
+        };
+        assert_eq!(
+            w.effect(),
+            &SampleEffect::CreateRoom(RoomName::new("r").unwrap())
+        );
+        assert_eq!(
+            w.finish(SampleDone::RoomCreated(false), 0),
+            create_chat_room_response("r", false)
+        );
+        let SampleRun::Wait(w) = s.run("status", &Map::new(), 0) else {
+            panic!()
+        };
+        let figures = StatusFigures {
+            id: "x".into(),
+            uptime_ms: 5,
+            consumed_memory_mb: 600.0,
+        };
+        let ActionOutcome::Ok(out) = w.clone().finish(SampleDone::Status(figures), 0) else {
+            panic!()
+        };
+        assert_eq!(
+            (&out["name"], &out["nodeStatus"]),
+            (&json!("actionhero"), &json!("Node Unhealthy"))
+        );
+        assert!(matches!(
+            w.finish(SampleDone::Slept, 0),
+            ActionOutcome::Err { .. }
+        ));
+        assert_eq!(
+            s.run("nope", &Map::new(), 0),
+            SampleRun::Done(ActionOutcome::error(UNKNOWN_SAMPLE))
+        );
+        let SampleRun::Done(ActionOutcome::Ok(a)) = s.run("randomNumber", &Map::new(), 0) else {
+            panic!()
+        };
+        let SampleRun::Done(ActionOutcome::Ok(b)) = s.run("randomNumber", &Map::new(), 0) else {
+            panic!()
+        };
+        assert_ne!(a["randomNumber"], b["randomNumber"]);
+        assert_eq!(resident_mb("100 256 3"), 1.0);
+        assert_eq!(resident_mb(""), 0.0);
+    }
 
     #[test]
     fn parse_int_like_javascript() {

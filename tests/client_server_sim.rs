@@ -661,12 +661,7 @@ impl World {
     fn on_client_output(&mut self, p: usize, out: ClientOutput) {
         let now = self.now;
         match out {
-            ClientOutput::Open {
-                attempt,
-                request,
-                expected_accept,
-                ..
-            } => {
+            ClientOutput::Open { attempt, upgrade } => {
                 assert!(
                     self.peers[p].socket.is_none(),
                     "Open while a socket is alive"
@@ -682,7 +677,7 @@ impl World {
                     self.peers[p].client.handle_open_failed(attempt, cause, now);
                     return;
                 }
-                let conn = self.upgrade(p, &request, &expected_accept);
+                let conn = self.upgrade(p, &upgrade.request, &upgrade.expected_accept);
                 match conn {
                     Ok(conn) => {
                         self.peers[p].socket = Some((attempt, Some(conn)));

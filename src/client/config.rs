@@ -47,6 +47,14 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Reconnect backoff (Primus's `recovery` module).
     pub reconnect: ReconnectConfig,
+    /// Whether a failed first attempt after [`Client::connect`](super::Client::connect)
+    /// (socket refused, handshake or configure failed, `connect_timeout`) is retried
+    /// with the `reconnect` backoff, as a lost connection is. Primus does (its default
+    /// `strategy` includes `timeout`: an error while connecting starts its recovery).
+    /// When off, the client stops instead with
+    /// [`DisconnectReason::FirstConnectFailed`](super::DisconnectReason::FirstConnectFailed).
+    /// Default `true`.
+    pub retry_first_connect: bool,
     /// Most application commands held while the client is not connected (Primus's
     /// `queueSize`, which is unbounded by default; ours is bounded). `0` disables the
     /// offline queue: commands issued while not connected return
@@ -181,6 +189,7 @@ impl Default for ClientConfig {
             ping_timeout: Some(Self::DEFAULT_PING_TIMEOUT),
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
             reconnect: ReconnectConfig::default(),
+            retry_first_connect: true,
             max_offline_queue: Self::DEFAULT_MAX_OFFLINE_QUEUE,
             queue_policy: QueuePolicy::default(),
             max_pending_requests: Self::DEFAULT_MAX_PENDING_REQUESTS,
@@ -249,6 +258,7 @@ mod tests {
         assert_eq!(c.reconnect.factor, 2.0);
         assert_eq!(c.reconnect.max, None);
         assert_eq!(c.reconnect.attempt_timeout, Duration::from_secs(30));
+        assert!(c.retry_first_connect);
     }
 
     #[test]

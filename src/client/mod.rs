@@ -153,6 +153,8 @@ use timer::Timers;
 #[derive(Debug)]
 pub struct Client {
     config: ClientConfig,
+    /// The URL's scheme needs TLS (`https:`/`wss:`), as parsed once by `new`.
+    tls: bool,
     clock: Clock,
     rng: Rng,
     state: State,
@@ -174,28 +176,19 @@ pub struct Client {
 #[must_use]
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientOutput {
-    /// Open a socket for attempt `attempt`: connect TCP (and TLS when `tls`) to
-    /// `host:port`, write `request`, read the response until
-    /// [`handshake::parse_response`] with
-    /// `expected_accept` says it is complete, then report
-    /// [`Client::handle_opened`] or [`Client::handle_open_failed`]. Any earlier socket
-    /// has already been closed by a [`ClientOutput::Close`].
+    /// Open a socket for attempt `attempt`: connect TCP (and TLS when
+    /// `upgrade.tls`) to `upgrade.host:upgrade.port`, write `upgrade.request`, read the
+    /// response until [`handshake::parse_response`] with `upgrade.expected_accept`
+    /// says it is complete, then report [`Client::handle_opened`] or
+    /// [`Client::handle_open_failed`]. Any earlier socket has already been closed by a
+    /// [`ClientOutput::Close`].
     Open {
         /// Tag for every later input about this socket.
         attempt: AttemptId,
-        /// The full `ws://`/`wss://` URL, with `?<cookie_key>=<fingerprint>` and
-        /// Primus's `_primuscb` cache buster.
-        url: String,
-        /// Host to connect to (IPv6 without brackets).
-        host: String,
-        /// TCP port.
-        port: u16,
-        /// Wrap the stream in TLS.
-        tls: bool,
-        /// The HTTP upgrade request bytes to write.
-        request: Vec<u8>,
-        /// The `Sec-WebSocket-Accept` value the server must answer with.
-        expected_accept: String,
+        /// Where to connect and what to send: the full `ws://`/`wss://` URL (with
+        /// `?<cookie_key>=<fingerprint>` and Primus's `_primuscb` cache buster), host,
+        /// port, TLS, the upgrade request bytes and the expected accept value.
+        upgrade: handshake::ClientUpgrade,
     },
     /// Write this frame to the current socket.
     Transmit(Frame),
@@ -361,6 +354,9 @@ pub enum DisconnectReason {
         /// Retries made.
         attempts: u32,
     },
+    /// The first attempt after [`Client::connect`] failed and
+    /// [`ClientConfig::retry_first_connect`] is off.
+    FirstConnectFailed(LostReason),
 }
 
 /// Something the server sent that the client could not use.
@@ -449,7 +445,7 @@ impl Client {
         unix_now: SystemTime,
     ) -> Result<Client, ConfigError> {
         config.validate()?;
-        handshake::client_upgrade(
+        let tls = handshake::client_upgrade(
             &config.url,
             &config.pathname,
             &config.cookie_key,
@@ -457,10 +453,12 @@ impl Client {
             [0; 16],
             "0",
         )
-        .map_err(url_config_error)?;
+        .map_err(url_config_error)?
+        .tls;
         let rooms = config.rooms.iter().cloned().collect();
         Ok(Client {
             config,
+            tls,
             clock: Clock::new(now, unix_now),
             rng: Rng::new(seed),
             state: State::Idle,
@@ -676,6 +674,13 @@ impl Client {
         self.next_timer().map(|(_, kind)| kind)
     }
 
+    /// Whether the configured URL needs TLS (`https:`/`wss:`), as [`Client::new`]
+    /// parsed it: every [`ClientOutput::Open`] says so too. An adapter without TLS
+    /// refuses such a client up front instead of failing every attempt.
+    pub fn uses_tls(&self) -> bool {
+        self.tls
+    }
+
     /// The current state.
     pub fn state(&self) -> ClientState {
         self.state.view(&self.recovery)
@@ -730,15 +735,7 @@ impl Client {
             self.rng.bytes16(),
             &cache_buster,
         )?;
-        Ok(ClientOutput::Open {
-            attempt,
-            url: upgrade.url,
-            host: upgrade.host,
-            port: upgrade.port,
-            tls: upgrade.tls,
-            request: upgrade.request,
-            expected_accept: upgrade.expected_accept,
-        })
+        Ok(ClientOutput::Open { attempt, upgrade })
     }
 }
 

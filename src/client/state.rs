@@ -12,8 +12,8 @@
 //!     Configuring --> Backoff: closed / Connect timer / Heartbeat timer / detailsView error
 //!     Connected --> Backoff: closed / Heartbeat timer
 //!     Backoff --> Connecting: Reconnect timer
-//!     Connecting --> Closed: retries exhausted / disconnect()
-//!     Configuring --> Closed: retries exhausted / disconnect() / closed after primus::server::close
+//!     Connecting --> Closed: retries exhausted / disconnect() / first attempt failed (no retry_first_connect)
+//!     Configuring --> Closed: retries exhausted / disconnect() / closed after primus::server::close / first attempt failed (no retry_first_connect)
 //!     Connected --> Closed: retries exhausted / disconnect() / closed after primus::server::close
 //!     Backoff --> Closed: disconnect()
 //!     Idle --> Closed: disconnect()
@@ -305,9 +305,21 @@ impl Client {
             self.finish(DisconnectReason::ServerClosed, now);
             return;
         }
-        self.event(ClientEvent::ConnectionLost { reason });
+        // The first attempt of a run: no connection was configured since `connect()`.
+        let first = !self.recovery.is_recovering()
+            && matches!(
+                self.state,
+                State::Connecting { .. } | State::Configuring { .. }
+            );
+        self.event(ClientEvent::ConnectionLost {
+            reason: reason.clone(),
+        });
         for entry in self.requests.drain_sent() {
             self.fail(entry, RequestFailure::ConnectionLost);
+        }
+        if first && !self.config.retry_first_connect {
+            self.finish(DisconnectReason::FirstConnectFailed(reason), now);
+            return;
         }
         let rng = &mut self.rng;
         match self

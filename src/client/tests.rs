@@ -17,18 +17,17 @@ fn connect_emits_open_with_fingerprint_and_cache_buster() {
     h.c.connect(h.now);
     let out = h.drain();
     assert_eq!(out.len(), 1);
-    let ClientOutput::Open {
-        attempt,
+    let ClientOutput::Open { attempt, upgrade } = &out[0] else {
+        panic!("{out:?}")
+    };
+    let handshake::ClientUpgrade {
         url,
         host,
         port,
         tls,
         request,
         expected_accept,
-    } = &out[0]
-    else {
-        panic!("{out:?}")
-    };
+    } = upgrade;
     assert_eq!(*attempt, AttemptId(1));
     // epoch 1795615025305 ms in yeast's base 64.
     let cb = handshake::yeast(1_795_615_025_305, None);
@@ -89,6 +88,19 @@ fn invalid_urls_are_config_errors() {
             matches!(err, ConfigError::InvalidValue { field: f, .. } if f == field),
             "{url}: {err:?}"
         );
+    }
+}
+
+#[test]
+fn uses_tls_is_the_parsed_scheme() {
+    for (url, tls) in [
+        ("http://x", false),
+        ("ws://x/primus", false),
+        ("HTTPS://x", true),
+        ("wss://x:9", true),
+    ] {
+        let c = Client::new(ClientConfig::new(url), SEED, epoch(), UNIX_EPOCH).unwrap();
+        assert_eq!(c.uses_tls(), tls, "{url}");
     }
 }
 
@@ -375,6 +387,58 @@ fn retry_attempt_timeout_abandons_a_stalled_retry() {
     assert!(events_of(&out).contains(&ClientEvent::ConnectionLost {
         reason: LostReason::ConnectTimeout
     }));
+}
+
+#[test]
+fn without_retry_first_connect_a_failed_first_attempt_stops_the_client() {
+    let mut config = ClientConfig::new("http://127.0.0.1:8080");
+    config.retry_first_connect = false;
+    let mut h = Harness::with_config(config.clone());
+    h.c.connect(h.now);
+    let attempt = open_attempt(&h.drain());
+    h.c.handle_open_failed(attempt, OpenFailure::Io("refused".into()), h.now);
+    let lost = LostReason::OpenFailed(OpenFailure::Io("refused".into()));
+    assert_eq!(
+        h.events(),
+        vec![
+            ClientEvent::ConnectionLost {
+                reason: lost.clone()
+            },
+            ClientEvent::Disconnected {
+                reason: DisconnectReason::FirstConnectFailed(lost)
+            },
+        ]
+    );
+    assert_eq!(h.c.poll_timeout(), None);
+
+    // A stalled first attempt too; a later loss is retried as usual.
+    let mut h = Harness::with_config(config.clone());
+    h.c.connect(h.now);
+    h.drain();
+    h.advance(ClientConfig::DEFAULT_CONNECT_TIMEOUT);
+    assert!(events_of(&h.drain()).contains(&ClientEvent::Disconnected {
+        reason: DisconnectReason::FirstConnectFailed(LostReason::ConnectTimeout)
+    }));
+    let mut h = Harness::with_config(config);
+    let attempt = h.connect_and_configure("c");
+    h.c.handle_closed(attempt, CloseCause::Error("reset".into()), h.now);
+    assert!(matches!(
+        h.events()[1],
+        ClientEvent::Reconnecting { attempt: 1, .. }
+    ));
+}
+
+#[test]
+fn a_failed_first_attempt_is_retried_by_default() {
+    let mut h = Harness::new();
+    h.c.connect(h.now);
+    let attempt = open_attempt(&h.drain());
+    h.c.handle_open_failed(attempt, OpenFailure::Io("refused".into()), h.now);
+    assert!(matches!(
+        h.events()[1],
+        ClientEvent::Reconnecting { attempt: 1, .. }
+    ));
+    assert_eq!(h.wait_for_open(), AttemptId(2));
 }
 
 #[test]
@@ -1108,7 +1172,7 @@ fn open_attempt(out: &[ClientOutput]) -> AttemptId {
 fn open_url(out: &[ClientOutput]) -> String {
     out.iter()
         .find_map(|o| match o {
-            ClientOutput::Open { url, .. } => Some(url.clone()),
+            ClientOutput::Open { upgrade, .. } => Some(upgrade.url.clone()),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no Open in {out:?}"))

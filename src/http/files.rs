@@ -7,6 +7,10 @@
 //! lookup decides: serve this file, try the directory's `index.html`, or not found.
 //! The adapter then only reads the bytes of [`PublicFile::path`].
 //!
+//! A synchronous adapter (or a tokio blocking task) hands the two file system calls
+//! over as closures and lets the core drive: [`FileLookup::find`], [`verb_outcome`]
+//! for the `file` verb, [`StaticFile::serve`](super::StaticFile::serve) for HTTP.
+//!
 //! ```text
 //!   FileLookup::start(root, "a/b") ──path()──► adapter stats it ──on_meta(meta)──►
 //!       ├─ Lookup::Found(PublicFile)   read `path` (at most `len` bytes)
@@ -45,6 +49,31 @@ pub struct FileMeta {
     pub len: u64,
     /// Modification time, epoch milliseconds (0 when unknown).
     pub modified_ms: u64,
+}
+
+impl FileMeta {
+    /// The facts from `std::fs::metadata` of `canonical` (the adapter canonicalizes
+    /// the path, then reads its metadata; both follow symlinks).
+    pub fn of(canonical: PathBuf, meta: &std::fs::Metadata) -> Self {
+        let kind = if meta.is_file() {
+            FileKind::File
+        } else if meta.is_dir() {
+            FileKind::Dir
+        } else {
+            FileKind::Other
+        };
+        let modified_ms = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Self {
+            canonical,
+            kind,
+            len: meta.len(),
+            modified_ms,
+        }
+    }
 }
 
 /// A file that may be served.
@@ -119,6 +148,20 @@ impl FileLookup {
         &self.candidate
     }
 
+    /// Drives the lookup to its end: `stat` answers [`path`](Self::path) at each step
+    /// (the adapter's `canonicalize` + `metadata`, see [`FileMeta::of`]).
+    pub fn find(self, mut stat: impl FnMut(&Path) -> Option<FileMeta>) -> Option<PublicFile> {
+        let mut step = self;
+        loop {
+            let meta = stat(step.path());
+            match step.on_meta(meta) {
+                Lookup::Found(file) => return Some(file),
+                Lookup::Next(next) => step = next,
+                Lookup::NotFound => return None,
+            }
+        }
+    }
+
     /// The adapter's answer for [`path`](Self::path): `None` when it does not exist
     /// or cannot be read.
     pub fn on_meta(self, meta: Option<FileMeta>) -> Lookup {
@@ -153,6 +196,20 @@ impl FileLookup {
             }),
             FileKind::File | FileKind::Dir | FileKind::Other => Lookup::NotFound,
         }
+    }
+}
+
+/// The `file` verb's answer for `lookup` (`None`: never served): drives it with
+/// `stat`, then reads the found file with `read`. A failed read is not found.
+pub fn verb_outcome(
+    lookup: Option<FileLookup>,
+    stat: impl FnMut(&Path) -> Option<FileMeta>,
+    read: impl FnOnce(&Path) -> Option<Vec<u8>>,
+) -> crate::server::FileOutcome {
+    let found = lookup.and_then(|l| l.find(stat));
+    match found.and_then(|f| read(&f.path).map(|bytes| (f, bytes))) {
+        Some((file, bytes)) => file.into_outcome(&bytes),
+        None => crate::server::FileOutcome::NotFound,
     }
 }
 

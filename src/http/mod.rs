@@ -8,8 +8,8 @@
 //!     Upgrade   write the 101, then Server::handle_open
 //!     Respond   write HttpResponse (keep the connection when it says so)
 //!     File      drive files::FileLookup with file metadata, read the bytes, write
-//!     Action    read body_len bytes, then Server::handle_api; its answer comes out as
-//!               server::Output::Http
+//!     Action    read body_len bytes, then Server::handle_api (ApiWaiters::submit); its
+//!               answer comes out as server::Output::Http (ApiWaiters::answer)
 //! ```
 
 pub(crate) mod api;
@@ -20,6 +20,7 @@ mod inspect;
 pub mod library;
 mod response;
 mod router;
+mod waiters;
 
 pub use cors::CorsConfig;
 pub(crate) use fingerprint::request_cookie;
@@ -30,3 +31,4 @@ pub use router::{
     ApiRequest, BodyKind, FileAnswer, FileBody, RequestContext, RootEndpoint, Route, Router,
     StaticFile, WebConfig, WebHeaders, CLIENT_LIBRARY_FILE,
 };
+pub use waiters::{ApiCall, ApiWaiters};

@@ -207,6 +207,14 @@ impl Router {
         &self.web
     }
 
+    /// The `file` verb's lookup of `file` under the public directory, with the same
+    /// size limit as HTTP static files (`None`: no public directory, or a path that is
+    /// never served). Finish it with [`files::verb_outcome`](super::files::verb_outcome).
+    pub fn file_lookup(&self, file: &str) -> Option<FileLookup> {
+        let root = self.web.public_dir.as_deref()?;
+        FileLookup::start(root, file, self.web.max_file_len)
+    }
+
     /// The rendered client library (what [`CLIENT_LIBRARY_FILE`] serves).
     pub fn client_library(&self) -> &Bytes {
         &self.library
@@ -642,6 +650,24 @@ impl StaticFile {
                 head: self.head,
             }),
             Err(not_modified) => FileAnswer::Respond(not_modified),
+        }
+    }
+
+    /// The whole answer, synchronously: drives [`lookup`](Self::lookup) with `stat`
+    /// (see [`FileLookup::find`]), then reads a found file with `read` unless the
+    /// answer is a `304`. For an adapter that may block (a thread, a blocking task).
+    pub fn serve(
+        mut self,
+        stat: impl FnMut(&std::path::Path) -> Option<super::files::FileMeta>,
+        read: impl FnOnce(&std::path::Path) -> Option<Vec<u8>>,
+    ) -> HttpResponse {
+        let found = self.lookup.take().and_then(|l| l.find(stat));
+        match self.answer(found) {
+            FileAnswer::Respond(r) => r,
+            FileAnswer::Read(body) => {
+                let bytes = read(&body.file.path).map(Bytes::from);
+                body.respond(bytes)
+            }
         }
     }
 

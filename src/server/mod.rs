@@ -42,8 +42,9 @@ pub use config::{ServerConfig, DEFAULT_VERBS};
 pub use hooks::{ChatHooks, ConnectionInfo};
 pub use mime::mime_type;
 pub use types::{
-    ActionOutcome, CloseReason, ConnectionView, Delivery, DisconnectReason, Event, FileOutcome,
-    OpenRejected, Output, RequestId, RoomError, TimerKind, Transmit, Violation, ACTION_FAILED,
+    ActionCall, ActionContext, ActionOutcome, CloseReason, ConnectionView, Delivery,
+    DisconnectReason, Event, FileOutcome, OpenRejected, Output, RequestId, RoomError, TimerKind,
+    Transmit, Violation, ACTION_FAILED,
 };
 pub use web::HttpTransmit;
 
@@ -491,6 +492,58 @@ impl Server {
     }
 
     // ---- getters -------------------------------------------------------------------
+
+    /// The action an [`Event::ActionRequested`] or [`Event::WebActionRequested`] asks
+    /// for, in one shape; any other event is given back.
+    ///
+    /// # Errors
+    /// The event itself, when it asks for no action.
+    // The event is handed back as it came (no box: this runs for every event).
+    #[allow(clippy::result_large_err)]
+    pub fn action_call(&self, event: Event) -> Result<ActionCall, Event> {
+        match event {
+            Event::ActionRequested {
+                conn,
+                request,
+                message_id,
+                key,
+                action,
+                params,
+            } => {
+                let connection_id = match self.conn(conn) {
+                    Some(c) => c.id.clone(),
+                    None => ConnectionId::new(""),
+                };
+                Ok(ActionCall {
+                    request,
+                    key,
+                    conn: Some(conn),
+                    connection_id,
+                    message_id,
+                    action,
+                    params,
+                })
+            }
+            Event::WebActionRequested {
+                request,
+                message_id,
+                key,
+                action,
+                params,
+                connection_id,
+                ..
+            } => Ok(ActionCall {
+                request,
+                key,
+                conn: None,
+                connection_id,
+                message_id,
+                action,
+                params,
+            }),
+            other => Err(other),
+        }
+    }
 
     /// A view of one connection.
     pub fn connection(&self, conn: ConnectionHandle) -> Option<ConnectionView<'_>> {

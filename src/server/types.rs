@@ -131,6 +131,62 @@ pub enum Event {
     ShutdownComplete,
 }
 
+/// An action to run, whether it came over WebSocket or HTTP: what
+/// [`Server::action_call`] makes of an [`Event::ActionRequested`] or an
+/// [`Event::WebActionRequested`], so an adapter handles both the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionCall {
+    /// The ticket to answer with ([`Server::respond`]).
+    pub request: RequestId,
+    /// The action version the core resolved: run that version's handler.
+    pub key: ActionKey,
+    /// The requesting WebSocket connection; `None` for an action over HTTP.
+    pub conn: Option<ConnectionHandle>,
+    /// The requester's protocol-visible id (for a web request, `<fingerprint>-<uuid>`).
+    pub connection_id: ConnectionId,
+    /// The request's messageId (the response carries it).
+    pub message_id: MessageId,
+    /// The action name.
+    pub action: String,
+    /// Scrubbed, defaulted, formatted and validated params (with `action`, `apiVersion`).
+    pub params: Map<String, Value>,
+}
+
+impl ActionCall {
+    /// Splits the call into its ticket, its version key and what the handler gets, with
+    /// the adapter's `server` handle.
+    pub fn into_context<S>(self, server: S) -> (RequestId, ActionKey, ActionContext<S>) {
+        let ctx = ActionContext {
+            action: self.action,
+            params: self.params,
+            conn: self.conn,
+            connection_id: self.connection_id,
+            message_id: self.message_id,
+            server,
+        };
+        (self.request, self.key, ctx)
+    }
+}
+
+/// What an action handler gets, in every adapter: the request and the adapter's handle
+/// for server commands (`S`: broadcast, rooms, send, …).
+#[derive(Debug, Clone)]
+pub struct ActionContext<S> {
+    /// The action name.
+    pub action: String,
+    /// Scrubbed, defaulted, formatted and validated params (with `action`, `apiVersion`).
+    pub params: Map<String, Value>,
+    /// The requesting WebSocket connection; `None` for an action over HTTP (`/api`),
+    /// which has no socket to push to.
+    pub conn: Option<ConnectionHandle>,
+    /// Its protocol-visible id (for a web request, `<fingerprint>-<uuid>`).
+    pub connection_id: ConnectionId,
+    /// The request's messageId (the response carries it automatically).
+    pub message_id: MessageId,
+    /// The adapter's handle for server commands.
+    pub server: S,
+}
+
 /// Something a peer sent that the server could not use (the client machine's
 /// [`crate::client::Violation`] is its counterpart).
 #[derive(Clone, Debug, PartialEq, Eq)]

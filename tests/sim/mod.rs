@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use actionhero_ws::handshake::Handshake;
-use actionhero_ws::samples::{self, SampleRun, Samples, StatusInfo};
+use actionhero_ws::samples::{self, SampleDone, SampleEffect, SampleRun, Samples, StatusFigures};
 use actionhero_ws::server::{
     ActionOutcome, CloseCause, Event, FileOutcome, Output, RequestId, Server, ServerConfig,
 };
@@ -46,7 +46,6 @@ pub(crate) struct Sim {
     samples: Samples,
     jobs: BTreeMap<(Instant, u64), Job>,
     job_seq: u64,
-    rand: u64,
     next_port: u16,
 }
 
@@ -73,10 +72,9 @@ impl Sim {
             files: BTreeMap::new(),
             manual_actions: false,
             requested: Vec::new(),
-            samples: Samples::new(),
+            samples: Samples::new(seed),
             jobs: BTreeMap::new(),
             job_seq: 0,
-            rand: u64::from_le_bytes([seed[0], 1, 2, 3, 4, 5, 6, 7]),
             next_port: 40_000,
         }
     }
@@ -197,14 +195,6 @@ impl Sim {
         true
     }
 
-    fn random(&mut self) -> f64 {
-        self.rand = self
-            .rand
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.rand >> 11) as f64 / (1u64 << 53) as f64
-    }
-
     fn epoch_ms(&self) -> u64 {
         EPOCH_MS + self.elapsed_ms()
     }
@@ -240,39 +230,32 @@ impl Sim {
         action: &str,
         params: &serde_json::Map<String, serde_json::Value>,
     ) {
-        let random = self.random();
         let now_ms = self.epoch_ms();
-        let run = self.samples.run(action, params, random, now_ms);
-        let outcome = match run {
-            Some(SampleRun::Done(o)) => o,
-            Some(SampleRun::Sleep {
-                duration_ms,
-                started_ms,
-                duration_param,
-            }) => {
-                let at = self.now + Duration::from_millis(duration_ms);
-                let o =
-                    samples::sleep_response(started_ms, started_ms + duration_ms, duration_param);
-                self.job_seq += 1;
-                self.jobs
-                    .insert((at, self.job_seq), Job::Action(request, o));
-                return;
-            }
-            Some(SampleRun::CreateRoom { name }) => {
-                let did = RoomName::new(&name)
-                    .ok()
-                    .is_some_and(|r| self.server.create_room(r).is_ok());
-                samples::create_chat_room_response(&name, did)
-            }
-            Some(SampleRun::Status) => samples::status_response(&StatusInfo {
-                id: "sim".into(),
-                name: "actionhero".into(),
-                description: "actionhero".into(),
-                version: "29.3.5".into(),
-                uptime_ms: self.elapsed_ms(),
-                consumed_memory_mb: 1.0,
-            }),
-            None => ActionOutcome::error("no such sample"),
+        let outcome = match self.samples.run(action, params, now_ms) {
+            SampleRun::Done(o) => o,
+            SampleRun::Wait(wait) => match wait.effect().clone() {
+                SampleEffect::Sleep(d) => {
+                    let at = self.now + d;
+                    let ended_ms = now_ms + u64::try_from(d.as_millis()).unwrap();
+                    let o = wait.finish(SampleDone::Slept, ended_ms);
+                    self.job_seq += 1;
+                    self.jobs
+                        .insert((at, self.job_seq), Job::Action(request, o));
+                    return;
+                }
+                SampleEffect::CreateRoom(room) => {
+                    let did = self.server.create_room(room).is_ok();
+                    wait.finish(SampleDone::RoomCreated(did), now_ms)
+                }
+                SampleEffect::Status => {
+                    let figures = StatusFigures {
+                        id: "sim".into(),
+                        uptime_ms: self.elapsed_ms(),
+                        consumed_memory_mb: 1.0,
+                    };
+                    wait.finish(SampleDone::Status(figures), now_ms)
+                }
+            },
         };
         // Respond on the next step, as an async application would.
         self.job_seq += 1;

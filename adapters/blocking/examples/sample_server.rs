@@ -13,6 +13,7 @@
 
 use std::io::{BufRead, Write};
 
+use actionhero_ws::http::WebConfig;
 use actionhero_ws_blocking::samples;
 use actionhero_ws_blocking::server::{Config, ServerBuilder};
 
@@ -20,13 +21,19 @@ fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
     let config = Config {
-        public_dir: args.next().map(Into::into),
+        web: WebConfig {
+            public_dir: args.next().map(Into::into),
+            ..WebConfig::default()
+        },
         // sleepTest blocks a worker; enough of them for Actionhero's concurrency tests.
         workers: 32,
         read_timeout: std::time::Duration::from_millis(5),
         ..Config::default()
     };
-    let server = samples::install(ServerBuilder::new(config)).bind(addr.as_str())?;
+    let server = samples::register(ServerBuilder::new(config))
+        .room("defaultRoom")
+        .room("otherRoom")
+        .bind(addr.as_str())?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "READY {}", server.local_addr().port())?;
     out.flush()?;

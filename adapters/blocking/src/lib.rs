@@ -1,9 +1,10 @@
 //! Blocking adapter for [`actionhero_ws`]: `std::net` sockets, `std::thread` threads,
 //! `std::sync::mpsc` channels and tungstenite, for programs without an async runtime.
 //!
-//! * [`server`]: an Actionhero WebSocket server. One accept thread, one thread per
-//!   connection, one driver thread owning the core `Server`, and a small worker pool that
-//!   runs actions (plain `Fn(ActionContext) -> ActionOutcome` functions).
+//! * [`server`]: an Actionhero server (WebSocket, and HTTP before an upgrade: static
+//!   files, the client library, `/api`). One accept thread, one thread per connection,
+//!   one driver thread owning the core `Server`, and a small worker pool that runs
+//!   actions (plain `Fn(ActionContext) -> ActionOutcome` functions).
 //! * [`client`]: a client whose calls (`action`, `say`, `room_add`, …) block until
 //!   their response; a background thread carries out the core's reconnects and rejoins.
 //! * [`samples`]: Actionhero's sample actions wired as blocking handlers (interop tests,
@@ -11,9 +12,10 @@
 //!
 //! Plain `ws://` / `http://` only: TLS is the tokio adapter's job.
 //!
-//! The adapter only moves bytes, threads and time; every protocol decision (handshake,
-//! heartbeats, verbs, rooms, limits, reconnects) is made by the core
-//! (docs/architecture.md#thin-adapters).
+//! The adapter only moves bytes, threads and time; every protocol decision (routes,
+//! files, handshake, heartbeats, verbs, rooms, limits, reconnects) is made by the core
+//! (docs/architecture.md#thin-adapters). The API has the shape of the
+//! tokio adapter's.
 
 pub use actionhero_ws as core;
 
@@ -22,3 +24,5 @@ mod pump;
 pub mod samples;
 pub mod server;
 mod util;
+
+pub use server::{ActionContext, Config, ServerBuilder, ServerError, ServerHandle};

@@ -1,12 +1,12 @@
-//! Small helpers shared by the server and the client: OS entropy, lock poisoning, IO
-//! error kinds.
+//! Small helpers shared by the server and the client: OS entropy, wall-clock time, lock
+//! poisoning, IO error kinds.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A fresh 32-byte seed for a core machine, drawn from the OS (docs/architecture.md#determinism).
 pub(crate) fn os_seed() -> [u8; 32] {
@@ -49,4 +49,18 @@ pub(crate) fn recv_until<T>(
         Some(d) => inbox.recv_timeout(d.saturating_duration_since(Instant::now())),
         None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
     }
+}
+
+/// Wall-clock epoch milliseconds now.
+pub(crate) fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// 16 bytes from the OS random source (a new browser fingerprint is made of them).
+pub(crate) fn random_bytes16() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&os_seed()[..16]);
+    b
 }

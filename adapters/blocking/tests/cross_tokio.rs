@@ -20,7 +20,9 @@ fn say_between_a_blocking_client_and_a_tokio_client() {
         shutdown_drain: Duration::from_millis(200),
         ..server::Config::default()
     };
-    let server = samples::install(ServerBuilder::new(config))
+    let server = samples::register(ServerBuilder::new(config))
+        .room("defaultRoom")
+        .room("otherRoom")
         .bind("127.0.0.1:0")
         .unwrap();
     let url = format!("http://{}", server.local_addr());

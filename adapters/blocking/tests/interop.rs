@@ -22,6 +22,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use actionhero_ws::http::WebConfig;
 use actionhero_ws_blocking::samples;
 use actionhero_ws_blocking::server::{Config, ServerBuilder, ServerHandle};
 
@@ -94,18 +95,26 @@ fn sample_server(addr: SocketAddr) -> Option<ServerHandle> {
     }
     support::ensure_interop();
     Some(
-        samples::install(ServerBuilder::new(config()))
-            .bind(addr)
-            .expect("bind"),
+        samples::register(
+            ServerBuilder::new(config())
+                .room("defaultRoom")
+                .room("otherRoom"),
+        )
+        .bind(addr)
+        .expect("bind"),
     )
 }
 
 fn sample_server_retrying(addr: SocketAddr) -> ServerHandle {
     for _ in 0..250 {
         if let Ok(l) = std::net::TcpListener::bind(addr) {
-            return samples::install(ServerBuilder::new(config()))
-                .serve(l)
-                .expect("serve");
+            return samples::register(
+                ServerBuilder::new(config())
+                    .room("defaultRoom")
+                    .room("otherRoom"),
+            )
+            .serve(l)
+            .expect("serve");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -114,7 +123,10 @@ fn sample_server_retrying(addr: SocketAddr) -> ServerHandle {
 
 fn config() -> Config {
     Config {
-        public_dir: Some(support::interop_dir().join("actionhero-server/public")),
+        web: WebConfig {
+            public_dir: Some(support::interop_dir().join("actionhero-server/public")),
+            ..WebConfig::default()
+        },
         // `concurrent` runs ten sleepTest actions at once, each holding a worker.
         workers: 16,
         read_timeout: Duration::from_millis(2),

@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use actionhero_ws::client::{ClientEvent, DisconnectReason as ClientDisconnect};
 use actionhero_ws::handshake::{client_upgrade, parse_response, HandshakeLimits, ResponseParsed};
+use actionhero_ws::http::WebConfig;
 use actionhero_ws::server::{
     ActionOutcome, ActionSpec, CloseCause, CloseReason, DisconnectReason, Event, Input,
 };
 use actionhero_ws::RoomName;
-use actionhero_ws_blocking::client::{self, Client, ConnectError};
+use actionhero_ws_blocking::client::{self, Client};
 use actionhero_ws_blocking::samples;
 use actionhero_ws_blocking::server::{self, ServerBuilder, ServerHandle};
 use serde_json::{json, Map, Value};
@@ -207,7 +208,7 @@ fn slow_consumer_is_closed_when_its_outbox_is_full() {
     let big = "x".repeat(256 * 1024);
     let mut reason = None;
     for _ in 0..400 {
-        let _ = server.broadcast(room("defaultRoom"), json!(big));
+        let _ = server.broadcast("defaultRoom", json!(big));
         if let Some(r) = poll_events(&events, |e| match e {
             Event::Disconnected { conn: c, reason } if *c == conn => Some(reason.clone()),
             _ => None,
@@ -254,7 +255,10 @@ fn file_verb_serves_the_public_directory_only() {
     std::fs::write(dir.join("public/hello.txt"), "hi there").unwrap();
     std::fs::write(dir.join("secret.txt"), "no").unwrap();
     let config = server::Config {
-        public_dir: Some(dir.join("public")),
+        web: WebConfig {
+            public_dir: Some(dir.join("public")),
+            ..WebConfig::default()
+        },
         ..server_config()
     };
     let (server, _events) = start(builder(config), "127.0.0.1:0");
@@ -291,23 +295,61 @@ fn shutdown_without_reconnect_stops_clients_for_good() {
         c.details_view(),
         Err(client::RequestError::Stopped)
     ));
-    assert!(server.create_room(room("late")).is_err());
+    assert!(server.create_room("late").is_err());
 }
 
 #[test]
-fn connect_refuses_tls_and_reports_a_failed_first_attempt() {
-    assert!(matches!(
-        Client::connect("wss://127.0.0.1:1", client_config()),
-        Err(ConnectError::TlsUnsupported)
-    ));
-    // Nothing listens on a port we just released.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn connect_refuses_tls_up_front() {
+    let e = Client::connect("wss://127.0.0.1:1", client_config()).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "{e}");
+    let e = Client::connect("ftp://127.0.0.1:1", client_config()).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+}
+
+/// A port nothing listens on (released a moment ago).
+fn closed_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let r = Client::connect(&format!("http://127.0.0.1:{port}"), client_config());
-    assert!(matches!(r, Err(ConnectError::Lost(_))), "{r:?}");
+}
+
+#[test]
+fn a_refused_first_connect_is_retried_until_the_server_listens() {
+    // The core's default (`retry_first_connect`): `connect` waits through the backoff.
+    let addr = closed_port();
+    let late = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(300));
+        start_retrying(builder(server_config()), addr)
+    });
+    let t0 = Instant::now();
+    let c = Client::connect(&format!("http://{addr}"), client_config()).expect("connect");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t0.elapsed()
+    );
+    // The refused attempts were reported before the connection (`wait_for` panics
+    // when no such event is queued).
+    wait_for(&c, |e| {
+        matches!(e, ClientEvent::ConnectionLost { .. }).then_some(())
+    });
+    assert_eq!(
+        c.action("randomNumber", Map::new()).unwrap()["context"],
+        "response"
+    );
+    c.disconnect();
+    let (server, _events) = late.join().unwrap();
+    stop(&server);
+}
+
+#[test]
+fn without_retry_first_connect_a_refused_connect_fails() {
+    let mut config = client_config();
+    config.core.retry_first_connect = false;
+    let e = Client::connect(&format!("http://{}", closed_port()), config).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotConnected, "{e}");
+    assert!(e.to_string().contains("FirstConnectFailed"), "{e}");
 }
 
 // ---- helpers -----------------------------------------------------------------------
@@ -343,11 +385,14 @@ fn client_config() -> client::Config {
 /// The sample actions, `defaultRoom`/`otherRoom`, and an `echo` action.
 fn builder(config: server::Config) -> ServerBuilder {
     let echo = ActionSpec::new("echo").input("message", Input::required());
-    samples::install(ServerBuilder::new(config)).action(echo, |ctx| {
-        let mut out = Map::new();
-        out.insert("echo".into(), ctx.params["message"].clone());
-        ActionOutcome::Ok(out)
-    })
+    samples::register(ServerBuilder::new(config))
+        .room("defaultRoom")
+        .room("otherRoom")
+        .action(echo, |ctx| {
+            let mut out = Map::new();
+            out.insert("echo".into(), ctx.params["message"].clone());
+            ActionOutcome::Ok(out)
+        })
 }
 
 fn start(mut b: ServerBuilder, addr: &str) -> (ServerHandle, Receiver<Event>) {

@@ -1,67 +1,30 @@
-//! File system reads for the core's file decisions: the `file` verb and HTTP static
-//! files. The core's [`FileLookup`] decides which file may be served; this module only
-//! answers its questions (`canonicalize`, `metadata`) and reads bytes.
+//! The file system calls behind the core's file decisions (the `file` verb and HTTP
+//! static files): the core's [`FileLookup`](actionhero_ws::http::files::FileLookup)
+//! decides which file may be served; these two functions answer its questions. Both
+//! block: call them from `spawn_blocking`.
 
-use std::fs;
 use std::path::Path;
-use std::time::UNIX_EPOCH;
 
-use actionhero_ws::http::files::{FileKind, FileLookup, FileMeta, Lookup, PublicFile};
-use actionhero_ws::server::FileOutcome;
+use actionhero_ws::http::files::FileMeta;
 
-/// The facts about one path, following symlinks; `None` when it cannot be read.
+/// The facts about one path, symlinks followed; `None` when it cannot be read.
 pub fn stat(path: &Path) -> Option<FileMeta> {
     let canonical = path.canonicalize().ok()?;
-    let meta = fs::metadata(&canonical).ok()?;
-    let kind = if meta.is_file() {
-        FileKind::File
-    } else if meta.is_dir() {
-        FileKind::Dir
-    } else {
-        FileKind::Other
-    };
-    let modified_ms = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Some(FileMeta {
-        canonical,
-        kind,
-        len: meta.len(),
-        modified_ms,
-    })
+    let meta = std::fs::metadata(&canonical).ok()?;
+    Some(FileMeta::of(canonical, &meta))
 }
 
-/// Drives a lookup to its end. Blocking: call it from `spawn_blocking`.
-pub fn find(lookup: FileLookup) -> Option<PublicFile> {
-    let mut step = lookup;
-    loop {
-        let meta = stat(step.path());
-        match step.on_meta(meta) {
-            Lookup::Found(file) => return Some(file),
-            Lookup::Next(next) => step = next,
-            Lookup::NotFound => return None,
-        }
-    }
-}
-
-/// The `file` verb: looks `file` up under `root` (canonical) and reads it whole.
-/// Blocking: call it from `spawn_blocking`.
-pub fn read_public_file(root: &Path, file: &str, max_len: u64) -> FileOutcome {
-    let Some(found) = FileLookup::start(root, file, max_len).and_then(find) else {
-        return FileOutcome::NotFound;
-    };
-    match fs::read(&found.path) {
-        Ok(bytes) => found.into_outcome(&bytes),
-        Err(_) => FileOutcome::NotFound,
-    }
+/// A whole file's bytes; `None` when it cannot be read.
+pub fn read(path: &Path) -> Option<Vec<u8>> {
+    std::fs::read(path).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actionhero_ws::http::files::DEFAULT_MAX_FILE_LEN;
+    use actionhero_ws::http::files::{verb_outcome, FileLookup, DEFAULT_MAX_FILE_LEN};
+    use actionhero_ws::server::FileOutcome;
+    use std::fs;
     use std::path::PathBuf;
 
     fn tmp(name: &str) -> PathBuf {
@@ -74,15 +37,19 @@ mod tests {
         dir.canonicalize().unwrap()
     }
 
-    fn read(root: &Path, file: &str) -> FileOutcome {
-        read_public_file(root, file, DEFAULT_MAX_FILE_LEN)
+    fn read_max(root: &Path, file: &str, max_len: u64) -> FileOutcome {
+        verb_outcome(FileLookup::start(root, file, max_len), stat, read)
+    }
+
+    fn read_file(root: &Path, file: &str) -> FileOutcome {
+        read_max(root, file, DEFAULT_MAX_FILE_LEN)
     }
 
     #[test]
     fn reads_files_and_directory_index() {
         let dir = tmp("read");
         let root = dir.join("public");
-        match read(&root, "a.html") {
+        match read_file(&root, "a.html") {
             FileOutcome::Found {
                 content,
                 mime,
@@ -96,13 +63,13 @@ mod tests {
             FileOutcome::NotFound => panic!("not found"),
         }
         assert!(matches!(
-            read(&root, "sub"),
+            read_file(&root, "sub"),
             FileOutcome::Found { ref content, .. } if content == "idx"
         ));
-        assert_eq!(read(&root, "missing"), FileOutcome::NotFound);
-        assert_eq!(read(&root, "../secret.txt"), FileOutcome::NotFound);
-        assert_eq!(read(&root, "/etc/hosts"), FileOutcome::NotFound);
-        assert_eq!(read_public_file(&root, "a.html", 3), FileOutcome::NotFound);
+        assert_eq!(read_file(&root, "missing"), FileOutcome::NotFound);
+        assert_eq!(read_file(&root, "../secret.txt"), FileOutcome::NotFound);
+        assert_eq!(read_file(&root, "/etc/hosts"), FileOutcome::NotFound);
+        assert_eq!(read_max(&root, "a.html", 3), FileOutcome::NotFound);
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -113,8 +80,11 @@ mod tests {
         let root = dir.join("public");
         std::os::unix::fs::symlink(dir.join("secret.txt"), root.join("out.txt")).unwrap();
         std::os::unix::fs::symlink(root.join("a.html"), root.join("in.html")).unwrap();
-        assert_eq!(read(&root, "out.txt"), FileOutcome::NotFound);
-        assert!(matches!(read(&root, "in.html"), FileOutcome::Found { .. }));
+        assert_eq!(read_file(&root, "out.txt"), FileOutcome::NotFound);
+        assert!(matches!(
+            read_file(&root, "in.html"),
+            FileOutcome::Found { .. }
+        ));
         let _ = fs::remove_dir_all(&dir);
     }
 }

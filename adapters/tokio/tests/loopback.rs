@@ -432,6 +432,64 @@ async fn client_action_round_trip() {
 }
 
 #[tokio::test]
+async fn a_refused_first_connect_is_retried_until_the_server_listens() {
+    // The core's default (`retry_first_connect`), as in the blocking adapter.
+    let port = support::free_port();
+    let mut config = client_config();
+    config.reconnect.min = Duration::from_millis(20);
+    config.reconnect.max = Some(Duration::from_millis(200));
+    config.reconnect.retries = 50;
+    let url = format!("http://127.0.0.1:{port}");
+    let (client, mut events) = client::connect(url, config).expect("client");
+    wait_client(&mut events, |e| {
+        matches!(e, ClientEvent::ConnectionLost { .. })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (tx, _rx) = mpsc::channel(16);
+    let builder = ServerBuilder::new()
+        .listen(format!("127.0.0.1:{port}"))
+        .config(test_config())
+        .events(tx);
+    let server = actionhero_ws_tokio::samples::register(builder)
+        .serve()
+        .await
+        .expect("serve on the refused port");
+    wait_client(&mut events, |e| matches!(e, ClientEvent::Connected { .. })).await;
+    let answer = client.action("randomNumber", serde_json::Map::new()).await;
+    assert_eq!(answer.expect("randomNumber")["context"], "response");
+    client.disconnect().await;
+    server.shutdown(false).await;
+}
+
+#[tokio::test]
+async fn without_retry_first_connect_a_refused_connect_stops_the_client() {
+    let mut config = client_config();
+    config.retry_first_connect = false;
+    let url = format!("http://127.0.0.1:{}", support::free_port());
+    let (client, mut events) = client::connect(url, config).expect("client");
+    let e = wait_client(&mut events, |e| {
+        matches!(e, ClientEvent::Disconnected { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            e,
+            ClientEvent::Disconnected {
+                reason: actionhero_ws::client::DisconnectReason::FirstConnectFailed(_)
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        client.action("randomNumber", serde_json::Map::new()).await,
+        Err(RequestError::Refused(
+            actionhero_ws::error::UsageError::Closed
+        ))
+    );
+}
+
+#[tokio::test]
 async fn room_add_and_say_between_two_clients() {
     let (server, _events) = start(test_config(), AdapterConfig::default()).await;
     let url = format!("http://{}", server.local_addr());

@@ -33,10 +33,11 @@ use std::time::{Duration, Instant, SystemTime};
 use actionhero_ws::client::request_result;
 use actionhero_ws::client::{
     Client as CoreClient, ClientConfig as CoreConfig, ClientEvent, ClientOutput, ClientState,
-    CloseCause, DisconnectReason, LostReason, OpenFailure,
+    CloseCause, DisconnectReason, OpenFailure,
 };
 pub use actionhero_ws::client::{RequestError, RequestFailure};
-use actionhero_ws::error::{ConfigError, UsageError};
+use actionhero_ws::error::UsageError;
+use actionhero_ws::handshake::ClientUpgrade;
 use actionhero_ws::{AttemptId, Frame, MessageId, RoomName};
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -94,38 +95,6 @@ impl Default for Config {
     }
 }
 
-/// Why [`Client::connect`] failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// The configuration (or the URL) is invalid.
-    Config(ConfigError),
-    /// A `wss://`/`https://` URL: TLS is the tokio adapter's job.
-    TlsUnsupported,
-    /// The first connection attempt failed (the client does not retry it).
-    Lost(LostReason),
-    /// The client stopped before it connected.
-    Disconnected(DisconnectReason),
-    /// The adapter's own configuration is invalid, or threads could not be spawned.
-    Io(io::Error),
-}
-
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Config(e) => write!(f, "{e}"),
-            Self::TlsUnsupported => {
-                f.write_str("TLS (wss://, https://) is not supported by the blocking adapter")
-            }
-            Self::Lost(r) => write!(f, "connect failed: {r:?}"),
-            Self::Disconnected(r) => write!(f, "disconnected before connecting: {r:?}"),
-            Self::Io(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for ConnectError {}
-
 /// A blocking Actionhero WebSocket client. `Sync`: share it between threads (one
 /// reading events, others making requests). Dropping it disconnects.
 pub struct Client {
@@ -146,28 +115,35 @@ impl Client {
     /// `config.core.rooms` joined, `detailsView` answered). The [`ClientEvent::Connected`]
     /// and [`ClientEvent::Welcome`] events are in the event queue.
     ///
-    /// From then on the client reconnects by itself (and rejoins its rooms) whenever the
+    /// Whether a failed first attempt is retried is the core's
+    /// [`retry_first_connect`](actionhero_ws::client::ClientConfig::retry_first_connect)
+    /// (on by default: `connect` then waits through the reconnect backoff). From then
+    /// on the client reconnects by itself (and rejoins its rooms) whenever the
     /// connection drops, until [`Client::disconnect`], `primus::server::close`, or the
     /// core's retries run out.
     ///
     /// # Errors
-    /// [`ConnectError`]: an invalid configuration, a TLS URL, or a failed first attempt.
-    pub fn connect(url: &str, config: Config) -> Result<Self, ConnectError> {
-        let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
-        if scheme == "wss" || scheme == "https" {
-            return Err(ConnectError::TlsUnsupported);
-        }
+    /// `InvalidInput`: an invalid configuration or URL; `Unsupported`: a TLS URL;
+    /// `NotConnected`: the client stopped before it connected (the message gives the
+    /// core's [`DisconnectReason`]); a failure to spawn the client's thread.
+    pub fn connect(url: &str, config: Config) -> io::Result<Self> {
+        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
         if config.read_timeout.is_zero() || config.write_timeout.is_zero() {
-            return Err(ConnectError::Io(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "read_timeout and write_timeout must be non-zero",
-            )));
+            return Err(invalid(
+                "read_timeout and write_timeout must be non-zero".into(),
+            ));
         }
         let mut core_config = config.core.clone();
         core_config.url = url.to_string();
         let seed = config.seed.unwrap_or_else(os_seed);
         let core = CoreClient::new(core_config, seed, Instant::now(), SystemTime::now())
-            .map_err(ConnectError::Config)?;
+            .map_err(|e| invalid(e.to_string()))?;
+        if core.uses_tls() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "TLS (wss://, https://) is not supported by the blocking adapter",
+            ));
+        }
 
         let (to_driver, inbox) = mpsc::sync_channel(config.driver_queue.max(1));
         let events = Arc::new(EventQueue::new(config.event_queue.max(1)));
@@ -185,21 +161,22 @@ impl Client {
         };
         let driver = thread::Builder::new()
             .name("ahws-client".into())
-            .spawn(move || driver.run())
-            .map_err(ConnectError::Io)?;
+            .spawn(move || driver.run())?;
         let client = Self {
             to_driver,
             events,
             driver: Mutex::new(Some(driver)),
         };
-        match first_rx.recv() {
-            Ok(Ok(())) => Ok(client),
-            Ok(Err(e)) => {
-                client.disconnect();
-                Err(e)
-            }
-            Err(_) => Err(ConnectError::Disconnected(DisconnectReason::Local)),
-        }
+        let reason = match first_rx.recv() {
+            Ok(Ok(())) => return Ok(client),
+            Ok(Err(reason)) => reason,
+            Err(_) => DisconnectReason::Local,
+        };
+        client.disconnect();
+        Err(io::Error::new(
+            io::ErrorKind::NotConnected,
+            format!("the client stopped before it connected: {reason:?}"),
+        ))
     }
 
     /// Runs action `name` with `params` and waits for its response object.
@@ -475,9 +452,8 @@ struct Driver {
     socket: Option<(AttemptId, SyncSender<Frame>)>,
     waiters: BTreeMap<MessageId, Waiter>,
     events: Arc<EventQueue>,
-    /// Answers `Client::connect` at the first `Connected`, `ConnectionLost` or
-    /// `Disconnected`.
-    first: Option<Sender<Result<(), ConnectError>>>,
+    /// Answers `Client::connect` at the first `Connected` or `Disconnected`.
+    first: Option<Sender<Result<(), DisconnectReason>>>,
     finished: bool,
     config: Arc<Config>,
 }
@@ -536,24 +512,7 @@ impl Driver {
     fn drain(&mut self) {
         while let Some(out) = self.core.poll_output() {
             match out {
-                ClientOutput::Open {
-                    attempt,
-                    host,
-                    port,
-                    tls,
-                    request,
-                    expected_accept,
-                    ..
-                } => self.open(
-                    attempt,
-                    socket::Target {
-                        host,
-                        port,
-                        tls,
-                        request,
-                        expected_accept,
-                    },
-                ),
+                ClientOutput::Open { attempt, upgrade } => self.open(attempt, upgrade),
                 ClientOutput::Transmit(frame) => self.transmit(frame),
                 ClientOutput::Close(frame) => {
                     // Dropping the outbox after the close frame ends the socket thread
@@ -567,14 +526,10 @@ impl Driver {
         }
     }
 
-    fn open(&mut self, attempt: AttemptId, target: socket::Target) {
+    fn open(&mut self, attempt: AttemptId, target: ClientUpgrade) {
         let (outbox, frames) = mpsc::sync_channel(self.config.outbound_queue.max(1));
+        // `target.tls` is never set: `Client::connect` refused TLS URLs.
         self.socket = Some((attempt, outbox));
-        if target.tls {
-            let cause = OpenFailure::Io("TLS is not supported by the blocking adapter".into());
-            self.core.handle_open_failed(attempt, cause, Instant::now());
-            return;
-        }
         let to_driver = self.to_driver.clone();
         let config = self.config.clone();
         let spawned = thread::Builder::new()
@@ -623,17 +578,9 @@ impl Driver {
                 }
                 self.events.push(e);
             }
-            ClientEvent::ConnectionLost { ref reason } => {
-                if let Some(first) = self.first.take() {
-                    // `connect` reports a failed first attempt instead of retrying it.
-                    let _ = first.send(Err(ConnectError::Lost(reason.clone())));
-                    self.core.disconnect(Instant::now());
-                }
-                self.events.push(e);
-            }
             ClientEvent::Disconnected { ref reason } => {
                 if let Some(first) = self.first.take() {
-                    let _ = first.send(Err(ConnectError::Disconnected(reason.clone())));
+                    let _ = first.send(Err(reason.clone()));
                 }
                 self.finished = true;
                 self.events.push(e);

@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::time::Duration;
 
 use actionhero_ws::client::{CloseCause, OpenFailure};
-use actionhero_ws::handshake::{parse_response, HandshakeLimits, ResponseParsed};
+use actionhero_ws::handshake::{parse_response, ClientUpgrade, HandshakeLimits, ResponseParsed};
 use actionhero_ws::{AttemptId, Frame};
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::WebSocket;
@@ -20,19 +20,11 @@ use super::{Config, Msg};
 use crate::pump::{self, End, Inbound};
 use crate::util::is_timeout;
 
-/// Where and how to open one attempt's socket (from `ClientOutput::Open`).
-pub(super) struct Target {
-    pub(super) host: String,
-    pub(super) port: u16,
-    pub(super) tls: bool,
-    pub(super) request: Vec<u8>,
-    pub(super) expected_accept: String,
-}
-
-/// Opens the socket of `attempt` and runs it until it ends.
+/// Opens the socket of `attempt` (where and how: the core's `ClientOutput::Open`) and
+/// runs it until it ends.
 pub(super) fn run(
     attempt: AttemptId,
-    target: Target,
+    target: ClientUpgrade,
     frames: &Receiver<Frame>,
     to_driver: &SyncSender<Msg>,
     config: &Config,
@@ -84,7 +76,7 @@ fn abandoned(frames: &Receiver<Frame>) -> bool {
 
 /// TCP connect to the first address of `host:port` that answers. `Ok(None)`: abandoned.
 fn open(
-    target: &Target,
+    target: &ClientUpgrade,
     frames: &Receiver<Frame>,
     config: &Config,
 ) -> Result<Option<TcpStream>, OpenFailure> {
@@ -123,7 +115,7 @@ fn open(
 /// the stream and the bytes read past the response head; `Ok(None)`: abandoned.
 fn handshake(
     mut stream: TcpStream,
-    target: &Target,
+    target: &ClientUpgrade,
     frames: &Receiver<Frame>,
 ) -> Result<Option<(TcpStream, Vec<u8>)>, OpenFailure> {
     let io = |e: std::io::Error| OpenFailure::Io(e.to_string());

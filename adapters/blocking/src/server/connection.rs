@@ -1,78 +1,125 @@
-//! One thread per socket: the HTTP upgrade on raw bytes (decided by the core), then the
-//! WebSocket loop.
+//! One thread per socket: HTTP requests until one is a WebSocket upgrade (every decision
+//! the core's `Router`), then the WebSocket loop.
 //! The WebSocket loop itself is [`crate::pump`]: its read timeout (`read_timeout`) bounds
 //! the connection's outbound latency.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use actionhero_ws::handshake::{self, Decision, Handshake, Parsed};
+use actionhero_ws::handshake::{self, Handshake, Parsed};
+use actionhero_ws::http::{ApiCall, RequestContext, Route};
 use actionhero_ws::server::CloseCause;
 use actionhero_ws::{ConnectionHandle, Frame};
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::WebSocket;
 
 use super::driver::DriverMsg;
-use super::{Config, Shared};
+use super::{files, Config, Shared};
 use crate::pump::{self, End, Inbound};
-use crate::util::is_timeout;
+use crate::util::{epoch_ms, is_timeout, random_bytes16};
 
 /// Serves one accepted socket until it closes.
 pub(crate) fn run(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
-    let cfg = &shared.config;
     let _ = stream.set_nodelay(true);
-    if stream.set_write_timeout(Some(cfg.write_timeout)).is_err() {
+    if stream
+        .set_write_timeout(Some(shared.config.write_timeout))
+        .is_err()
+    {
         return;
     }
-    let Some((decision, leftover)) = read_request(&mut stream, peer, cfg) else {
-        return;
-    };
-    match decision {
-        Decision::Respond { response, .. } => respond_and_close(&mut stream, &response, cfg),
-        Decision::Upgrade {
-            handshake,
-            response,
-        } => upgrade(stream, handshake, &response, leftover, shared),
+    if let Some((handshake, response, leftover)) = http(&mut stream, peer, shared) {
+        upgrade(stream, handshake, &response, leftover, shared);
     }
 }
 
-/// Reads until the core's parser has a complete request head (within
-/// `handshake_timeout`) and returns the core's decision on it with the bytes read past
-/// the head. A head the parser refuses is answered here.
-fn read_request(
+/// Serves HTTP requests until one is a WebSocket upgrade: reads each head, lets the
+/// core's router decide, and carries the decision out (write, serve a file, run an
+/// action through the driver). Returns the upgrade (its handshake, the `101` bytes and
+/// what was read past the head), or `None` when the connection ended without one.
+fn http(
     stream: &mut TcpStream,
     peer: SocketAddr,
-    cfg: &Config,
-) -> Option<(Decision, Vec<u8>)> {
-    let start = Instant::now();
+    shared: &Shared,
+) -> Option<(Handshake, Vec<u8>, Vec<u8>)> {
+    let cfg = &shared.config;
+    let limits = &shared.router.handshake_config().limits;
+    let mut deadline = Instant::now() + cfg.handshake_timeout;
     let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
     loop {
-        match handshake::parse_request(&buf, &cfg.handshake.limits) {
-            Ok(Parsed::Complete { request, consumed }) => {
-                let leftover = buf.split_off(consumed.min(buf.len()));
-                return Some((
-                    handshake::evaluate(&request, peer, &cfg.handshake),
-                    leftover,
-                ));
+        let (request, consumed) = loop {
+            match handshake::parse_request(&buf, limits) {
+                Ok(Parsed::NeedMore) => {}
+                Ok(Parsed::Complete { request, consumed }) => break (request, consumed),
+                Err(e) => {
+                    respond_and_close(stream, &handshake::reject_malformed(&e), cfg);
+                    return None;
+                }
             }
-            Ok(Parsed::NeedMore) => {}
-            Err(e) => {
-                let response = handshake::reject_malformed(&e);
-                respond_and_close(stream, &response, cfg);
-                return None;
+            // EOF, error, too slow, or an idle kept-alive connection: drop silently.
+            read_more(stream, &mut buf, deadline)?;
+        };
+        buf.drain(..consumed);
+        let ctx = RequestContext {
+            peer,
+            now_ms: epoch_ms(),
+            entropy: random_bytes16(),
+        };
+        let response = match shared.router.route(&request, &ctx) {
+            Route::Upgrade {
+                handshake,
+                response,
+            } => return Some((handshake, response, buf)),
+            Route::Respond(response) => response,
+            Route::File(file) => file.serve(files::stat, files::read),
+            Route::Action(api) => {
+                while buf.len() < api.body_len {
+                    read_more(stream, &mut buf, deadline)?;
+                }
+                let body: Vec<u8> = buf.drain(..api.body_len).collect();
+                let (reply, answer) = mpsc::channel();
+                let msg = DriverMsg::Api(ApiCall {
+                    request: api,
+                    body,
+                    reply,
+                });
+                shared.to_driver.send(msg).ok()?;
+                // `Err`: the server is stopping.
+                answer.recv().ok()?
             }
+        };
+        let bytes = response.to_bytes();
+        if !response.keep_alive {
+            respond_and_close(stream, &bytes, cfg);
+            return None;
         }
-        let left = cfg.handshake_timeout.saturating_sub(start.elapsed());
+        // One write for head and body: with TCP_NODELAY two would be two segments.
+        stream
+            .write_all(&bytes)
+            .and_then(|()| stream.flush())
+            .ok()?;
+        // The next request on this connection: idle at most the advertised time.
+        deadline = Instant::now() + Duration::from_secs(u64::from(response.keep_alive_secs));
+    }
+}
+
+/// Reads what arrives before `deadline` into `buf`; `None` at EOF, on an error, or
+/// when the deadline passed.
+fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant) -> Option<()> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return None;
         }
         stream.set_read_timeout(Some(left)).ok()?;
         match stream.read(&mut chunk) {
             Ok(0) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return Some(());
+            }
             Err(e) if is_timeout(&e) => {}
             Err(_) => return None,
         }

@@ -2,23 +2,23 @@
 //! (docs/architecture.md#the-adapter-loop) over one `std::sync::mpsc` channel.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actionhero_ws::handshake::Handshake;
+use actionhero_ws::http::{files as core_files, ApiCall, ApiWaiters, HttpResponse};
 use actionhero_ws::server::{
-    ActionOutcome, CloseCause, CloseReason, Event, FileOutcome, OpenRejected, Output, RequestId,
-    Server, Transmit,
+    ActionCall, ActionOutcome, CloseCause, CloseReason, Event, FileOutcome, OpenRejected, Output,
+    RequestId, Server, Transmit,
 };
 use actionhero_ws::{ConnectionHandle, Frame};
 use bytes::Bytes;
 use tungstenite::Utf8Bytes;
 
 use super::pool::{Job, Pool};
-use super::{ActionContext, ActionHandler, ServerHandle};
+use super::{files, ActionHandler, ServerHandle};
 use crate::util::recv_until;
 
 /// How long a stopping driver waits for the accept thread to close the listener.
@@ -61,6 +61,8 @@ pub(crate) enum DriverMsg {
         request: RequestId,
         outcome: FileOutcome,
     },
+    /// An action request over HTTP with its body; the answer goes to its `reply`.
+    Api(ApiCall<Sender<HttpResponse>>),
     /// An application command (`ServerHandle::with_core` and the helpers built on it).
     Call(CoreCall),
     /// Start a graceful shutdown.
@@ -72,8 +74,9 @@ pub(crate) struct Driver {
     inbox: Receiver<DriverMsg>,
     outboxes: HashMap<ConnectionHandle, SyncSender<Frame>>,
     handlers: Vec<Option<ActionHandler>>,
-    pool: Option<Pool>,
-    public_dir: Option<Arc<PathBuf>>,
+    pool: Option<Pool<DriverMsg>>,
+    /// HTTP requests waiting for their answer.
+    web_waiters: ApiWaiters<Sender<HttpResponse>>,
     events: Option<SyncSender<Event>>,
     handle: ServerHandle,
     accept: Option<JoinHandle<()>>,
@@ -82,13 +85,11 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         server: Server,
         inbox: Receiver<DriverMsg>,
         handlers: Vec<Option<ActionHandler>>,
-        pool: Pool,
-        public_dir: Option<Arc<PathBuf>>,
+        pool: Pool<DriverMsg>,
         events: Option<SyncSender<Event>>,
         handle: ServerHandle,
         accept: JoinHandle<()>,
@@ -99,7 +100,7 @@ impl Driver {
             outboxes: HashMap::new(),
             handlers,
             pool: Some(pool),
-            public_dir,
+            web_waiters: ApiWaiters::default(),
             events,
             handle,
             accept: Some(accept),
@@ -192,6 +193,7 @@ impl Driver {
             DriverMsg::FileDone { request, outcome } => {
                 let _ = self.server.complete_file(request, outcome, now);
             }
+            DriverMsg::Api(call) => self.web_waiters.submit(&mut self.server, call, now),
             DriverMsg::Call(f) => f(&mut self.server, now),
             DriverMsg::Shutdown { reconnect } => {
                 if self.stop_at.is_none() {
@@ -209,9 +211,11 @@ impl Driver {
             match out {
                 Output::Transmit(t) => self.transmit(t),
                 Output::Event(e) => self.event(e),
-                // This adapter serves no web routes yet: it never calls `handle_api`,
-                // so no HTTP answer can come out.
-                Output::Http(_) => {}
+                Output::Http(h) => {
+                    if let Some((reply, response)) = self.web_waiters.answer(h) {
+                        let _ = reply.send(response);
+                    }
+                }
             }
         }
     }
@@ -240,48 +244,18 @@ impl Driver {
     }
 
     fn event(&mut self, e: Event) {
+        let e = match self.server.action_call(e) {
+            Ok(call) => return self.run_action(call),
+            Err(e) => e,
+        };
         match e {
-            Event::ActionRequested {
-                conn,
-                request,
-                message_id,
-                key,
-                action,
-                params,
-            } => {
-                let handler = self.handlers.get(key.index()).and_then(Option::clone);
-                let Some(handler) = handler else {
-                    // Only reachable when an action was registered on the core directly
-                    // (through `with_core`) without a handler.
-                    let outcome = ActionOutcome::error(format!("no handler for action {action}"));
-                    let _ = self.server.respond(request, outcome, Instant::now());
-                    return;
-                };
-                let ctx = ActionContext {
-                    conn,
-                    message_id,
-                    action,
-                    params,
-                    server: self.handle.clone(),
-                };
-                self.submit(Job::Action {
-                    handler,
-                    ctx,
+            Event::FileRequested { request, file, .. } => {
+                let lookup = self.handle.shared.router.file_lookup(&file);
+                self.submit(Box::new(move || DriverMsg::FileDone {
                     request,
-                });
+                    outcome: core_files::verb_outcome(lookup, files::stat, files::read),
+                }));
             }
-            Event::FileRequested { request, file, .. } => match &self.public_dir {
-                Some(dir) => self.submit(Job::File {
-                    dir: dir.clone(),
-                    file,
-                    request,
-                }),
-                None => {
-                    let _ =
-                        self.server
-                            .complete_file(request, FileOutcome::NotFound, Instant::now());
-                }
-            },
             other => {
                 if let Some(tx) = &self.events {
                     if tx.send(other).is_err() {
@@ -292,23 +266,34 @@ impl Driver {
         }
     }
 
-    fn submit(&mut self, job: Job) {
+    /// Hands an action request, from a WebSocket connection or the web, to the handler
+    /// of the version the core resolved, on the worker pool. A panic is answered with
+    /// [`ActionOutcome::panicked`].
+    fn run_action(&mut self, call: ActionCall) {
+        let (request, key, ctx) = call.into_context(self.handle.clone());
+        // Every key the core hands out was registered with a handler, unless an action
+        // was registered on the core directly (through `with_core`) without one.
+        let Some(handler) = self.handlers.get(key.index()).and_then(Option::clone) else {
+            let _ = self
+                .server
+                .respond(request, ActionOutcome::panicked(), Instant::now());
+            return;
+        };
+        self.submit(Box::new(move || {
+            // A panicking action must not take the worker (or the response) with it.
+            let outcome = catch_unwind(AssertUnwindSafe(|| handler(ctx)))
+                .unwrap_or_else(|_| ActionOutcome::panicked());
+            DriverMsg::ActionDone { request, outcome }
+        }));
+    }
+
+    fn submit(&mut self, job: Job<DriverMsg>) {
         let Some(pool) = &self.pool else { return };
-        // Fails only if every worker died, which `catch_unwind` prevents; answer anyway
-        // so the request does not hang.
+        // Fails only if every worker died, which `catch_unwind` prevents; run the job
+        // here then, so the request does not hang.
         if let Err(job) = pool.submit(job) {
-            let now = Instant::now();
-            match *job {
-                Job::Action { request, .. } => {
-                    let outcome = ActionOutcome::error("no worker available");
-                    let _ = self.server.respond(request, outcome, now);
-                }
-                Job::File { request, .. } => {
-                    let _ = self
-                        .server
-                        .complete_file(request, FileOutcome::NotFound, now);
-                }
-            }
+            let done = job();
+            self.feed(done, Instant::now());
         }
     }
 }

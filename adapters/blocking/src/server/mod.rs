@@ -2,15 +2,18 @@
 //!
 //! ```text
 //!   accept thread ──TcpStream──► connection thread (one per socket)
-//!                                  │ handshake: read until `parse_request` completes
-//!                                  │ (socket read timeout = `handshake_timeout`), write the
-//!                                  │ core's response, then tungstenite `from_partially_read`
+//!                                  │ HTTP: read each request head, ask the core's Router,
+//!                                  │ carry out its Route (write, serve a file, run /api
+//!                                  │ through the driver), keep-alive until an upgrade;
+//!                                  │ then the core's 101 and tungstenite
 //!                                  ▼
 //!                      ┌──── DriverMsg (one bounded std::sync::mpsc channel) ◄── ServerHandle
 //!                      ▼                                                          (app commands)
 //!                driver thread: owns the core Server; recv_timeout(deadline - now)
 //!                      │ Transmit ──try_send──► bounded outbox ──► connection thread ──► socket
-//!                      │ ActionRequested / FileRequested ──► worker pool ──► ActionDone/FileDone
+//!                      │ ActionRequested / WebActionRequested / FileRequested ──► worker pool
+//!                      │      ──► ActionDone / FileDone
+//!                      │ Http (an /api answer) ──► the waiting connection thread
 //!                      └ other events ──► the application's event channel (optional)
 //! ```
 //!
@@ -20,6 +23,10 @@
 //!   `Instant::now()`.
 //! * **Actions** are plain functions `Fn(ActionContext) -> ActionOutcome`, run on a small
 //!   worker pool ([`Config::workers`]) so a slow action never stalls other connections.
+//! * **HTTP** before an upgrade is the tokio adapter's loop on threads: every request
+//!   head goes to the core's [`Router`]; static files are looked up by the core's
+//!   `FileLookup` on the connection thread; `/api` requests go to the driver
+//!   (`Server::handle_api`), whose answer comes back as `Output::Http`.
 //! * **Connection threads** loop: read with a short socket timeout
 //!   ([`Config::read_timeout`]), forward what arrived, write every frame waiting in the
 //!   outbox, flush. **The read timeout bounds outbound latency**: a frame the driver
@@ -41,7 +48,6 @@ mod pool;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
@@ -49,14 +55,15 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use actionhero_ws::handshake::HandshakeConfig;
+use actionhero_ws::http::{Router, WebConfig};
 use actionhero_ws::server::{
     ActionOutcome, ActionSpec, ChatHooks, CloseReason, Delivery, Event, RoomError,
     Server as CoreServer, ServerConfig as CoreConfig,
 };
-use actionhero_ws::{ConnectionHandle, MessageId, RoomName};
+use actionhero_ws::{ConnectionHandle, RoomName};
 use serde_json::{Map, Value};
 
-use crate::util::{lock, os_seed};
+use crate::util::{epoch_ms, lock, os_seed};
 use driver::{Driver, DriverMsg};
 
 /// An action implementation: runs on a worker thread, returns the response.
@@ -68,10 +75,15 @@ pub type ActionHandler = Arc<dyn Fn(ActionContext) -> ActionOutcome + Send + Syn
 pub struct Config {
     /// The core server's configuration (limits, heartbeat, welcome, shutdown grace).
     pub core: CoreConfig,
-    /// The core's handshake configuration (header limits, path, cookie key…).
+    /// The core's handshake configuration (header limits, path, cookie key…). Its
+    /// `ping_interval_ms` is replaced by the server's heartbeat interval when that is on.
     pub handshake: HandshakeConfig,
-    /// How long a new socket may take to send its complete HTTP upgrade request; used
-    /// as the socket read timeout while reading it. Default: 10 s.
+    /// The core's web configuration: static files (`public_dir`, `max_file_len`, also
+    /// used by the `file` verb), `/api`, the fingerprint cookie, CORS, keep-alive.
+    pub web: WebConfig,
+    /// How long a new socket may take to send its first complete HTTP request head
+    /// (and the body of an `/api` request); after that, a kept-alive connection waits
+    /// for its next request as long as the core's answer said. Default: 10 s.
     pub handshake_timeout: Duration,
     /// Socket read timeout of an upgraded connection's loop. It is also the longest a
     /// frame queued for that connection waits before it is written, so it bounds
@@ -98,12 +110,6 @@ pub struct Config {
     pub max_connection_threads: usize,
     /// tungstenite's read buffer per connection (allocated eagerly). Default: 16 KiB.
     pub read_buffer_size: usize,
-    /// Directory the `file` verb serves from (`None`: every file is "not found").
-    /// Requested paths are resolved and canonicalised; anything outside is refused.
-    pub public_dir: Option<PathBuf>,
-    /// Largest file the `file` verb reads into memory; bigger files are "not found".
-    /// Default: 10 MiB.
-    pub max_file_len: u64,
     /// Extra time after the core's `shutdown_grace` before the driver stops even if
     /// connections remain (lets close frames get out). Default: 1 s.
     pub shutdown_drain: Duration,
@@ -116,6 +122,7 @@ impl Default for Config {
         Self {
             core: CoreConfig::default(),
             handshake: HandshakeConfig::default(),
+            web: WebConfig::default(),
             handshake_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_millis(20),
             write_timeout: Duration::from_secs(10),
@@ -125,8 +132,6 @@ impl Default for Config {
             workers: 8,
             max_connection_threads: 1024,
             read_buffer_size: 16 * 1024,
-            public_dir: None,
-            max_file_len: 10 * 1024 * 1024,
             shutdown_drain: Duration::from_secs(1),
             seed: None,
         }
@@ -157,27 +162,9 @@ impl Config {
     }
 }
 
-/// What an action handler gets: the request and a handle to the server.
-#[derive(Clone, Debug)]
-pub struct ActionContext {
-    /// The requesting connection.
-    pub conn: ConnectionHandle,
-    /// The request's messageId (the core echoes it in the response).
-    pub message_id: MessageId,
-    /// The action name.
-    pub action: String,
-    /// Validated params (with `action` and `apiVersion`).
-    pub params: Map<String, Value>,
-    /// The server, for room operations, pushes and so on.
-    pub server: ServerHandle,
-}
-
-impl ActionContext {
-    /// One param by name.
-    pub fn param(&self, name: &str) -> Option<&Value> {
-        self.params.get(name)
-    }
-}
+/// What an action handler gets: the validated params and a handle to the server (the
+/// core's context type, the same in every adapter).
+pub type ActionContext = actionhero_ws::server::ActionContext<ServerHandle>;
 
 /// Builds and starts a blocking server.
 ///
@@ -236,9 +223,9 @@ impl ServerBuilder {
         self
     }
 
-    /// Creates a room at start (Actionhero's `startingChatRooms`).
-    pub fn room(mut self, name: &str) -> Self {
-        self.rooms.push(name.to_string());
+    /// Adds a room that exists from the start (Actionhero's `startingChatRooms`).
+    pub fn room(mut self, name: impl Into<String>) -> Self {
+        self.rooms.push(name.into());
         self
     }
 
@@ -322,18 +309,20 @@ impl ServerBuilder {
         for (priority, h) in hooks {
             core.add_chat_hooks(priority, h);
         }
-        let public_dir = match &config.public_dir {
-            Some(d) => {
-                Some(Arc::new(d.canonicalize().map_err(|e| {
-                    invalid(format!("public_dir {}: {e}", d.display()))
-                })?))
-            }
+        let mut web = config.web.clone();
+        web.public_dir = match web.public_dir.take() {
+            Some(dir) => Some(dir.canonicalize().map_err(|e| {
+                io::Error::new(e.kind(), format!("public dir {}: {e}", dir.display()))
+            })?),
             None => None,
         };
+        let router = Router::new(config.handshake.clone(), web, epoch_ms())
+            .map_err(|e| invalid(e.to_string()))?;
 
         let (to_driver, from_sockets) = mpsc::sync_channel(config.driver_queue);
         let shared = Arc::new(Shared {
             config,
+            router,
             to_driver,
             local_addr,
             connection_threads: AtomicUsize::new(0),
@@ -344,7 +333,7 @@ impl ServerBuilder {
         let handle = ServerHandle {
             shared: shared.clone(),
         };
-        let pool = pool::Pool::spawn(&shared)?;
+        let pool = pool::Pool::spawn(shared.config.workers, &shared.to_driver)?;
         let accept_shared = shared.clone();
         let accept = thread::Builder::new()
             .name("ahws-accept".into())
@@ -354,7 +343,6 @@ impl ServerBuilder {
             from_sockets,
             handlers,
             pool,
-            public_dir,
             events,
             handle.clone(),
             accept,
@@ -369,6 +357,8 @@ impl ServerBuilder {
 /// State shared by every thread of one server.
 pub(crate) struct Shared {
     pub(crate) config: Config,
+    /// The core's HTTP decisions (routes, static files, the `file` verb's lookups).
+    pub(crate) router: Router,
     pub(crate) to_driver: SyncSender<DriverMsg>,
     local_addr: SocketAddr,
     connection_threads: AtomicUsize,
@@ -435,44 +425,8 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// The driver is gone (the server stopped).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stopped;
-
-impl fmt::Display for Stopped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the server has stopped")
-    }
-}
-
-impl std::error::Error for Stopped {}
-
-/// A room command failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CommandError {
-    /// The server has stopped.
-    Stopped,
-    /// The core refused the room operation.
-    Room(RoomError),
-}
-
-impl fmt::Display for CommandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Stopped => fmt::Display::fmt(&Stopped, f),
-            Self::Room(e) => fmt::Display::fmt(e, f),
-        }
-    }
-}
-
-impl std::error::Error for CommandError {}
-
-impl From<Stopped> for CommandError {
-    fn from(_: Stopped) -> Self {
-        Self::Stopped
-    }
-}
+/// Why a server command failed: the core's type, the same in every adapter.
+pub use actionhero_ws::error::ServerError;
 
 /// A cheap, cloneable handle to a running server: application commands, shutdown, join.
 ///
@@ -503,11 +457,11 @@ impl ServerHandle {
     /// returns its result. Outputs `f` causes are routed right after. `f` must not block.
     ///
     /// # Errors
-    /// [`Stopped`] when the server has stopped.
+    /// [`ServerError::Stopped`] when the server has stopped.
     pub fn with_core<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut CoreServer, Instant) -> R + Send + 'static,
-    ) -> Result<R, Stopped> {
+    ) -> Result<R, ServerError> {
         let (tx, rx) = mpsc::channel();
         let call = Box::new(move |server: &mut CoreServer, now: Instant| {
             let _ = tx.send(f(server, now));
@@ -515,85 +469,94 @@ impl ServerHandle {
         self.shared
             .to_driver
             .send(DriverMsg::Call(call))
-            .map_err(|_| Stopped)?;
-        rx.recv().map_err(|_| Stopped)
+            .map_err(|_| ServerError::Stopped)?;
+        rx.recv().map_err(|_| ServerError::Stopped)
+    }
+
+    /// Sends a chat message to every member of `room` as the server (`from: "0"`).
+    /// Returns the number of members reached.
+    ///
+    /// # Errors
+    /// [`ServerError::Room`] for a missing room, [`ServerError::InvalidRoomName`],
+    /// [`ServerError::Stopped`].
+    pub fn broadcast(&self, room: &str, message: Value) -> Result<usize, ServerError> {
+        let room = ServerError::room_name(room)?;
+        Ok(self.with_core(move |s, now| s.broadcast(&room, message, now))??)
+    }
+
+    /// Sends a message to one connection through Actionhero's `sendMessage` envelope.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub fn send(
+        &self,
+        conn: ConnectionHandle,
+        message: Map<String, Value>,
+    ) -> Result<Delivery, ServerError> {
+        self.with_core(move |s, now| s.send(conn, message, now))
+    }
+
+    /// Sends `{"message":…,"context":"alert"}` to one connection.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub fn alert(&self, conn: ConnectionHandle, message: Value) -> Result<Delivery, ServerError> {
+        self.with_core(move |s, now| s.alert(conn, &message, now))
     }
 
     /// Creates a room.
     ///
     /// # Errors
-    /// [`CommandError::Room`] (`AlreadyExists`, `LimitReached`) or `Stopped`.
-    pub fn create_room(&self, room: RoomName) -> Result<(), CommandError> {
-        self.with_core(move |s, _| s.create_room(room))?
-            .map_err(CommandError::Room)
+    /// [`ServerError::Room`] (e.g. `AlreadyExists`), [`ServerError::InvalidRoomName`],
+    /// [`ServerError::Stopped`].
+    pub fn create_room(&self, room: &str) -> Result<(), ServerError> {
+        let room = ServerError::room_name(room)?;
+        Ok(self.with_core(move |s, _| s.create_room(room))??)
     }
 
     /// Destroys a room (members are told and leave).
     ///
     /// # Errors
-    /// [`CommandError::Room`] (`NotFound`) or `Stopped`.
-    pub fn destroy_room(&self, room: RoomName) -> Result<(), CommandError> {
-        self.with_core(move |s, now| s.destroy_room(&room, now))?
-            .map_err(CommandError::Room)
+    /// [`ServerError::Room`], [`ServerError::InvalidRoomName`], [`ServerError::Stopped`].
+    pub fn destroy_room(&self, room: &str) -> Result<(), ServerError> {
+        let room = ServerError::room_name(room)?;
+        Ok(self.with_core(move |s, now| s.destroy_room(&room, now))??)
     }
 
     /// Adds a connection to a room.
     ///
     /// # Errors
-    /// [`CommandError::Room`] or `Stopped`.
-    pub fn add_member(&self, conn: ConnectionHandle, room: RoomName) -> Result<(), CommandError> {
-        self.with_core(move |s, now| s.add_member(conn, &room, now))?
-            .map_err(CommandError::Room)
+    /// [`ServerError::Room`], [`ServerError::InvalidRoomName`], [`ServerError::Stopped`].
+    pub fn add_member(&self, conn: ConnectionHandle, room: &str) -> Result<(), ServerError> {
+        let room = ServerError::room_name(room)?;
+        Ok(self.with_core(move |s, now| s.add_member(conn, &room, now))??)
     }
 
     /// Removes a connection from a room.
     ///
     /// # Errors
-    /// [`CommandError::Room`] or `Stopped`.
-    pub fn remove_member(
-        &self,
-        conn: ConnectionHandle,
-        room: RoomName,
-    ) -> Result<(), CommandError> {
-        self.with_core(move |s, now| s.remove_member(conn, &room, now))?
-            .map_err(CommandError::Room)
+    /// [`ServerError::Room`], [`ServerError::InvalidRoomName`], [`ServerError::Stopped`].
+    pub fn remove_member(&self, conn: ConnectionHandle, room: &str) -> Result<(), ServerError> {
+        let room = ServerError::room_name(room)?;
+        Ok(self.with_core(move |s, now| s.remove_member(conn, &room, now))??)
     }
 
-    /// Sends a chat message to a room as the server; returns the members reached.
+    /// The members of a room, in join order (empty for a missing room).
     ///
     /// # Errors
-    /// [`CommandError::Room`] (`NotFound`) or `Stopped`.
-    pub fn broadcast(&self, room: RoomName, message: Value) -> Result<usize, CommandError> {
-        self.with_core(move |s, now| s.broadcast(&room, message, now))?
-            .map_err(CommandError::Room)
+    /// [`ServerError::Stopped`].
+    pub fn members(&self, room: &str) -> Result<Vec<ConnectionHandle>, ServerError> {
+        let room = room.to_owned();
+        self.with_core(move |s, _| s.members(&room))
     }
 
-    /// Sends a message to one connection (Actionhero's `connection.sendMessage`).
+    /// Closes a connection the way Actionhero's `connection.destroy()` does
+    /// (`primus::server::close`, then close: the client does not reconnect). Stale
+    /// handles are ignored.
     ///
     /// # Errors
-    /// [`Stopped`].
-    pub fn send(
-        &self,
-        conn: ConnectionHandle,
-        message: Map<String, Value>,
-    ) -> Result<Delivery, Stopped> {
-        self.with_core(move |s, now| s.send(conn, message, now))
-    }
-
-    /// Sends an alert to one connection.
-    ///
-    /// # Errors
-    /// [`Stopped`].
-    pub fn alert(&self, conn: ConnectionHandle, message: Value) -> Result<Delivery, Stopped> {
-        self.with_core(move |s, now| s.alert(conn, &message, now))
-    }
-
-    /// Closes a connection the way Actionhero's `connection.destroy()` does (the client
-    /// does not reconnect). Stale handles are ignored.
-    ///
-    /// # Errors
-    /// [`Stopped`].
-    pub fn close(&self, conn: ConnectionHandle) -> Result<(), Stopped> {
+    /// [`ServerError::Stopped`].
+    pub fn close(&self, conn: ConnectionHandle) -> Result<(), ServerError> {
         self.with_core(move |s, now| s.close(conn, CloseReason::Destroy, now))
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use actionhero_ws::client::{
     Client, ClientConfig, ClientEvent, ClientOutput, ClientState, CloseCause, OpenFailure,
 };
+use actionhero_ws::handshake::ClientUpgrade;
 use actionhero_ws::{AttemptId, Frame, MessageId, RoomName};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::Value;
@@ -19,7 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use super::stream::{self, MaybeTls, OpenRequest};
+use super::stream::{self, MaybeTls};
 use super::{ClientOptions, Request, RequestError, Tls};
 use crate::server::conn::close_frame;
 use crate::timer::DeadlineTimer;
@@ -159,29 +160,14 @@ impl Driver {
 
     async fn output(&mut self, out: ClientOutput) {
         match out {
-            ClientOutput::Open {
-                attempt,
-                host,
-                port,
-                tls,
-                request,
-                expected_accept,
-                ..
-            } => {
+            ClientOutput::Open { attempt, upgrade } => {
                 if let Some(old) = self.socket.take() {
                     old.abort.abort();
                 }
                 let (tx, rx) = mpsc::unbounded_channel();
-                let req = OpenRequest {
-                    host,
-                    port,
-                    tls,
-                    request,
-                    expected_accept,
-                };
                 let task = socket_task(
                     attempt,
-                    req,
+                    upgrade,
                     self.tls.clone(),
                     self.max_message,
                     self.options.close_timeout,
@@ -305,7 +291,7 @@ type Ws = WebSocketStream<MaybeTls>;
 /// Opens one socket for `attempt`, then moves messages both ways until it ends.
 async fn socket_task(
     attempt: AttemptId,
-    req: OpenRequest,
+    req: ClientUpgrade,
     tls: Arc<Tls>,
     max_message: usize,
     close_wait: Duration,

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use actionhero_ws::client::OpenFailure;
-use actionhero_ws::handshake::{self, HandshakeLimits, ResponseParsed, SpecParsed};
+use actionhero_ws::handshake::{self, ClientUpgrade, HandshakeLimits, ResponseParsed, SpecParsed};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -17,19 +17,10 @@ pub(crate) enum MaybeTls {
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
-/// What a socket task needs to open its connection.
-pub(crate) struct OpenRequest {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    pub(crate) tls: bool,
-    pub(crate) request: Vec<u8>,
-    pub(crate) expected_accept: String,
-}
-
 /// Connects, writes the upgrade request and reads the `101`. Returns the stream and the
 /// bytes read past the response head (already WebSocket frames).
 pub(crate) async fn open(
-    req: OpenRequest,
+    req: ClientUpgrade,
     tls: &super::Tls,
 ) -> Result<(MaybeTls, Vec<u8>), OpenFailure> {
     let io_err = |e: io::Error| OpenFailure::Io(e.to_string());

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actionhero_ws::handshake::{self, Parsed};
-use actionhero_ws::http::{FileAnswer, RequestContext, Route, Router};
+use actionhero_ws::http::{ApiCall, RequestContext, Route, Router};
 use actionhero_ws::server::CloseCause;
 use actionhero_ws::{ConnectionHandle, Frame};
-use bytes::Bytes;
 use futures_util::FutureExt as _;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -31,7 +30,7 @@ const WRITE_BATCH: usize = 64;
 const READ_BATCH: usize = 64;
 
 pub(crate) struct ConnShared {
-    pub(crate) router: Router,
+    pub(crate) router: Arc<Router>,
     pub(crate) adapter: AdapterConfig,
     pub(crate) max_message: usize,
     pub(crate) inbound: mpsc::Sender<Inbound>,
@@ -134,24 +133,11 @@ async fn upgrade(
             }
             Route::Respond(response) => response,
             Route::File(file) => {
-                let found = match file.lookup.clone() {
-                    Some(lookup) => tokio::task::spawn_blocking(move || crate::files::find(lookup))
-                        .await
-                        .ok()
-                        .flatten(),
-                    None => None,
-                };
-                match file.answer(found) {
-                    FileAnswer::Respond(r) => r,
-                    FileAnswer::Read(body) => {
-                        let path = body.file.path.clone();
-                        let bytes = tokio::task::spawn_blocking(move || std::fs::read(path).ok())
-                            .await
-                            .ok()
-                            .flatten()
-                            .map(Bytes::from);
-                        body.respond(bytes)
-                    }
+                let serve = move || file.serve(crate::files::stat, crate::files::read);
+                match tokio::task::spawn_blocking(serve).await {
+                    Ok(response) => response,
+                    // The runtime is shutting down.
+                    Err(_) => return None,
                 }
             }
             Route::Action(api) => {
@@ -167,11 +153,11 @@ async fn upgrade(
                 let (reply, answer) = oneshot::channel();
                 let sent = shared
                     .inbound
-                    .send(Inbound::Api {
+                    .send(Inbound::Api(ApiCall {
                         request: api,
                         body,
                         reply,
-                    })
+                    }))
                     .await;
                 match (sent, answer.await) {
                     (Ok(()), Ok(response)) => response,

@@ -2,17 +2,17 @@
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use actionhero_ws::handshake::Handshake;
-use actionhero_ws::http::{ApiRequest, HttpResponse};
+use actionhero_ws::http::{files, ApiCall, ApiWaiters, HttpResponse, Router};
 use actionhero_ws::server::{
-    ActionKey, ActionOutcome, CloseCause, CloseReason, Delivery, Event, FileOutcome, OpenRejected,
+    ActionCall, ActionOutcome, CloseCause, CloseReason, Delivery, Event, FileOutcome, OpenRejected,
     Output, RequestId, RoomError, Server, Transmit,
 };
-use actionhero_ws::{ConnectionHandle, ConnectionId, Frame, MessageId, RoomName};
+use actionhero_ws::{ConnectionHandle, Frame, RoomName};
 use bytes::Bytes;
 use futures_util::FutureExt as _;
 use serde_json::{Map, Value};
@@ -20,7 +20,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::{ActionContext, AdapterConfig, Handler, ServerHandle};
+use super::{AdapterConfig, Handler, ServerHandle};
 use crate::timer::DeadlineTimer;
 use crate::trace;
 
@@ -57,12 +57,8 @@ pub(crate) enum Inbound {
         conn: ConnectionHandle,
         cause: CloseCause,
     },
-    /// An action request over HTTP with its body; the answer goes to `reply`.
-    Api {
-        request: ApiRequest,
-        body: Vec<u8>,
-        reply: oneshot::Sender<HttpResponse>,
-    },
+    /// An action request over HTTP with its body; the answer goes to its `reply`.
+    Api(ApiCall<oneshot::Sender<HttpResponse>>),
 }
 
 /// What the application and the action tasks ask of the driver.
@@ -145,10 +141,10 @@ pub(crate) struct Driver {
     pub(crate) handle: ServerHandle,
     /// Action handlers, indexed by the core's [`ActionKey`](actionhero_ws::server::ActionKey).
     pub(crate) handlers: Vec<Option<Handler>>,
-    pub(crate) public_dir: Option<PathBuf>,
-    pub(crate) max_file_len: u64,
+    /// The web side's decisions (here: the `file` verb's lookups).
+    pub(crate) router: Arc<Router>,
     /// HTTP requests waiting for their answer.
-    pub(crate) web_waiters: BTreeMap<RequestId, oneshot::Sender<HttpResponse>>,
+    pub(crate) web_waiters: ApiWaiters<oneshot::Sender<HttpResponse>>,
     pub(crate) events: Option<mpsc::Sender<Event>>,
     pub(crate) adapter: AdapterConfig,
     pub(crate) writers: BTreeMap<ConnectionHandle, Writer>,
@@ -175,8 +171,8 @@ impl Driver {
                     Output::Transmit(t) => self.transmit(t),
                     Output::Event(e) => shutdown_complete |= self.event(e).await,
                     Output::Http(h) => {
-                        if let Some(reply) = self.web_waiters.remove(&h.request) {
-                            let _ = reply.send(h.response);
+                        if let Some((reply, response)) = self.web_waiters.answer(h) {
+                            let _ = reply.send(response);
                         }
                     }
                 }
@@ -279,7 +275,9 @@ impl Driver {
             Event::ActionRequested { .. } | Event::WebActionRequested { .. } => {
                 // A listener gets a copy; without one the request is handed over as is.
                 let copy = self.events.is_some().then(|| e.clone());
-                self.run_action(e);
+                if let Ok(call) = self.server.action_call(e) {
+                    self.spawn_action(call);
+                }
                 match copy {
                     Some(copy) => copy,
                     None => return false,
@@ -311,65 +309,13 @@ impl Driver {
         complete
     }
 
-    /// Runs the handler of an action request, from a WebSocket connection or the web.
-    fn run_action(&mut self, e: Event) {
-        match e {
-            Event::ActionRequested {
-                conn,
-                request,
-                message_id,
-                key,
-                action,
-                params,
-            } => {
-                let id = self
-                    .server
-                    .connection(conn)
-                    .map(|c| c.id.clone())
-                    .unwrap_or_else(|| ConnectionId::new(""));
-                let ctx = self.context(Some(conn), id, message_id, action, params);
-                self.spawn_action(key, request, ctx);
-            }
-            Event::WebActionRequested {
-                request,
-                message_id,
-                key,
-                action,
-                params,
-                connection_id,
-                ..
-            } => {
-                let ctx = self.context(None, connection_id, message_id, action, params);
-                self.spawn_action(key, request, ctx);
-            }
-            _ => {}
-        }
-    }
-
-    fn context(
-        &self,
-        conn: Option<ConnectionHandle>,
-        connection_id: ConnectionId,
-        message_id: MessageId,
-        action: String,
-        params: Map<String, Value>,
-    ) -> ActionContext {
-        ActionContext {
-            action,
-            params,
-            conn,
-            connection_id,
-            message_id,
-            server: self.handle.clone(),
-        }
-    }
-
     /// Runs the handler of the action version the core resolved. Its first poll happens
     /// here, on the driver: a handler that completes without waiting (most do) is
     /// answered at once, with no task and no trip through the command queue. A handler
     /// that waits continues as its own task. Either way a panic is answered with
     /// [`ActionOutcome::panicked`].
-    fn spawn_action(&mut self, key: ActionKey, request: RequestId, ctx: ActionContext) {
+    fn spawn_action(&mut self, call: ActionCall) {
+        let (request, key, ctx) = call.into_context(self.handle.clone());
         // Every key the core hands out was registered with a handler.
         let Some(handler) = self.handlers.get(key.index()).and_then(Option::clone) else {
             let _ = self
@@ -414,21 +360,13 @@ impl Driver {
     }
 
     fn spawn_file(&mut self, conn: ConnectionHandle, request: RequestId, file: &str) {
-        let Some(dir) = self.public_dir.clone() else {
-            let _ = self
-                .server
-                .complete_file(request, FileOutcome::NotFound, Instant::now());
-            return;
-        };
         let handle = self.handle.clone();
-        let file_name = file.to_owned();
-        let max_len = self.max_file_len;
+        let lookup = self.router.file_lookup(file);
         let task = async move {
-            let outcome = tokio::task::spawn_blocking(move || {
-                crate::files::read_public_file(&dir, &file_name, max_len)
-            })
-            .await
-            .unwrap_or(FileOutcome::NotFound);
+            let read = move || files::verb_outcome(lookup, crate::files::stat, crate::files::read);
+            let outcome = tokio::task::spawn_blocking(read)
+                .await
+                .unwrap_or(FileOutcome::NotFound);
             handle.command(Command::FileDone { request, outcome }).await;
         };
         tokio::spawn(trace::request(task, "file", file, Some(conn)));
@@ -475,14 +413,7 @@ impl Driver {
                 self.writers.remove(&conn);
                 self.server.handle_closed(conn, cause, now);
             }
-            Inbound::Api {
-                request,
-                body,
-                reply,
-            } => {
-                let ticket = self.server.handle_api(request, &body, now);
-                self.web_waiters.insert(ticket, reply);
-            }
+            Inbound::Api(call) => self.web_waiters.submit(&mut self.server, call, now),
         }
     }
 

@@ -27,7 +27,7 @@ use actionhero_ws::http::WebConfig;
 use actionhero_ws::server::{
     ActionOutcome, ActionSpec, ChatHooks, Delivery, Event, RoomError, Server, ServerConfig,
 };
-use actionhero_ws::{ConnectionHandle, ConnectionId, MessageId, RoomName};
+use actionhero_ws::{ConnectionHandle, RoomName};
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -83,53 +83,12 @@ impl Default for AdapterConfig {
     }
 }
 
-/// What an action handler gets: the validated params and a handle to the server.
-#[derive(Clone, Debug)]
-pub struct ActionContext {
-    /// The action name.
-    pub action: String,
-    /// Scrubbed, defaulted, formatted and validated params (with `action`, `apiVersion`).
-    pub params: Map<String, Value>,
-    /// The requesting WebSocket connection; `None` for an action over HTTP (`/api`),
-    /// which has no socket to push to.
-    pub conn: Option<ConnectionHandle>,
-    /// Its protocol-visible id (for a web request, `<fingerprint>-<uuid>`).
-    pub connection_id: ConnectionId,
-    /// The request's messageId (the response carries it automatically).
-    pub message_id: MessageId,
-    /// Issues server commands (broadcast, rooms, send, …).
-    pub server: ServerHandle,
-}
+/// What an action handler gets: the validated params and a handle to the server (the
+/// core's context type, the same in every adapter).
+pub type ActionContext = actionhero_ws::server::ActionContext<ServerHandle>;
 
-/// A command could not be carried out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ServerError {
-    /// A room operation failed in the core.
-    Room(RoomError),
-    /// The room name is empty or too long.
-    InvalidRoomName,
-    /// The server has stopped.
-    Stopped,
-}
-
-impl fmt::Display for ServerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Room(e) => write!(f, "{e}"),
-            Self::InvalidRoomName => f.write_str("invalid room name"),
-            Self::Stopped => f.write_str("the server has stopped"),
-        }
-    }
-}
-
-impl std::error::Error for ServerError {}
-
-impl From<RoomError> for ServerError {
-    fn from(e: RoomError) -> Self {
-        Self::Room(e)
-    }
-}
+/// Why a server command failed: the core's type, the same in every adapter.
+pub use actionhero_ws::error::ServerError;
 
 /// Builds and starts a server.
 pub struct ServerBuilder {
@@ -277,7 +236,7 @@ impl ServerBuilder {
     ///
     /// # Errors
     /// The configuration or a room name is invalid, or the OS random source fails.
-    pub fn serve_on(mut self, listener: TcpListener) -> io::Result<ServerHandle> {
+    pub fn serve_on(self, listener: TcpListener) -> io::Result<ServerHandle> {
         let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
         let local_addr = listener.local_addr()?;
         let seed = match self.seed {
@@ -308,17 +267,17 @@ impl ServerBuilder {
             handlers[key] = Some(handler);
         }
         let max_message = server.config().max_message_len;
-        let public_root = match self.public_dir.or(self.web.public_dir.take()) {
+        let mut web = self.web;
+        web.public_dir = match self.public_dir.or(web.public_dir.take()) {
             Some(dir) => Some(dir.canonicalize().map_err(|e| {
                 io::Error::new(e.kind(), format!("public dir {}: {e}", dir.display()))
             })?),
             None => None,
         };
-        let mut web = self.web;
-        web.public_dir.clone_from(&public_root);
         let router = server
             .router(self.handshake, web, crate::epoch_ms())
             .map_err(|e| invalid(e.to_string()))?;
+        let router = Arc::new(router);
 
         let (command_tx, command_rx) = mpsc::channel(self.adapter.command_queue.max(1));
         let (inbound_tx, inbound_rx) = mpsc::channel(self.adapter.inbound_queue.max(1));
@@ -332,9 +291,8 @@ impl ServerBuilder {
                 stopped: stopped_rx,
             }),
         };
-        let max_file_len = router.web_config().max_file_len;
         let conn_shared = Arc::new(conn::ConnShared {
-            router,
+            router: router.clone(),
             adapter: self.adapter.clone(),
             max_message,
             inbound: inbound_tx,
@@ -349,10 +307,9 @@ impl ServerBuilder {
             server,
             handle: handle.clone(),
             handlers,
-            public_dir: public_root,
-            max_file_len,
+            router,
             events: self.events,
-            web_waiters: BTreeMap::new(),
+            web_waiters: Default::default(),
             adapter: self.adapter,
             writers: BTreeMap::new(),
             staged: Vec::new(),
@@ -401,7 +358,7 @@ impl ServerHandle {
     /// # Errors
     /// [`ServerError::Room`] for a missing room, [`ServerError::Stopped`].
     pub async fn broadcast(&self, room: &str, message: Value) -> Result<usize, ServerError> {
-        let room = room_name(room)?;
+        let room = ServerError::room_name(room)?;
         self.call(|reply| Command::Broadcast {
             room,
             message,
@@ -450,7 +407,7 @@ impl ServerHandle {
     /// # Errors
     /// [`ServerError::Room`] (e.g. [`RoomError::AlreadyExists`]), [`ServerError::Stopped`].
     pub async fn create_room(&self, room: &str) -> Result<(), ServerError> {
-        let room = room_name(room)?;
+        let room = ServerError::room_name(room)?;
         self.call(|reply| Command::CreateRoom { room, reply })
             .await?
             .map_err(ServerError::Room)
@@ -461,7 +418,7 @@ impl ServerHandle {
     /// # Errors
     /// [`ServerError::Room`], [`ServerError::Stopped`].
     pub async fn destroy_room(&self, room: &str) -> Result<(), ServerError> {
-        let room = room_name(room)?;
+        let room = ServerError::room_name(room)?;
         self.call(|reply| Command::DestroyRoom { room, reply })
             .await?
             .map_err(ServerError::Room)
@@ -472,7 +429,7 @@ impl ServerHandle {
     /// # Errors
     /// [`ServerError::Room`], [`ServerError::Stopped`].
     pub async fn add_member(&self, conn: ConnectionHandle, room: &str) -> Result<(), ServerError> {
-        let room = room_name(room)?;
+        let room = ServerError::room_name(room)?;
         self.call(|reply| Command::AddMember { conn, room, reply })
             .await?
             .map_err(ServerError::Room)
@@ -487,7 +444,7 @@ impl ServerHandle {
         conn: ConnectionHandle,
         room: &str,
     ) -> Result<(), ServerError> {
-        let room = room_name(room)?;
+        let room = ServerError::room_name(room)?;
         self.call(|reply| Command::RemoveMember { conn, room, reply })
             .await?
             .map_err(ServerError::Room)
@@ -554,8 +511,4 @@ impl ServerHandle {
         }
         rx.await.map_err(|_| ServerError::Stopped)
     }
-}
-
-fn room_name(room: &str) -> Result<RoomName, ServerError> {
-    RoomName::new(room).map_err(|_| ServerError::InvalidRoomName)
 }
