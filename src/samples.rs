@@ -21,11 +21,9 @@ pub const STATUS_VERSION: &str = "29.3.5";
 /// The rooms Actionhero's test configuration creates at start.
 pub const STARTING_ROOMS: [&str; 2] = ["defaultRoom", "otherRoom"];
 
-/// JavaScript's `parseInt(String(v))` (base 10); `None` for `NaN`.
-///
-/// # Errors
-/// `String(v)`'s `TypeError` ([`js::NoPrimitive`]).
-pub fn parse_int(v: &Value) -> Result<Option<i64>, js::NoPrimitive> {
+/// JavaScript's `parseInt(String(v))` (base 10); `None` for `NaN`, `Err` for the
+/// `TypeError` of `String(v)`.
+pub(crate) fn parse_int(v: &Value) -> Result<Option<i64>, js::NoPrimitive> {
     let s = js::try_js_string(v)?;
     let s = s.trim_start();
     let (neg, digits) = match s.as_bytes().first() {
