@@ -27,9 +27,10 @@ pub const STATUS_VERSION: &str = "29.3.5";
 /// The rooms Actionhero's test configuration creates at start.
 pub const STARTING_ROOMS: [&str; 2] = ["defaultRoom", "otherRoom"];
 
-/// JavaScript's `parseInt(String(v))` (base 10); `None` for `NaN`.
-pub fn parse_int(v: &Value) -> Option<i64> {
-    let s = js::js_string(v);
+/// JavaScript's `parseInt(String(v))` (base 10); `None` for `NaN`, `Err` for the
+/// `TypeError` of `String(v)`.
+pub(crate) fn parse_int(v: &Value) -> Result<Option<i64>, js::NoPrimitive> {
+    let s = js::try_js_string(v)?;
     let s = s.trim_start();
     let (neg, digits) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
@@ -38,15 +39,19 @@ pub fn parse_int(v: &Value) -> Option<i64> {
     };
     let end = digits.bytes().take_while(u8::is_ascii_digit).count();
     if end == 0 {
-        return None;
+        return Ok(None);
     }
     let n: i64 = digits[..end].parse().unwrap_or(i64::MAX);
-    Some(if neg { -n } else { n })
+    Ok(Some(if neg { -n } else { n }))
 }
 
-fn int_or_nan(v: &Value) -> Value {
-    // NaN serialises as null in JSON.
-    parse_int(v).map(Value::from).unwrap_or(Value::Null)
+/// `parseInt` as a formatter: the number, `null` for `NaN` (JSON has no `NaN`), or the
+/// `TypeError`'s message (the formatter throws).
+fn int_or_nan(v: &Value) -> Result<Value, String> {
+    match parse_int(v) {
+        Ok(n) => Ok(n.map(Value::from).unwrap_or(Value::Null)),
+        Err(_) => Err(js::NoPrimitive::MESSAGE.into()),
+    }
 }
 
 /// The specs of every sample action, version 1.
@@ -61,7 +66,7 @@ pub fn specs() -> Vec<ActionSpec> {
                 "sleepDuration",
                 Input::required()
                     .default_value(Value::from(1000))
-                    .formatter(|v, _| Ok(int_or_nan(v))),
+                    .formatter(|v, _| int_or_nan(v)),
             ),
         ActionSpec::new("cacheTest")
             .description("I will test the internal cache functions of the API")
@@ -82,12 +87,14 @@ pub fn specs() -> Vec<ActionSpec> {
             .input(
                 "number",
                 Input::optional()
-                    .formatter(|v, _| match parse_int(v) {
-                        Some(123) => Err("Failed formatting number correctly!".into()),
-                        _ => Ok(int_or_nan(v)),
+                    .formatter(|v, _| match int_or_nan(v)? {
+                        n if n == 123 => Err("Failed formatting number correctly!".into()),
+                        n => Ok(n),
                     })
+                    // The formatted value is a number or `null` standing for `NaN`, whose
+                    // `typeof` is "number" too.
                     .validator(|v, _| {
-                        if v.is_number() {
+                        if v.is_number() || v.is_null() {
                             Err("Param number is not a valid number!".into())
                         } else {
                             Ok(())
@@ -102,7 +109,11 @@ pub fn specs() -> Vec<ActionSpec> {
 
 fn cache_input() -> Input {
     Input::required()
-        .formatter(|v, _| Ok(Value::String(js::js_string(v))))
+        .formatter(|v, _| {
+            js::try_js_string(v)
+                .map(Value::String)
+                .map_err(|_| js::NoPrimitive::MESSAGE.into())
+        })
         .validator(|v, _| match v {
             Value::String(s) if s.encode_utf16().count() < 3 => {
                 Err("inputs should be at least 3 letters long".into())
@@ -451,9 +462,10 @@ mod tests {
 
     #[test]
     fn parse_int_like_javascript() {
-        assert_eq!(parse_int(&json!("  42abc")), Some(42));
-        assert_eq!(parse_int(&json!(3.9)), Some(3));
-        assert_eq!(parse_int(&json!("x")), None);
-        assert_eq!(parse_int(&json!("-7")), Some(-7));
+        assert_eq!(parse_int(&json!("  42abc")), Ok(Some(42)));
+        assert_eq!(parse_int(&json!(3.9)), Ok(Some(3)));
+        assert_eq!(parse_int(&json!("x")), Ok(None));
+        assert_eq!(parse_int(&json!("-7")), Ok(Some(-7)));
+        assert_eq!(parse_int(&json!([{"toString":1}])), Err(js::NoPrimitive));
     }
 }

@@ -317,7 +317,7 @@ impl ChatHooks for Hooks {
     }
     fn on_say_receive(
         &mut self,
-        _s: ConnectionInfo<'_>,
+        _s: Option<ConnectionInfo<'_>>,
         p: Option<Map<String, Value>>,
     ) -> Result<Option<Map<String, Value>>, String> {
         let mut p = p.unwrap();
@@ -368,6 +368,122 @@ fn chat_hooks() {
     );
     s.recv(a);
     assert!(s.recv(a).is_none());
+}
+
+/// Records the sender of every say-receive call and tags the message; `refuse` fails it.
+struct ServerSayHooks(std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>);
+impl ChatHooks for ServerSayHooks {
+    fn on_say_receive(
+        &mut self,
+        sender: Option<ConnectionInfo<'_>>,
+        p: Option<Map<String, Value>>,
+    ) -> Result<Option<Map<String, Value>>, String> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(sender.map(|c| c.id.to_string()));
+        let mut p = p.unwrap();
+        match p["message"].as_str() {
+            Some("refuse") => Err("refused".into()),
+            Some("silence") => Ok(None),
+            Some(m) => {
+                let m = format!("hooked:{m}");
+                p.insert("message".into(), json!(m));
+                Ok(Some(p))
+            }
+            None => Ok(Some(p)),
+        }
+    }
+}
+
+#[test]
+fn server_messages_pass_the_say_receive_hooks() {
+    // Actionhero's chatRoom.broadcast runs onSayReceive for server messages too (with an
+    // empty connection), and chatRoom.destroy sends its notice through broadcast.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut s = sim();
+    s.server
+        .add_chat_hooks(100, Box::new(ServerSayHooks(seen.clone())));
+    let a = s.open(None);
+    welcome(&mut s, a);
+    s.send(
+        a,
+        r#"{"event":"roomAdd","room":"defaultRoom","messageId":1}"#,
+    );
+    s.recv(a);
+    let room = RoomName::new("defaultRoom").unwrap();
+    let now = s.now;
+    assert_eq!(s.server.broadcast(&room, json!("server-msg"), now), Ok(1));
+    s.drain();
+    let chat = json(&s.recv(a).unwrap());
+    assert_eq!(chat["message"], "hooked:server-msg");
+    assert_eq!(chat["from"], "0");
+    assert_eq!(seen.lock().unwrap().as_slice(), &[None]);
+    assert_eq!(
+        s.server.broadcast(&room, json!("refuse"), now),
+        Err(actionhero_ws::server::RoomError::Rejected("refused".into()))
+    );
+    assert_eq!(s.server.broadcast(&room, json!("silence"), now), Ok(0));
+    s.drain();
+    assert!(s.recv(a).is_none());
+    // A user's say sees its sender.
+    s.send(
+        a,
+        r#"{"event":"say","room":"defaultRoom","message":"hi","messageId":2}"#,
+    );
+    s.recv(a);
+    assert_eq!(json(&s.recv(a).unwrap())["message"], "hooked:hi");
+    let id = seen.lock().unwrap().last().cloned().unwrap();
+    assert!(id.is_some());
+    s.server.destroy_room(&room, now).unwrap();
+    s.drain();
+    let notice = json(&s.recv(a).unwrap());
+    assert_eq!(notice["message"], "hooked:this room has been deleted");
+    assert_eq!(notice["from"], "0");
+    assert_eq!(seen.lock().unwrap().last(), Some(&None));
+    assert!(!s.server.room_exists("defaultRoom"));
+}
+
+/// Fails every server message (the room-deleted notice included).
+struct RefuseServerSay;
+impl ChatHooks for RefuseServerSay {
+    fn on_say_receive(
+        &mut self,
+        sender: Option<ConnectionInfo<'_>>,
+        p: Option<Map<String, Value>>,
+    ) -> Result<Option<Map<String, Value>>, String> {
+        match sender {
+            Some(_) => Ok(p),
+            None => Err("no server messages".into()),
+        }
+    }
+}
+
+#[test]
+fn a_refused_room_deleted_notice_keeps_the_room() {
+    // Actionhero's chatRoom.destroy awaits the broadcast first: when it throws, nothing
+    // is removed.
+    let mut s = sim();
+    s.server.add_chat_hooks(100, Box::new(RefuseServerSay));
+    let a = s.open(None);
+    welcome(&mut s, a);
+    s.send(
+        a,
+        r#"{"event":"roomAdd","room":"defaultRoom","messageId":1}"#,
+    );
+    s.recv(a);
+    let room = RoomName::new("defaultRoom").unwrap();
+    let now = s.now;
+    assert_eq!(
+        s.server.destroy_room(&room, now),
+        Err(actionhero_ws::server::RoomError::Rejected(
+            "no server messages".into()
+        ))
+    );
+    s.drain();
+    assert!(s.recv(a).is_none());
+    assert!(s.server.room_exists("defaultRoom"));
+    assert_eq!(s.server.members("defaultRoom"), vec![a]);
 }
 
 #[test]

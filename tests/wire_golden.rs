@@ -47,7 +47,7 @@ fn every_transcript_is_a_fixture() {
             .filter(|e| e.dir == dir)
             .count()
     };
-    assert_eq!((count(Dir::In), count(Dir::Out)), (102, 69));
+    assert_eq!((count(Dir::In), count(Dir::Out)), (136, 95));
 }
 
 #[test]
@@ -66,7 +66,9 @@ fn server_frames_decode_and_encode_byte_exact() {
 /// W welcome, R response, S chat (say), P ping, I primus id, C server close.
 const EXPECTED_CLASSES: &[(&str, &str)] = &[
     ("action_apiVersion", "A:WRR"),
+    ("action_apiVersion_falsy", "A:WRRRRRR"),
     ("action_falsy_id", "A:WRR"),
+    ("action_formatter_error", "A:WRRRRRRR"),
     ("action_missing_param", "A:WR"),
     ("action_no_id", "A:WR"),
     ("action_numeric_id", "A:WR"),
@@ -88,6 +90,7 @@ const EXPECTED_CLASSES: &[(&str, &str)] = &[
     ("primus_id", "A:WI"),
     ("quit", "A:WC"),
     ("say_fanout", "A:WRRSRR B:WRS"),
+    ("say_null_words", "A:WRRRRSRSRSRSRSRRRRR"),
     ("say_odd_shapes", "A:WRRSRSRSR"),
     ("verb_unknown", "A:WRR"),
     ("verbs_rooms", "A:WRRRRRRRR"),
@@ -143,7 +146,7 @@ fn masked_comparison_accepts_fresh_volatile_values_only() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 37);
+    assert_eq!(checked, 46);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -172,6 +175,12 @@ const NOT_FROM_THE_REAL_CLIENT: &[&str] = &[
     r#"{"event":"paramAdd","key":"k","value":"v","messageId":1}"#,
     r#"{"event":"nope","messageId":2}"#,
     r#"{"event":"roomAdd","messageId":8}"#,
+    r#"{"event":"say","room":"defaultRoom","message":"a","x":null,"messageId":4}"#,
+    r#"{"event":"say","room":"defaultRoom","message":null,"b":"z","messageId":5}"#,
+    r#"{"event":"say","room":"defaultRoom","message":"","y":false,"messageId":7}"#,
+    r#"{"event":"say","room":"otherRoom","message":"","x":{"toString":1},"messageId":11}"#,
+    r#"{"event":"say","room":{"toString":1},"message":"m","messageId":12}"#,
+    r#"{"event":"say","room":{"toString":1},"message":"","messageId":13}"#,
 ];
 
 #[test]
@@ -242,7 +251,7 @@ fn client_frames_rebuild_byte_exact_with_the_client_encoders() {
             rebuilt += 1;
         }
     }
-    assert_eq!(rebuilt, 50); // + 18 listed exceptions + 1 binary frame = 69 `out` frames
+    assert_eq!(rebuilt, 70); // + 24 listed exceptions + 1 binary frame = 95 `out` frames
     let listed: BTreeSet<String> = NOT_FROM_THE_REAL_CLIENT
         .iter()
         .map(|s| (*s).to_owned())
@@ -272,7 +281,8 @@ fn binary_frames_decode_as_a_buffer() {
 // Recorded frames quoted in docs/protocol.md (request → answer, ids shortened there)
 // ---------------------------------------------------------------------------------------
 
-/// `(request, answer)` pairs quoted as recorded in docs/protocol.md (#verbs to #the-file-verb).
+/// `(request, answer)` pairs quoted as recorded in docs/protocol.md (#verbs to #the-file-verb,
+/// and #params).
 const PROTOCOL_LIVE_EXCHANGES: &[(&str, &str)] = &[
     // docs/protocol.md#verb-answers
     (
@@ -290,6 +300,15 @@ const PROTOCOL_LIVE_EXCHANGES: &[(&str, &str)] = &[
     (
         r#"{"event":"bogus","messageId":7}"#,
         r#"{"status":"Error: verb not found or not allowed (bogus)","error":"Error: verb not found or not allowed (bogus)","context":"response","data":{},"messageId":7}"#,
+    ),
+    // docs/protocol.md#say (say_null_words)
+    (
+        r#"{"event":"say","room":"defaultRoom","message":null,"messageId":2}"#,
+        r#"{"status":"Error: both room and message are required","error":"Error: both room and message are required","context":"response","data":{"message":null},"messageId":2}"#,
+    ),
+    (
+        r#"{"event":"say","room":"defaultRoom","message":{"toString":1},"messageId":9}"#,
+        r#"{"status":"TypeError: Cannot convert object to primitive value","error":"TypeError: Cannot convert object to primitive value","context":"response","data":{"message":{"toString":1}},"messageId":9}"#,
     ),
     // docs/protocol.md#detailsview
     (
@@ -309,6 +328,19 @@ const PROTOCOL_LIVE_EXCHANGES: &[(&str, &str)] = &[
     (
         r#"{"event":"action","params":{"action":"cacheTest"},"messageId":3}"#,
         r#"{"error":"key is a required parameter for this action","context":"response","messageId":3}"#,
+    ),
+    // docs/protocol.md#params (action_formatter_error)
+    (
+        r#"{"event":"action","params":{"action":"validationTest","number":123},"messageId":1}"#,
+        r#"{"error":"Failed formatting number correctly!","context":"response","messageId":1}"#,
+    ),
+    (
+        r#"{"event":"action","params":{"action":"validationTest","string":"hello","number":"abc"},"messageId":3}"#,
+        r#"{"error":"Param number is not a valid number!","context":"response","messageId":3}"#,
+    ),
+    (
+        r#"{"event":"action","params":{"action":"validationTest","number":"7"},"messageId":5}"#,
+        r#"{"error":"string is a required parameter for this action","context":"response","messageId":5}"#,
     ),
     // docs/protocol.md#the-file-verb (requests reconstructed)
     (

@@ -26,7 +26,8 @@ pub struct Input {
     pub required: bool,
     /// Used when the param is absent.
     pub default: Option<Value>,
-    /// Applied to a present value.
+    /// Applied to a present value. An error ends the param checks: its message is the
+    /// answer, even over an earlier missing or invalid param.
     pub formatter: Option<Formatter>,
     /// Checked on a present value after formatting.
     pub validator: Option<Validator>,
@@ -178,6 +179,8 @@ pub(crate) enum Refusal {
     Unsupported,
     Missing(String),
     Invalid(String),
+    /// A formatter failed (Actionhero's `GenericError`: its message, HTTP 500).
+    Threw(String),
 }
 
 impl Refusal {
@@ -190,7 +193,7 @@ impl Refusal {
                 "this action does not support the websocket connection type".into()
             }
             Self::Missing(key) => format!("{key} is a required parameter for this action"),
-            Self::Invalid(msg) => msg.clone(),
+            Self::Invalid(msg) | Self::Threw(msg) => msg.clone(),
         }
     }
 }
@@ -281,7 +284,7 @@ impl ActionRegistry {
     }
 
     /// Resolves `params.action`/`params.apiVersion` (writing the chosen version back into
-    /// params, as Actionhero does).
+    /// params, as Actionhero does, also over a falsy `apiVersion`).
     pub(crate) fn resolve(
         &self,
         params: &mut Map<String, Value>,
@@ -291,7 +294,8 @@ impl ActionRegistry {
             _ => return None,
         };
         match params.get("apiVersion") {
-            Some(v) if !v.is_null() => versions.get(&js::js_string(v)).cloned(),
+            // A falsy version (`0`, `""`, `false`, `null`) counts as absent (`!apiVersion`).
+            Some(v) if js::truthy(v) => versions.get(&js::js_string(v)).cloned(),
             Some(_) | None => {
                 // JavaScript's default sort compares String(version); BTreeMap keys are
                 // exactly those strings, so the last key is Actionhero's pick.
@@ -304,8 +308,9 @@ impl ActionRegistry {
 }
 
 /// Scrubs, defaults, formats and validates params (Actionhero's `reduceParams` and
-/// `validateParams`). Returns the first missing required param, else the first validator
-/// error.
+/// `validateParams`), input by input in declaration order. A formatter error stops there
+/// and is the answer; otherwise the first missing required param, else the first
+/// validator error.
 pub(crate) fn process_params(
     spec: &ActionSpec,
     params: Map<String, Value>,
@@ -327,9 +332,10 @@ pub(crate) fn process_params(
                 Ok(nv) => {
                     params.insert(name.clone(), nv);
                 }
-                Err(e) => {
-                    invalid.get_or_insert(e);
-                }
+                // A throwing formatter ends the processing at once: its message is the
+                // answer, whatever was missing or invalid before (Actionhero's
+                // GenericError, docs/protocol.md#params).
+                Err(e) => return Err(Refusal::Threw(e)),
             }
         }
         if let (Some(val), Some(v)) = (&input.validator, params.get(name)) {
@@ -385,10 +391,16 @@ mod tests {
         assert_eq!(r.register(ActionSpec::new("b")).index(), 3);
         let mut p = obj(json!({"action":"a","apiVersion":99}));
         assert!(r.resolve(&mut p).is_none());
+        // Falsy versions are absent: the default runs and is written back.
+        for falsy in [json!(0), json!(""), json!(false), json!(null), json!(0.0)] {
+            let mut p = obj(json!({"action":"a","apiVersion":falsy}));
+            assert_eq!(r.resolve(&mut p).unwrap().1.version, 2.into());
+            assert_eq!(p["apiVersion"], json!(2));
+        }
     }
 
     #[test]
-    fn missing_beats_invalid_and_scrubbing_keeps_safe_params() {
+    fn param_errors_in_actionhero_order_and_scrubbing_keeps_safe_params() {
         let spec = ActionSpec::new("v")
             .input(
                 "string",
@@ -414,7 +426,28 @@ mod tests {
             e.message(),
             "Input for parameter \"string\" failed validation!"
         );
-        let ok = process_params(&spec, obj(json!({"string":"s","junk":1,"action":"v"}))).unwrap();
-        assert_eq!(Value::Object(ok), json!({"string":"s","action":"v"}));
+        // A throwing formatter wins over an earlier missing or invalid param, and the
+        // inputs after it are not looked at.
+        let spec = spec
+            .input(
+                "f",
+                Input::optional().formatter(|_, n| Err(format!("cannot format {n}"))),
+            )
+            .input("late", Input::required());
+        for p in [json!({"f":1}), json!({"string":5,"f":1})] {
+            let e = process_params(&spec, obj(p)).unwrap_err();
+            assert_eq!(e, Refusal::Threw("cannot format f".into()));
+        }
+        let e = process_params(&spec, obj(json!({"string":"s"}))).unwrap_err();
+        assert_eq!(e.message(), "late is a required parameter for this action");
+        let ok = process_params(
+            &spec,
+            obj(json!({"string":"s","late":1,"junk":1,"action":"v"})),
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(ok),
+            json!({"string":"s","late":1,"action":"v"})
+        );
     }
 }

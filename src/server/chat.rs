@@ -57,22 +57,30 @@ impl Server {
         self.rooms.create(room)
     }
 
-    /// Destroys a room: members get `this room has been deleted` (from `"0"`) and leave
-    /// (their leave hooks run, refusals ignored).
+    /// Destroys a room: members get `this room has been deleted` (from `"0"`, through the
+    /// say-receive and say hooks like [`Server::broadcast`]) and leave (their leave hooks
+    /// run, refusals ignored).
     ///
     /// # Errors
-    /// [`RoomError::NotFound`].
+    /// [`RoomError::NotFound`]; [`RoomError::Rejected`] when a say-receive hook fails the
+    /// notice: then, as in Actionhero, the room and its members stay.
     pub fn destroy_room(&mut self, room: &RoomName, now: Instant) -> Result<(), RoomError> {
         let now = self.clock.advance(now);
         if !self.rooms.exists(room.as_str()) {
             return Err(RoomError::NotFound);
         }
-        self.deliver_chat(Chat {
+        let notice = Chat {
             room: room.clone(),
             message: Value::String("this room has been deleted".into()),
             from: "0".into(),
             sent_at: self.clock.epoch_ms(now),
-        });
+        };
+        if let Some(chat) = self
+            .on_say_receive(None, notice)
+            .map_err(RoomError::Rejected)?
+        {
+            self.deliver_chat(chat);
+        }
         let members = self.members(room.as_str());
         for &h in &members {
             self.run_leave_hooks(h, room);
@@ -114,11 +122,13 @@ impl Server {
         self.leave(conn, room.as_str())
     }
 
-    /// Sends a chat message to every member of `room` as the server (`from: "0"`); say
-    /// hooks run per receiver. Returns the number of members reached.
+    /// Sends a chat message to every member of `room` as the server (`from: "0"`): the
+    /// say-receive hooks run once (with no sender, as Actionhero's `chatRoom.broadcast`
+    /// runs `onSayReceive` with an empty connection), then the say hooks per receiver.
+    /// Returns the number of members reached (0 when a hook silenced it).
     ///
     /// # Errors
-    /// [`RoomError::NotFound`].
+    /// [`RoomError::NotFound`]; [`RoomError::Rejected`] when a say-receive hook fails it.
     pub fn broadcast(
         &mut self,
         room: &RoomName,
@@ -129,13 +139,19 @@ impl Server {
         if !self.rooms.exists(room.as_str()) {
             return Err(RoomError::NotFound);
         }
-        let sent_at = self.clock.epoch_ms(now);
-        Ok(self.deliver_chat(Chat {
+        let chat = Chat {
             room: room.clone(),
             message,
             from: "0".into(),
-            sent_at,
-        }))
+            sent_at: self.clock.epoch_ms(now),
+        };
+        match self
+            .on_say_receive(None, chat)
+            .map_err(RoomError::Rejected)?
+        {
+            Some(chat) => Ok(self.deliver_chat(chat)),
+            None => Ok(0),
+        }
     }
 
     /// Members of a room, in join order (empty for a missing room).
@@ -240,58 +256,81 @@ impl Server {
     // ---- say -----------------------------------------------------------------------
 
     /// Validates a `say` and runs the say-receive hooks: `Ok(None)` when a hook silenced
-    /// it, `Err` with the verb error's text (without `Error: `).
+    /// it, `Err` with the verb error's whole text (`Error: …`, or `TypeError: …` for a
+    /// word JavaScript cannot convert to a string).
     pub(super) fn prepare_say(
         &mut self,
         conn: ConnectionHandle,
         words: &[&Value],
         now: Instant,
     ) -> Result<Option<Chat>, String> {
+        // Actionhero: `room = words.shift()`, then `words.join(" ")` (null words are
+        // empty), then `!room || !message`, then membership (docs/protocol.md#say).
         let room = words.first().filter(|w| js::truthy(w));
-        let message = words
-            .iter()
-            .skip(1)
-            .map(|w| js::js_string(w))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let message =
+            js::try_join(words.get(1..).unwrap_or_default(), " ").map_err(|e| e.to_string())?;
         let Some(room) = room else {
-            return Err("both room and message are required".into());
+            return Err("Error: both room and message are required".into());
         };
         if message.is_empty() {
-            return Err("both room and message are required".into());
+            return Err("Error: both room and message are required".into());
         }
-        let room = js::js_string(room);
+        let room = js::try_js_string(room).map_err(|e| e.to_string())?;
         if !self.rooms.is_member(conn, &room) {
-            return Err(format!("connection not in this room ({room})"));
+            return Err(format!("Error: connection not in this room ({room})"));
         }
-        let Some(info) = info(&self.slots, &self.rooms, conn) else {
-            return Err("connection is gone".into());
+        let Some(from) = self.conn(conn).map(|c| c.id.to_string()) else {
+            return Err("Error: connection is gone".into());
         };
-        let sent_at = self.clock.epoch_ms(now);
+        let Ok(room) = RoomName::new(&room) else {
+            return Ok(None);
+        };
+        let chat = Chat {
+            room,
+            message: Value::String(message),
+            from,
+            sent_at: self.clock.epoch_ms(now),
+        };
+        self.on_say_receive(Some(conn), chat)
+            .map_err(|e| format!("Error: {e}"))
+    }
+
+    /// Runs the say-receive hooks once over a message from `sender` (`None`: the server,
+    /// Actionhero's empty connection `{}`). `Ok(None)` when a hook silenced it, `Err` with
+    /// a hook's message. Only `message`, `room`, `from` and `sentAt` of the result
+    /// survive the publish (docs/protocol.md#say-delivery, step 3).
+    fn on_say_receive(
+        &mut self,
+        sender: Option<ConnectionHandle>,
+        chat: Chat,
+    ) -> Result<Option<Chat>, String> {
         if self.hooks.is_empty() {
-            return Ok(RoomName::new(&room).ok().map(|room| Chat {
-                room,
-                message: Value::String(message),
-                from: info.id.to_string(),
-                sent_at,
-            }));
+            return Ok(Some(chat));
         }
-        let from = info.id.to_string();
+        let info = match sender {
+            Some(conn) => match info(&self.slots, &self.rooms, conn) {
+                Some(info) => Some(info),
+                None => return Err("connection is gone".into()),
+            },
+            None => None,
+        };
         let mut payload = Some(reply::say_payload(
-            Value::String(message),
-            &room,
-            &from,
-            sent_at,
+            chat.message,
+            chat.room.as_str(),
+            &chat.from,
+            chat.sent_at,
         ));
         for (_, h) in &mut self.hooks {
             payload = h.on_say_receive(info, payload)?;
         }
         let Some(p) = payload else { return Ok(None) };
-        // Only these four fields survive the publish (docs/protocol.md#say-delivery, step 3).
         let message = p.get("message").cloned().unwrap_or(Value::Null);
         let room = p.get("room").map(js::js_string).unwrap_or_default();
         let from = p.get("from").map(js::js_string).unwrap_or_default();
-        let sent_at = p.get("sentAt").and_then(Value::as_u64).unwrap_or(sent_at);
+        let sent_at = p
+            .get("sentAt")
+            .and_then(Value::as_u64)
+            .unwrap_or(chat.sent_at);
         Ok(RoomName::new(&room).ok().map(|room| Chat {
             room,
             message,

@@ -40,9 +40,14 @@ pub trait ChatHooks: Send {
     /// `Ok(None)` to silence it, or `Err(message)` to fail the say with `Error: <message>`.
     /// Only `message`, `room`, `from` and `sentAt` of the result are delivered; a changed
     /// `room` re-routes the message.
+    ///
+    /// `sender` is `None` for the server's own messages ([`Server::broadcast`](super::Server::broadcast)
+    /// and the notice of [`Server::destroy_room`](super::Server::destroy_room), `from`
+    /// `"0"`), which Actionhero also passes through `onSayReceive`, with an empty
+    /// connection; an `Err` then fails that call.
     fn on_say_receive(
         &mut self,
-        sender: ConnectionInfo<'_>,
+        sender: Option<ConnectionInfo<'_>>,
         payload: Option<Map<String, Value>>,
     ) -> Result<Option<Map<String, Value>>, String> {
         let _ = sender;

@@ -159,7 +159,8 @@ impl Server {
                     }
                     return;
                 }
-                Err(e) => Err(e),
+                // The whole text: `Error: …` or a `TypeError: …`.
+                Err(e) => return self.verb_error(conn, &e, &req, &id),
             },
             Verb::Action | Verb::File | Verb::Other(_) => Err(format!(
                 "verb not found or not allowed ({})",

@@ -1,6 +1,8 @@
 //! JavaScript value semantics the reference relies on: `JSON.stringify` output,
 //! `String(value)`, truthiness and property order.
 
+use std::fmt;
+
 use serde_json::{Map, Number, Value};
 
 /// Appends `s` as a JSON string literal, escaped as `JSON.stringify` does, with U+2028
@@ -299,14 +301,66 @@ pub fn truthy(value: &Value) -> bool {
     }
 }
 
-/// `String(value)` in JavaScript.
+/// The `TypeError` JavaScript throws converting an object that has its own `toString` key
+/// to a string: from JSON that key is never callable, and `valueOf` gives back the object,
+/// so there is no primitive value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoPrimitive;
+
+impl NoPrimitive {
+    /// The error's `message`.
+    pub const MESSAGE: &'static str = "Cannot convert object to primitive value";
+}
+
+impl fmt::Display for NoPrimitive {
+    /// `String(error)`: `TypeError: Cannot convert object to primitive value`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TypeError: {}", Self::MESSAGE)
+    }
+}
+
+impl std::error::Error for NoPrimitive {}
+
+/// `String(value)` in JavaScript, except that an object with its own `toString` key gives
+/// `[object Object]` where JavaScript throws (see [`try_js_string`]).
 pub fn js_string(value: &Value) -> String {
     let mut out = String::new();
-    push_js_string(&mut out, value);
+    // Lenient: never fails.
+    let _ = push_js_string(&mut out, value, false);
     out
 }
 
-fn push_js_string(out: &mut String, value: &Value) {
+/// `String(value)` in JavaScript, including its `TypeError` for an object (also one
+/// nested in an array) with its own `toString` key.
+///
+/// # Errors
+/// [`NoPrimitive`] for such an object.
+pub fn try_js_string(value: &Value) -> Result<String, NoPrimitive> {
+    let mut out = String::new();
+    push_js_string(&mut out, value, true)?;
+    Ok(out)
+}
+
+/// `values.join(sep)` in JavaScript (`Array.prototype.join`): `null` elements are empty,
+/// the others are [`try_js_string`].
+///
+/// # Errors
+/// [`NoPrimitive`] as [`try_js_string`].
+pub fn try_join(values: &[&Value], sep: &str) -> Result<String, NoPrimitive> {
+    let mut out = String::new();
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        if !v.is_null() {
+            push_js_string(&mut out, v, true)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `String(value)`; `strict` raises [`NoPrimitive`] where JavaScript throws.
+fn push_js_string(out: &mut String, value: &Value, strict: bool) -> Result<(), NoPrimitive> {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -325,12 +379,14 @@ fn push_js_string(out: &mut String, value: &Value) {
                 }
                 // Array.prototype.join writes null/undefined as the empty string.
                 if !item.is_null() {
-                    push_js_string(out, item);
+                    push_js_string(out, item, strict)?;
                 }
             }
         }
+        Value::Object(map) if strict && map.contains_key("toString") => return Err(NoPrimitive),
         Value::Object(_) => out.push_str("[object Object]"),
     }
+    Ok(())
 }
 
 /// True for a key JavaScript treats as an array index (enumerated first, ascending).
@@ -501,6 +557,32 @@ mod tests {
         assert_eq!(js_string(&json!([1, null, "x", [2, 3]])), "1,,x,2,3");
         assert_eq!(js_string(&json!(0)), "0");
         assert_eq!(js_string(&json!(null)), "null");
+        assert_eq!(js_string(&json!({"toString":1})), "[object Object]");
+    }
+
+    #[test]
+    fn strict_string_and_join_throw_like_javascript() {
+        let bad = json!({"toString":1});
+        assert_eq!(try_js_string(&bad), Err(NoPrimitive));
+        assert_eq!(try_js_string(&json!([1, [bad.clone()]])), Err(NoPrimitive));
+        assert_eq!(
+            try_js_string(&json!({"valueOf":1})).unwrap(),
+            "[object Object]"
+        );
+        assert_eq!(try_js_string(&json!(null)).unwrap(), "null");
+        let (n, a, f) = (json!(null), json!("a"), json!(false));
+        assert_eq!(try_join(&[&n], " ").unwrap(), "");
+        assert_eq!(try_join(&[&a, &n], " ").unwrap(), "a ");
+        assert_eq!(try_join(&[&n, &f], " ").unwrap(), " false");
+        assert_eq!(
+            try_join(&[&json!([1, null, [2, [null]]])], " ").unwrap(),
+            "1,,2,"
+        );
+        assert_eq!(try_join(&[&a, &bad], " "), Err(NoPrimitive));
+        assert_eq!(
+            NoPrimitive.to_string(),
+            "TypeError: Cannot convert object to primitive value"
+        );
     }
 
     #[test]
