@@ -307,6 +307,66 @@ impl ActionRegistry {
     }
 }
 
+/// An adapter's table of action handlers (`H`: its handler type), indexed by the
+/// [`ActionKey`] the core gives each registered version, so that running the version the
+/// core resolved is one lookup and no adapter keeps its own version rules.
+pub struct ActionHandlers<H> {
+    slots: Vec<Option<H>>,
+}
+
+impl<H> Default for ActionHandlers<H> {
+    fn default() -> Self {
+        Self { slots: Vec::new() }
+    }
+}
+
+impl<H> fmt::Debug for ActionHandlers<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.slots.iter().flatten().count();
+        f.debug_struct("ActionHandlers")
+            .field("handlers", &n)
+            .finish()
+    }
+}
+
+impl<H: Clone> ActionHandlers<H> {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `spec` with `server` and keeps `handler` for it (replacing the handler
+    /// of an earlier registration of the same name and version).
+    pub fn register(&mut self, server: &mut super::Server, spec: ActionSpec, handler: H) {
+        let key = server.register_action(spec).index();
+        if self.slots.len() <= key {
+            self.slots.resize(key + 1, None);
+        }
+        if let Some(slot) = self.slots.get_mut(key) {
+            *slot = Some(handler);
+        }
+    }
+
+    /// Splits `call` into its ticket, the handler of its version and the handler's
+    /// context (with the adapter's `server` handle). `Err(ticket)` when no handler was
+    /// registered for that version (an action registered on the core directly): answer
+    /// it with [`super::ActionOutcome::panicked`].
+    ///
+    /// # Errors
+    /// The call's ticket, when there is no handler.
+    pub fn take<S>(
+        &self,
+        call: super::ActionCall,
+        server: S,
+    ) -> Result<(super::RequestId, H, super::ActionContext<S>), super::RequestId> {
+        let (request, key, ctx) = call.into_context(server);
+        match self.slots.get(key.index()) {
+            Some(Some(handler)) => Ok((request, handler.clone(), ctx)),
+            Some(None) | None => Err(request),
+        }
+    }
+}
+
 /// Scrubs, defaults, formats and validates params (Actionhero's `reduceParams` and
 /// `validateParams`), input by input in declaration order. A formatter error stops there
 /// and is the answer; otherwise the first missing required param, else the first

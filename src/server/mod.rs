@@ -35,8 +35,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Map, Value};
 
 pub use action::{
-    failed_validation, ActionKey, ActionRegistry, ActionSpec, Formatter, Input, Validator,
-    GLOBAL_SAFE_PARAMS,
+    failed_validation, ActionHandlers, ActionKey, ActionRegistry, ActionSpec, Formatter, Input,
+    Validator, GLOBAL_SAFE_PARAMS,
 };
 pub use config::{ServerConfig, DEFAULT_VERBS};
 pub use hooks::{ChatHooks, ConnectionInfo};

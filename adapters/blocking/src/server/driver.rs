@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use actionhero_ws::handshake::Handshake;
 use actionhero_ws::http::{files as core_files, ApiCall, ApiWaiters, HttpResponse};
 use actionhero_ws::server::{
-    ActionCall, ActionOutcome, CloseCause, CloseReason, Event, FileOutcome, OpenRejected, Output,
-    RequestId, Server, Transmit,
+    ActionCall, ActionHandlers, ActionOutcome, CloseCause, CloseReason, Event, FileOutcome,
+    OpenRejected, Output, RequestId, Server, Transmit,
 };
 use actionhero_ws::{ConnectionHandle, Frame};
 use bytes::Bytes;
@@ -73,7 +73,7 @@ pub(crate) struct Driver {
     server: Server,
     inbox: Receiver<DriverMsg>,
     outboxes: HashMap<ConnectionHandle, SyncSender<Frame>>,
-    handlers: Vec<Option<ActionHandler>>,
+    handlers: ActionHandlers<ActionHandler>,
     pool: Option<Pool<DriverMsg>>,
     /// HTTP requests waiting for their answer.
     web_waiters: ApiWaiters<Sender<HttpResponse>>,
@@ -88,7 +88,7 @@ impl Driver {
     pub(crate) fn new(
         server: Server,
         inbox: Receiver<DriverMsg>,
-        handlers: Vec<Option<ActionHandler>>,
+        handlers: ActionHandlers<ActionHandler>,
         pool: Pool<DriverMsg>,
         events: Option<SyncSender<Event>>,
         handle: ServerHandle,
@@ -270,14 +270,15 @@ impl Driver {
     /// of the version the core resolved, on the worker pool. A panic is answered with
     /// [`ActionOutcome::panicked`].
     fn run_action(&mut self, call: ActionCall) {
-        let (request, key, ctx) = call.into_context(self.handle.clone());
-        // Every key the core hands out was registered with a handler, unless an action
-        // was registered on the core directly (through `with_core`) without one.
-        let Some(handler) = self.handlers.get(key.index()).and_then(Option::clone) else {
-            let _ = self
-                .server
-                .respond(request, ActionOutcome::panicked(), Instant::now());
-            return;
+        // No handler only for an action registered on the core directly (`with_core`).
+        let (request, handler, ctx) = match self.handlers.take(call, self.handle.clone()) {
+            Ok(found) => found,
+            Err(request) => {
+                let _ = self
+                    .server
+                    .respond(request, ActionOutcome::panicked(), Instant::now());
+                return;
+            }
         };
         self.submit(Box::new(move || {
             // A panicking action must not take the worker (or the response) with it.

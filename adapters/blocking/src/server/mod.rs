@@ -57,7 +57,7 @@ use std::time::{Duration, Instant, SystemTime};
 use actionhero_ws::handshake::HandshakeConfig;
 use actionhero_ws::http::{Router, WebConfig};
 use actionhero_ws::server::{
-    ActionOutcome, ActionSpec, ChatHooks, CloseReason, Delivery, Event, RoomError,
+    ActionHandlers, ActionOutcome, ActionSpec, ChatHooks, CloseReason, Delivery, Event, RoomError,
     Server as CoreServer, ServerConfig as CoreConfig,
 };
 use actionhero_ws::{ConnectionHandle, RoomName};
@@ -289,15 +289,10 @@ impl ServerBuilder {
         let mut core =
             CoreServer::new(config.core.clone(), seed, Instant::now(), SystemTime::now())
                 .map_err(|e| invalid(e.to_string()))?;
-        // The core resolves which version runs; its key indexes the handler (a later
-        // registration of the same name and version gets the same key and replaces it).
-        let mut handlers: Vec<Option<ActionHandler>> = Vec::new();
+        // The core resolves which version runs; the table finds its handler.
+        let mut handlers = ActionHandlers::new();
         for (spec, handler) in actions {
-            let key = core.register_action(spec).index();
-            if handlers.len() <= key {
-                handlers.resize(key + 1, None);
-            }
-            handlers[key] = Some(handler);
+            handlers.register(&mut core, spec, handler);
         }
         for name in rooms {
             let room = RoomName::new(&name).map_err(|e| invalid(format!("room {name:?}: {e}")))?;

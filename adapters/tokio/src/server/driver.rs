@@ -9,8 +9,8 @@ use std::time::Instant;
 use actionhero_ws::handshake::Handshake;
 use actionhero_ws::http::{files, ApiCall, ApiWaiters, HttpResponse, Router};
 use actionhero_ws::server::{
-    ActionCall, ActionOutcome, CloseCause, CloseReason, Delivery, Event, FileOutcome, OpenRejected,
-    Output, RequestId, RoomError, Server, Transmit,
+    ActionCall, ActionHandlers, ActionOutcome, CloseCause, CloseReason, Delivery, Event,
+    FileOutcome, OpenRejected, Output, RequestId, RoomError, Server, Transmit,
 };
 use actionhero_ws::{ConnectionHandle, Frame, RoomName};
 use bytes::Bytes;
@@ -139,8 +139,8 @@ pub(crate) struct Writer {
 pub(crate) struct Driver {
     pub(crate) server: Server,
     pub(crate) handle: ServerHandle,
-    /// Action handlers, indexed by the core's [`ActionKey`](actionhero_ws::server::ActionKey).
-    pub(crate) handlers: Vec<Option<Handler>>,
+    /// Action handlers, by the version the core resolves.
+    pub(crate) handlers: ActionHandlers<Handler>,
     /// The web side's decisions (here: the `file` verb's lookups).
     pub(crate) router: Arc<Router>,
     /// HTTP requests waiting for their answer.
@@ -315,23 +315,14 @@ impl Driver {
     /// that waits continues as its own task. Either way a panic is answered with
     /// [`ActionOutcome::panicked`].
     fn spawn_action(&mut self, call: ActionCall) {
-        let (request, key, ctx) = call.into_context(self.handle.clone());
-        // Every key the core hands out was registered with a handler.
-        let Some(handler) = self.handlers.get(key.index()).and_then(Option::clone) else {
-            let _ = self
-                .server
-                .respond(request, ActionOutcome::panicked(), Instant::now());
-            return;
+        let (request, handler, ctx) = match self.handlers.take(call, self.handle.clone()) {
+            Ok(found) => found,
+            Err(request) => return self.respond_panicked(request),
         };
         let (action, conn) = (ctx.action.clone(), ctx.conn);
         let mut fut = match catch_unwind(AssertUnwindSafe(|| handler(ctx))) {
             Ok(fut) => fut,
-            Err(_) => {
-                let _ = self
-                    .server
-                    .respond(request, ActionOutcome::panicked(), Instant::now());
-                return;
-            }
+            Err(_) => return self.respond_panicked(request),
         };
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
@@ -340,12 +331,7 @@ impl Driver {
                 return;
             }
             Ok(Poll::Pending) => {}
-            Err(_) => {
-                let _ = self
-                    .server
-                    .respond(request, ActionOutcome::panicked(), Instant::now());
-                return;
-            }
+            Err(_) => return self.respond_panicked(request),
         }
         let handle = self.handle.clone();
         let task = async move {
@@ -357,6 +343,13 @@ impl Driver {
             handle.command(Command::Respond { request, outcome }).await;
         };
         tokio::spawn(trace::request(task, "action", &action, conn));
+    }
+
+    /// Answers an action whose handler panicked (or is missing).
+    fn respond_panicked(&mut self, request: RequestId) {
+        let _ = self
+            .server
+            .respond(request, ActionOutcome::panicked(), Instant::now());
     }
 
     fn spawn_file(&mut self, conn: ConnectionHandle, request: RequestId, file: &str) {

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant, SystemTime};
 use actionhero_ws::handshake::HandshakeConfig;
 use actionhero_ws::http::WebConfig;
 use actionhero_ws::server::{
-    ActionOutcome, ActionSpec, ChatHooks, Delivery, Event, RoomError, Server, ServerConfig,
+    ActionHandlers, ActionOutcome, ActionSpec, ChatHooks, Delivery, Event, RoomError, Server,
+    ServerConfig,
 };
 use actionhero_ws::{ConnectionHandle, RoomName};
 use serde_json::{Map, Value};
@@ -256,15 +257,10 @@ impl ServerBuilder {
         for (priority, hooks) in self.hooks {
             server.add_chat_hooks(priority, hooks);
         }
-        // The core resolves which version runs; its key indexes the handler (a later
-        // registration of the same name and version gets the same key and replaces it).
-        let mut handlers: Vec<Option<Handler>> = Vec::new();
+        // The core resolves which version runs; the table finds its handler.
+        let mut handlers = ActionHandlers::new();
         for (spec, handler) in self.actions {
-            let key = server.register_action(spec).index();
-            if handlers.len() <= key {
-                handlers.resize(key + 1, None);
-            }
-            handlers[key] = Some(handler);
+            handlers.register(&mut server, spec, handler);
         }
         let max_message = server.config().max_message_len;
         let mut web = self.web;
