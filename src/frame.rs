@@ -111,19 +111,31 @@ pub enum CloseCause {
     /// The transport refused a message over the size limit; the adapter sent
     /// [`CloseCause::close_frame`] before dropping the socket.
     MessageTooLarge,
+    /// The peer broke the WebSocket protocol (an unmasked client frame, a fragmented
+    /// control frame, reserved bits set, …), with the transport's description; the
+    /// adapter sent [`CloseCause::close_frame`] before dropping the socket.
+    Protocol(String),
+    /// A text message that is not valid UTF-8; the adapter sent
+    /// [`CloseCause::close_frame`] before dropping the socket.
+    InvalidUtf8,
 }
 
 impl CloseCause {
     /// The close frame the adapter sends when the transport itself ended the socket
-    /// for this cause (`None`: nothing to send, the socket is already gone). An
-    /// oversize message gets 1009 "message too big", as the `ws` package does.
+    /// for this cause (`None`: nothing to send, the socket is already gone). As the
+    /// `ws` package does, an oversize message gets 1009, a protocol error 1002 and
+    /// invalid UTF-8 1007 (`ws` sends no reason; ours names the code's meaning, the
+    /// details stay in the cause).
     pub fn close_frame(&self) -> Option<Frame> {
-        match self {
-            Self::MessageTooLarge => Some(Frame::Close {
-                code: Some(1009),
-                reason: "message too big",
-            }),
-            Self::Remote { .. } | Self::Error(_) => None,
-        }
+        let (code, reason) = match self {
+            Self::MessageTooLarge => (1009, "message too big"),
+            Self::Protocol(_) => (1002, "protocol error"),
+            Self::InvalidUtf8 => (1007, "invalid UTF-8"),
+            Self::Remote { .. } | Self::Error(_) => return None,
+        };
+        Some(Frame::Close {
+            code: Some(code),
+            reason,
+        })
     }
 }
