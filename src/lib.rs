@@ -15,6 +15,7 @@ pub mod fuzz;
 pub mod handshake;
 pub mod http;
 pub mod ids;
+pub mod metrics;
 pub mod samples;
 pub mod server;
 pub mod time;

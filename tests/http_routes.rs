@@ -395,3 +395,43 @@ fn oversized_and_chunked_bodies_are_refused_before_reading() {
         400
     );
 }
+
+#[test]
+fn the_router_counts_its_decisions_and_refused_upgrades_by_status() {
+    let router = router();
+    let upgrade = |path: &str, version: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Version: {version}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+    };
+    let requests = [
+        upgrade("/primus", "13"),
+        upgrade("/primus", "8"),
+        upgrade("/elsewhere", "13"),
+        "GET /primus HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+            .to_owned(),
+        "GET /primus/spec HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+        "GET /public/index.html HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+        "GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+    ];
+    for raw in &requests {
+        let Ok(Parsed::Complete { request, .. }) =
+            parse_request(raw.as_bytes(), &HandshakeLimits::default())
+        else {
+            panic!("bad request {raw:?}")
+        };
+        let _ = router.route(&request, &ctx());
+    }
+    let stats = router.stats();
+    assert_eq!(stats.upgrades, 1);
+    assert_eq!(
+        stats.upgrade_rejections.into_iter().collect::<Vec<_>>(),
+        [(400, 1), (403, 0), (404, 1), (426, 1)]
+    );
+    // Three refused upgrades and the spec.
+    assert_eq!(stats.responses, 4);
+    assert_eq!(stats.files, 1);
+    assert_eq!(stats.actions, 1);
+}

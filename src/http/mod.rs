@@ -29,6 +29,6 @@ pub use library::{client_library, primus_library, ClientLibraryConfig, ClientUrl
 pub use response::HttpResponse;
 pub use router::{
     ApiRequest, BodyKind, FileAnswer, FileBody, RequestContext, RootEndpoint, Route, Router,
-    StaticFile, WebConfig, WebHeaders, CLIENT_LIBRARY_FILE,
+    RouterStats, StaticFile, WebConfig, WebHeaders, CLIENT_LIBRARY_FILE,
 };
 pub use waiters::{ApiCall, ApiWaiters};

@@ -1,8 +1,10 @@
 //! Which route answers an HTTP request: the one decision an adapter asks for every
 //! request head it reads (docs/protocol.md#http-routes).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, Request, StatusCode, Version};
@@ -126,7 +128,8 @@ pub enum Route {
 }
 
 /// The router: an immutable decision table built once from the configuration, shared
-/// by every connection (it holds the rendered client library).
+/// by every connection (it holds the rendered client library). It counts its decisions
+/// ([`Router::stats`]); a clone starts with the counts of the original.
 #[derive(Clone, Debug)]
 pub struct Router {
     handshake: HandshakeConfig,
@@ -139,6 +142,97 @@ pub struct Router {
     primus_js: Bytes,
     library_etag: String,
     library_modified_ms: u64,
+    counters: RouteCounters,
+}
+
+/// What the router has decided, by route (a snapshot of [`Router::stats`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RouterStats {
+    /// WebSocket upgrades accepted ([`Route::Upgrade`]).
+    pub upgrades: u64,
+    /// Upgrade requests refused, by the HTTP status they were answered with (`400` bad
+    /// handshake, `403` origin not allowed, `404` wrong path, `426` unsupported
+    /// version; each present, zero or not; any other status would count under `0`).
+    pub upgrade_rejections: BTreeMap<u16, u64>,
+    /// Requests answered from memory ([`Route::Respond`]: the Primus endpoints, the
+    /// client library, CORS preflights, refusals), rejected upgrades included.
+    pub responses: u64,
+    /// Static file requests ([`Route::File`]).
+    pub files: u64,
+    /// Action requests over HTTP ([`Route::Action`]).
+    pub actions: u64,
+}
+
+/// The statuses [`RouterStats::upgrade_rejections`] counts apart; any other lands on 0.
+const REJECTION_STATUSES: [u16; 4] = [400, 403, 404, 426];
+
+/// The router's counters: atomics, because one router serves every connection by
+/// shared reference.
+#[derive(Debug, Default)]
+struct RouteCounters {
+    upgrades: AtomicU64,
+    responses: AtomicU64,
+    files: AtomicU64,
+    actions: AtomicU64,
+    /// By [`REJECTION_STATUSES`] index, then any other status.
+    rejections: [AtomicU64; REJECTION_STATUSES.len() + 1],
+}
+
+impl Clone for RouteCounters {
+    fn clone(&self) -> Self {
+        let copy = |a: &AtomicU64| AtomicU64::new(a.load(Ordering::Relaxed));
+        Self {
+            upgrades: copy(&self.upgrades),
+            responses: copy(&self.responses),
+            files: copy(&self.files),
+            actions: copy(&self.actions),
+            rejections: std::array::from_fn(|i| {
+                self.rejections.get(i).map_or_else(AtomicU64::default, copy)
+            }),
+        }
+    }
+}
+
+impl RouteCounters {
+    fn count(&self, route: &Route, upgrade_requested: bool) {
+        let counter = match route {
+            Route::Upgrade { .. } => &self.upgrades,
+            Route::Respond(r) => {
+                if upgrade_requested {
+                    let status = r.status.as_u16();
+                    let i = REJECTION_STATUSES
+                        .iter()
+                        .position(|&s| s == status)
+                        .unwrap_or(REJECTION_STATUSES.len());
+                    if let Some(c) = self.rejections.get(i) {
+                        c.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                &self.responses
+            }
+            Route::File(_) => &self.files,
+            Route::Action(_) => &self.actions,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> RouterStats {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let statuses = REJECTION_STATUSES.iter().copied().chain([0]);
+        let upgrade_rejections = statuses
+            .zip(&self.rejections)
+            .map(|(status, n)| (status, load(n)))
+            .filter(|&(status, n)| status != 0 || n > 0)
+            .collect();
+        RouterStats {
+            upgrades: load(&self.upgrades),
+            upgrade_rejections,
+            responses: load(&self.responses),
+            files: load(&self.files),
+            actions: load(&self.actions),
+        }
+    }
 }
 
 impl Router {
@@ -194,6 +288,7 @@ impl Router {
             primus_js,
             library_etag,
             library_modified_ms: started_ms,
+            counters: RouteCounters::default(),
         })
     }
 
@@ -220,8 +315,20 @@ impl Router {
         &self.library
     }
 
-    /// Decides how to answer a complete request head.
+    /// What the router has decided so far, by route.
+    pub fn stats(&self) -> RouterStats {
+        self.counters.snapshot()
+    }
+
+    /// Decides how to answer a complete request head (and counts the decision).
     pub fn route(&self, req: &Request<()>, ctx: &RequestContext) -> Route {
+        let route = self.decide(req, ctx);
+        let upgrade_requested = req.headers().contains_key(header::UPGRADE);
+        self.counters.count(&route, upgrade_requested);
+        route
+    }
+
+    fn decide(&self, req: &Request<()>, ctx: &RequestContext) -> Route {
         let path = req.uri().path();
         if path.starts_with(self.pathname.as_str()) {
             return self.primus(req, ctx);

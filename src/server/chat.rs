@@ -350,12 +350,14 @@ impl Server {
         } = chat;
         let members = self.members(room.as_str());
         let payload = reply::say_payload(message, room.as_str(), &from, sent_at);
+        self.stats.chat_messages += 1;
         if self.hooks.is_empty() {
             // One encoding shared by every receiver.
             let text = Text::from(reply::encode_message(&payload, None));
             for h in &members {
                 self.transmit(*h, text.clone());
             }
+            self.stats.chat_deliveries += members.len() as u64;
             return members.len();
         }
         let mut reached = 0;
@@ -372,6 +374,7 @@ impl Server {
                 reached += 1;
             }
         }
+        self.stats.chat_deliveries += reached as u64;
         reached
     }
 }

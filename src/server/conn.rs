@@ -224,6 +224,7 @@ impl Server {
         let Some(c) = self.conn_mut(conn) else { return };
         c.violations += 1;
         let too_many = c.violations >= max;
+        self.stats.violation(&violation);
         self.event(Event::ProtocolViolation { conn, violation });
         if too_many {
             let frame = Frame::Close {
@@ -238,6 +239,7 @@ impl Server {
     pub(super) fn too_large(&mut self, conn: ConnectionHandle, len: usize) {
         let max = self.config.max_message_len;
         let violation = Violation::MessageTooLarge { len, max };
+        self.stats.violation(&violation);
         self.event(Event::ProtocolViolation { conn, violation });
         let frame = crate::frame::CloseCause::MessageTooLarge.close_frame();
         self.end(conn, frame, DisconnectReason::MessageTooLarge);
@@ -272,6 +274,7 @@ impl Server {
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(conn.index);
         self.open -= 1;
+        self.stats.closed(&reason);
         for r in c.requests {
             if let Some(p) = self.pending.get_mut(&r) {
                 p.orphaned = true;

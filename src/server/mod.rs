@@ -15,7 +15,8 @@
 //! * `verbs.rs`: what each client request does; `chat.rs`: rooms and `say`;
 //!   `rooms.rs`: the room registry, the one store of membership;
 //! * `action.rs`: the action registry and param validation; `web.rs`: actions over HTTP;
-//!   `hooks.rs`: chat middleware; `config.rs`: limits and settings.
+//!   `hooks.rs`: chat middleware; `config.rs`: limits and settings;
+//! * `stats.rs`: the counters behind [`Server::stats`].
 
 mod action;
 mod chat;
@@ -24,6 +25,7 @@ mod conn;
 mod hooks;
 mod mime;
 mod rooms;
+mod stats;
 mod types;
 mod verbs;
 mod web;
@@ -41,6 +43,7 @@ pub use action::{
 pub use config::{ServerConfig, DEFAULT_VERBS};
 pub use hooks::{ChatHooks, ConnectionInfo};
 pub use mime::mime_type;
+pub use stats::{ActionStats, Histogram, ServerStats, LATENCY_BUCKETS_US, UNKNOWN_ACTION};
 pub use types::{
     ActionCall, ActionContext, ActionOutcome, CloseReason, ConnectionView, Delivery,
     DisconnectReason, Event, FileOutcome, OpenRejected, Output, RequestId, RoomError, TimerKind,
@@ -58,6 +61,7 @@ use crate::time::{self, Clock, Rng};
 use crate::wire::{self, primus, reply, ClientFrame};
 use conn::{Conn, ConnState, Slot};
 use rooms::RoomRegistry;
+use stats::{ActionResult, Counters, Gauges};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PendingKind {
@@ -70,6 +74,10 @@ struct Pending {
     conn: ConnectionHandle,
     message_id: MessageId,
     kind: PendingKind,
+    /// The action version (`None` for a file request).
+    key: Option<ActionKey>,
+    /// When the request came in.
+    started: Instant,
     /// The connection ended; the answer is discarded.
     orphaned: bool,
 }
@@ -98,6 +106,7 @@ pub struct Server {
     out: VecDeque<Output>,
     next_tick: Option<Instant>,
     shutdown: Option<Shutdown>,
+    stats: Counters,
 }
 
 impl fmt::Debug for Server {
@@ -141,6 +150,7 @@ impl Server {
             out: VecDeque::new(),
             next_tick,
             shutdown: None,
+            stats: Counters::default(),
         })
     }
 
@@ -170,7 +180,10 @@ impl Server {
     /// Registers (or replaces) an action version; the returned key is what this
     /// version's [`Event::ActionRequested`] and [`Event::WebActionRequested`] carry.
     pub fn register_action(&mut self, spec: ActionSpec) -> ActionKey {
-        self.actions.register(spec)
+        let name = spec.name.clone();
+        let key = self.actions.register(spec);
+        self.stats.action_registered(key, &name);
+        key
     }
 
     /// The action registry.
@@ -197,11 +210,16 @@ impl Server {
         now: Instant,
     ) -> Result<ConnectionHandle, OpenRejected> {
         let now = self.clock.advance(now);
-        if self.shutdown.is_some() {
-            return Err(OpenRejected::ShuttingDown);
-        }
-        if self.open >= self.config.max_connections {
-            return Err(OpenRejected::TooManyConnections);
+        let refusal = if self.shutdown.is_some() {
+            Some(OpenRejected::ShuttingDown)
+        } else if self.open >= self.config.max_connections {
+            Some(OpenRejected::TooManyConnections)
+        } else {
+            None
+        };
+        if let Some(r) = refusal {
+            self.stats.rejected(r);
+            return Err(r);
         }
         let id = ConnectionId::new(self.rng.uuid_v4());
         let fingerprint = match handshake.fingerprint {
@@ -240,6 +258,7 @@ impl Server {
             }
         };
         self.open += 1;
+        self.stats.opened += 1;
         self.event(Event::Connected {
             conn: handle,
             id,
@@ -258,6 +277,8 @@ impl Server {
         if self.conn(conn).is_none() {
             return;
         }
+        self.stats.messages_in += 1;
+        self.stats.bytes_in += text.len() as u64;
         if text.len() > self.config.max_message_len {
             return self.too_large(conn, text.len());
         }
@@ -286,13 +307,14 @@ impl Server {
         if self.conn(conn).is_none() {
             return;
         }
+        self.stats.messages_in += 1;
+        self.stats.bytes_in += data.len() as u64;
         if data.len() > self.config.max_message_len {
             return self.too_large(conn, data.len());
         }
-        self.event(Event::ProtocolViolation {
-            conn,
-            violation: Violation::Binary { len: data.len() },
-        });
+        let violation = Violation::Binary { len: data.len() };
+        self.stats.violation(&violation);
+        self.event(Event::ProtocolViolation { conn, violation });
         let req = wire::request::decode_binary(data);
         self.dispatch(conn, req, now);
     }
@@ -358,6 +380,13 @@ impl Server {
             self.respond_web(request, outcome, now);
             return Ok(Delivery::Queued);
         }
+        if let Some(p) = self.pending.get(&request) {
+            if p.kind == PendingKind::Action {
+                let latency = now.saturating_duration_since(p.started);
+                let result = ActionResult::of_outcome(&outcome);
+                self.stats.action(p.key, result, Some(latency));
+            }
+        }
         self.answer(request, PendingKind::Action, |message_id| match outcome {
             ActionOutcome::Ok(fields) => {
                 Some(reply::encode_action_response(&fields, None, message_id))
@@ -382,6 +411,10 @@ impl Server {
         now: Instant,
     ) -> Result<Delivery, UsageError> {
         self.clock.advance(now);
+        if self.pending.get(&request).map(|p| p.kind) == Some(PendingKind::File) {
+            self.stats
+                .file(matches!(outcome, FileOutcome::Found { .. }));
+        }
         self.answer(request, PendingKind::File, |message_id| {
             Some(match outcome {
                 FileOutcome::Found {
@@ -472,6 +505,7 @@ impl Server {
     pub fn poll_output(&mut self) -> Option<Output> {
         let out = self.out.pop_front()?;
         if let Output::Transmit(t) = &out {
+            self.stats.sent(&t.frame);
             let h = t.conn;
             if let Some(c) = self.conn_mut(h) {
                 c.queued = c.queued.saturating_sub(1);
@@ -492,6 +526,22 @@ impl Server {
     }
 
     // ---- getters -------------------------------------------------------------------
+
+    /// A snapshot of what the server has counted (connections, messages, actions and
+    /// their latency, chat, files) and of its gauges; [`crate::metrics`] renders it.
+    pub fn stats(&self) -> ServerStats {
+        let running = self
+            .pending
+            .values()
+            .filter(|p| p.kind == PendingKind::Action)
+            .count()
+            + self.web.len();
+        self.stats.snapshot(Gauges {
+            connections_open: self.open as u64,
+            actions_running: running as u64,
+            rooms: self.rooms.len() as u64,
+        })
+    }
 
     /// The action an [`Event::ActionRequested`] or [`Event::WebActionRequested`] asks
     /// for, in one shape; any other event is given back.
@@ -636,16 +686,23 @@ impl Server {
         &mut self,
         conn: ConnectionHandle,
         message_id: MessageId,
-        kind: PendingKind,
+        key: Option<ActionKey>,
+        started: Instant,
     ) -> RequestId {
         let id = RequestId(self.next_request);
         self.next_request += 1;
+        let kind = match key {
+            Some(_) => PendingKind::Action,
+            None => PendingKind::File,
+        };
         self.pending.insert(
             id,
             Pending {
                 conn,
                 message_id,
                 kind,
+                key,
+                started,
                 orphaned: false,
             },
         );

@@ -6,7 +6,8 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 use super::action::{process_params, Refusal};
-use super::{DisconnectReason, Event, PendingKind, RoomError, Server};
+use super::stats::ActionResult;
+use super::{DisconnectReason, Event, RoomError, Server};
 use crate::frame::Text;
 use crate::ids::{ConnectionHandle, MessageId};
 use crate::wire::{js, reply, Request, Verb};
@@ -22,15 +23,22 @@ impl Server {
             c.last_message_id = Some(message_id.clone());
         }
         match req.verb {
-            Verb::Action => self.action(conn, req, message_id),
-            Verb::File => self.file(conn, &req, message_id),
+            Verb::Action => self.action(conn, req, message_id, now),
+            Verb::File => self.file(conn, &req, message_id, now),
             _ => self.verb(conn, req, message_id, now),
         }
     }
 
-    fn action(&mut self, conn: ConnectionHandle, mut req: Request, message_id: MessageId) {
+    fn action(
+        &mut self,
+        conn: ConnectionHandle,
+        mut req: Request,
+        message_id: MessageId,
+        now: Instant,
+    ) {
         let mut params = req.take_action_params();
         let resolved = self.actions.resolve(&mut params);
+        let resolved_key = resolved.as_ref().map(|(key, _)| *key);
         let shutting_down = self.shutdown.is_some();
         let limit = self.config.simultaneous_actions;
         let Some(c) = self.conn_mut(conn) else { return };
@@ -50,13 +58,15 @@ impl Server {
         };
         match result {
             Err(r) => {
+                self.stats
+                    .action(resolved_key, ActionResult::of_refusal(&r), None);
                 let text =
                     reply::encode_action_response(&Map::new(), Some(&r.message()), &message_id);
                 self.transmit(conn, Text::from(text));
                 self.after_request_done(conn);
             }
             Ok((key, spec, params)) => {
-                let request = self.new_request(conn, message_id.clone(), PendingKind::Action);
+                let request = self.new_request(conn, message_id.clone(), Some(key), now);
                 if let Some(c) = self.conn_mut(conn) {
                     c.pending_actions += 1;
                 }
@@ -72,7 +82,7 @@ impl Server {
         }
     }
 
-    fn file(&mut self, conn: ConnectionHandle, req: &Request, message_id: MessageId) {
+    fn file(&mut self, conn: ConnectionHandle, req: &Request, message_id: MessageId, now: Instant) {
         let limit = self.config.max_pending_files_per_connection;
         let Some(c) = self.conn(conn) else { return };
         let path = match req.file() {
@@ -82,11 +92,12 @@ impl Server {
             Some(_) | None => None,
         };
         let Some(file) = path else {
+            self.stats.file(false);
             let text = reply::encode_file_not_found(&message_id);
             self.transmit(conn, Text::from(text));
             return;
         };
-        let request = self.new_request(conn, message_id.clone(), PendingKind::File);
+        let request = self.new_request(conn, message_id.clone(), None, now);
         if let Some(c) = self.conn_mut(conn) {
             c.pending_files += 1;
         }

@@ -11,7 +11,8 @@ use std::time::Instant;
 use http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::action::{process_params, Refusal, GLOBAL_SAFE_PARAMS};
+use super::action::{process_params, ActionKey, Refusal, GLOBAL_SAFE_PARAMS};
+use super::stats::ActionResult;
 use super::{ActionOutcome, Event, Output, RequestId, Server};
 use crate::http::api::{self, RequesterInformation, ServerInformation};
 use crate::http::{ApiRequest, HttpResponse};
@@ -34,6 +35,8 @@ pub(super) struct WebPending {
     id: String,
     message_id: String,
     started: Instant,
+    /// The action version it runs.
+    key: Option<ActionKey>,
     received: Map<String, Value>,
     /// JSONP: the `callback` param.
     callback: Option<String>,
@@ -66,30 +69,36 @@ impl Server {
             id,
             message_id: uuid,
             started: now,
+            key: spec.as_ref().map(|(key, _)| *key),
             received,
             callback,
         };
         let refusal = if self.shutdown.is_some() {
-            Err((
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Refusal::ShuttingDown.message(),
-            ))
+            let r = Refusal::ShuttingDown;
+            Err((StatusCode::INTERNAL_SERVER_ERROR, r.message(), r))
         } else if self.web.len() >= self.config.max_pending_web_actions {
-            Err((StatusCode::SERVICE_UNAVAILABLE, TOO_BUSY.to_owned()))
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            Err((status, TOO_BUSY.to_owned(), Refusal::TooManyPending))
         } else {
             match spec {
-                None => Err((StatusCode::NOT_FOUND, Refusal::Unknown.message())),
+                None => Err((
+                    StatusCode::NOT_FOUND,
+                    Refusal::Unknown.message(),
+                    Refusal::Unknown,
+                )),
                 Some((key, spec)) => match process_params(&spec, params) {
                     Ok(p) => Ok((key, spec, p)),
                     Err(r @ Refusal::Missing(_)) => {
-                        Err((StatusCode::UNPROCESSABLE_ENTITY, r.message()))
+                        Err((StatusCode::UNPROCESSABLE_ENTITY, r.message(), r))
                     }
-                    Err(r) => Err((StatusCode::INTERNAL_SERVER_ERROR, r.message())),
+                    Err(r) => Err((StatusCode::INTERNAL_SERVER_ERROR, r.message(), r)),
                 },
             }
         };
         match refusal {
-            Err((status, message)) => {
+            Err((status, message, refusal)) => {
+                let result = ActionResult::of_refusal(&refusal);
+                self.stats.action(pending.key, result, None);
                 let response = web_answer(
                     &pending,
                     status,
@@ -128,6 +137,9 @@ impl Server {
         now: Instant,
     ) -> Option<()> {
         let pending = self.web.remove(&request)?;
+        let latency = now.saturating_duration_since(pending.started);
+        let result = ActionResult::of_outcome(&outcome);
+        self.stats.action(pending.key, result, Some(latency));
         let epoch = self.clock.epoch_ms(now);
         let response = match outcome {
             ActionOutcome::Ok(fields) => {
