@@ -42,6 +42,7 @@ pub use tokio_rustls::rustls;
 
 pub mod client;
 pub mod files;
+pub mod metrics;
 pub mod samples;
 pub mod server;
 mod timer;

@@ -3,6 +3,7 @@
 
 use std::future::pending;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -207,11 +208,13 @@ type Ws = WebSocketStream<TcpStream>;
 
 async fn websocket(mut ws: Ws, handshake: handshake::Handshake, shared: &ConnShared) {
     let (writer, frames) = mpsc::channel(shared.adapter.outbound_queue.max(1));
+    let depth = Arc::new(AtomicUsize::new(0));
     let (kill, killed) = oneshot::channel();
     let (reply, handle) = oneshot::channel();
     let opened = Inbound::Opened {
         handshake,
         writer,
+        depth: depth.clone(),
         kill,
         reply,
     };
@@ -241,7 +244,7 @@ async fn websocket(mut ws: Ws, handshake: handshake::Handshake, shared: &ConnSha
     };
     let cause = tokio::select! {
         () = killed => CloseCause::Error("killed: slow consumer".into()),
-        cause = pump(&mut ws, frames, conn, shared) => cause,
+        cause = pump(&mut ws, frames, &depth, conn, shared) => cause,
     };
     drop(ws);
     if let Some(inbound) = guard.inbound.take() {
@@ -270,6 +273,7 @@ impl Drop for ClosedGuard {
 async fn pump(
     ws: &mut Ws,
     mut frames: mpsc::Receiver<Outbound>,
+    depth: &AtomicUsize,
     conn: ConnectionHandle,
     shared: &ConnShared,
 ) -> CloseCause {
@@ -317,10 +321,7 @@ async fn pump(
                         return CloseCause::Remote { code: frame.map(|f| u16::from(f.code)) };
                     }
                     Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                        let cause = CloseCause::MessageTooLarge;
-                        let close = cause.close_frame().as_ref().and_then(close_frame);
-                        let _ = timeout(close_wait, ws.close(close)).await;
-                        return cause;
+                        return fail(ws, CloseCause::MessageTooLarge, close_wait).await;
                     }
                     Some(Err(
                         WsError::ConnectionClosed
@@ -329,6 +330,13 @@ async fn pump(
                     ))
                     | None => {
                         return CloseCause::Remote { code: None };
+                    }
+                    Some(Err(WsError::Protocol(e))) => {
+                        trace::debug!(error = %e, "WebSocket protocol error");
+                        return fail(ws, CloseCause::Protocol(e.to_string()), close_wait).await;
+                    }
+                    Some(Err(WsError::Utf8(_))) => {
+                        return fail(ws, CloseCause::InvalidUtf8, close_wait).await;
                     }
                     Some(Err(e)) => return CloseCause::Error(e.to_string()),
                 };
@@ -342,7 +350,7 @@ async fn pump(
                     let _ = timeout(close_wait, ws.close(None)).await;
                     return CloseCause::Remote { code: None };
                 };
-                match write_frames(ws, frame, &mut frames).await {
+                match write_frames(ws, frame, &mut frames, depth).await {
                     Ok(false) => {}
                     Ok(true) => {
                         finish_close(ws, close_wait).await;
@@ -361,10 +369,12 @@ async fn write_frames(
     ws: &mut Ws,
     first: Outbound,
     frames: &mut mpsc::Receiver<Outbound>,
+    depth: &AtomicUsize,
 ) -> Result<bool, WsError> {
     let mut next = Some(first);
     let mut written = 0;
     while let Some(out) = next.take() {
+        depth.fetch_sub(out.len(), Ordering::Relaxed);
         match out {
             Outbound::One(frame) => {
                 written += 1;
@@ -412,6 +422,25 @@ pub(crate) fn close_frame(frame: &Frame) -> Option<CloseFrame> {
         code: code.into(),
         reason: Utf8Bytes::from_static(reason),
     })
+}
+
+/// The peer's stream failed for `cause`: send the core's close frame for it, then let the
+/// peer close (the stream reads nothing after its error, so the socket itself is read
+/// until EOF, bounded by `wait`) so the frame is not lost to a reset.
+async fn fail(ws: &mut Ws, cause: CloseCause, wait: Duration) -> CloseCause {
+    let until = Instant::now() + wait;
+    let close = cause.close_frame().as_ref().and_then(close_frame);
+    if matches!(timeout_at(until, ws.close(close)).await, Ok(Ok(()))) {
+        let stream = ws.get_mut();
+        let _ = timeout_at(until, stream.shutdown()).await;
+        let mut sink = [0u8; 1024];
+        while let Ok(Ok(n)) = timeout_at(until, stream.read(&mut sink)).await {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    cause
 }
 
 /// After a close frame went out or came in: keep reading (which flushes tungstenite's

@@ -2,12 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use actionhero_ws::handshake::Handshake;
 use actionhero_ws::http::{files, ApiCall, ApiWaiters, HttpResponse, Router};
+use actionhero_ws::metrics::{Metrics, OutboundStats};
 use actionhero_ws::server::{
     ActionCall, ActionHandlers, ActionOutcome, CloseCause, CloseReason, Delivery, Event,
     FileOutcome, OpenRejected, Output, RequestId, RoomError, Server, Transmit,
@@ -34,6 +36,8 @@ pub(crate) enum Inbound {
     Opened {
         handshake: Handshake,
         writer: mpsc::Sender<Outbound>,
+        /// Frames in `writer`'s queue (the connection task subtracts what it takes).
+        depth: Arc<AtomicUsize>,
         kill: oneshot::Sender<()>,
         reply: oneshot::Sender<Result<ConnectionHandle, OpenRejected>>,
     },
@@ -116,6 +120,9 @@ pub(crate) enum Command {
         reconnect: bool,
         reply: oneshot::Sender<()>,
     },
+    Metrics {
+        reply: oneshot::Sender<Metrics>,
+    },
 }
 
 /// Frames for one connection, as queued for its task: the frames the core produced for
@@ -125,12 +132,24 @@ pub(crate) enum Outbound {
     Many(Vec<Frame>),
 }
 
+impl Outbound {
+    /// Number of frames.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::One(_) => 1,
+            Self::Many(frames) => frames.len(),
+        }
+    }
+}
+
 /// Most frames the driver stages for one connection before handing them over.
 const STAGE_MAX: usize = 64;
 
 /// One connection's outbound side, as the driver sees it.
 pub(crate) struct Writer {
     tx: mpsc::Sender<Outbound>,
+    /// Frames queued in `tx` and not taken by the connection task yet.
+    depth: Arc<AtomicUsize>,
     kill: Option<oneshot::Sender<()>>,
     /// Frames of the current pass, not yet queued.
     staged: Vec<Frame>,
@@ -253,8 +272,14 @@ impl Driver {
             },
             _ => Outbound::Many(std::mem::take(&mut w.staged)),
         };
+        // Counted before the send, so the task never takes more than was counted.
+        let frames = out.len();
+        w.depth.fetch_add(frames, Ordering::Relaxed);
         match w.tx.try_send(out) {
-            Ok(()) | Err(TrySendError::Closed(_)) => {}
+            Ok(()) => {}
+            Err(TrySendError::Closed(_)) => {
+                w.depth.fetch_sub(frames, Ordering::Relaxed);
+            }
             Err(TrySendError::Full(_)) => {
                 trace::debug!(conn = %conn, "outbound queue full: slow consumer");
                 if let Some(mut w) = self.writers.remove(&conn) {
@@ -371,6 +396,7 @@ impl Driver {
             Inbound::Opened {
                 handshake,
                 writer,
+                depth,
                 kill,
                 reply,
             } => match self.server.handle_open(handshake, now) {
@@ -385,6 +411,7 @@ impl Driver {
                         conn,
                         Writer {
                             tx: writer,
+                            depth,
                             kill: Some(kill),
                             staged: Vec::new(),
                         },
@@ -465,6 +492,24 @@ impl Driver {
                 let _ = self.stop_accept.send(true);
                 self.server.shutdown(reconnect, now);
             }
+            Command::Metrics { reply } => {
+                let _ = reply.send(self.metrics());
+            }
+        }
+    }
+
+    /// A snapshot of the core's counters and of the outbound queues.
+    fn metrics(&self) -> Metrics {
+        let mut outbound = OutboundStats::default();
+        for w in self.writers.values() {
+            let depth = w.depth.load(Ordering::Relaxed) as u64;
+            outbound.queued_frames += depth;
+            outbound.max_queued_frames = outbound.max_queued_frames.max(depth);
+        }
+        Metrics {
+            server: self.server.stats(),
+            router: self.router.stats(),
+            outbound,
         }
     }
 

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actionhero_ws::handshake::HandshakeConfig;
 use actionhero_ws::http::WebConfig;
+use actionhero_ws::metrics::Metrics;
 use actionhero_ws::server::{
     ActionHandlers, ActionOutcome, ActionSpec, ChatHooks, Delivery, Event, RoomError, Server,
     ServerConfig,
@@ -480,6 +481,25 @@ impl ServerHandle {
             let _ = done.await;
         }
         self.stopped().await;
+    }
+
+    /// A snapshot of what the server counted (connections, messages, actions and their
+    /// latency, chat, HTTP routes) and of its outbound queues.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn metrics(&self) -> Result<Metrics, ServerError> {
+        self.call(|reply| Command::Metrics { reply }).await
+    }
+
+    /// [`ServerHandle::metrics`] in Prometheus's text exposition format, for an
+    /// application that serves it itself (see [`crate::metrics::serve`] for a
+    /// listener of its own).
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn metrics_text(&self) -> Result<String, ServerError> {
+        Ok(self.metrics().await?.to_prometheus())
     }
 
     /// Waits until the server has stopped (after a shutdown).

@@ -1,0 +1,230 @@
+//! Operating the tokio server on loopback: `/metrics` scraped after a known exchange, and
+//! a WebSocket protocol error answered with a 1002 close frame.
+
+mod support;
+#[path = "support/raw_ws.rs"]
+mod raw_ws;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actionhero_ws::handshake::{self, HandshakeLimits, ResponseParsed};
+use actionhero_ws::server::{CloseCause, DisconnectReason, Event, ServerConfig};
+use actionhero_ws_tokio::server::{ServerBuilder, ServerHandle};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// A server with the sample actions and `defaultRoom`, no heartbeat (so the counts are
+/// exact), its events, and a metrics listener.
+async fn start() -> (ServerHandle, mpsc::Receiver<Event>, SocketAddr) {
+    let (tx, rx) = mpsc::channel(1000);
+    let builder = ServerBuilder::new()
+        .listen("127.0.0.1:0")
+        .config(ServerConfig {
+            ping_interval: None,
+            ..ServerConfig::default()
+        })
+        .room("defaultRoom")
+        .events(tx);
+    let server = actionhero_ws_tokio::samples::register(builder)
+        .serve()
+        .await
+        .expect("serve");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let metrics = listener.local_addr().expect("addr");
+    tokio::spawn(actionhero_ws_tokio::metrics::serve(server.clone(), listener));
+    (server, rx, metrics)
+}
+
+async fn connect(addr: SocketAddr) -> Ws {
+    let up = handshake::client_upgrade(
+        &format!("http://{addr}"),
+        "/primus",
+        "sessionID",
+        None,
+        [7; 16],
+        "test",
+    )
+    .expect("upgrade request");
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(&up.request).await.expect("write");
+    let mut buf = Vec::new();
+    let consumed = loop {
+        let mut chunk = [0u8; 1024];
+        let n = timeout(WAIT, stream.read(&mut chunk))
+            .await
+            .expect("in time")
+            .expect("read");
+        assert!(n > 0);
+        buf.extend_from_slice(&chunk[..n]);
+        match handshake::parse_response(&buf, &up.expected_accept, &HandshakeLimits::default())
+            .expect("101")
+        {
+            ResponseParsed::NeedMore => {}
+            ResponseParsed::Complete { consumed } => break consumed,
+        }
+    };
+    WebSocketStream::from_partially_read(stream, buf.split_off(consumed), Role::Client, None).await
+}
+
+async fn request(ws: &mut Ws, value: Value) -> Value {
+    ws.send(Message::text(value.to_string()))
+        .await
+        .expect("send");
+    next(ws).await
+}
+
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let msg = timeout(WAIT, ws.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("ok");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).expect("json");
+        }
+    }
+}
+
+async fn wait_event(events: &mut mpsc::Receiver<Event>, pred: impl Fn(&Event) -> bool) -> Event {
+    timeout(WAIT, async {
+        loop {
+            let e = events.recv().await.expect("events open");
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("event in time")
+}
+
+/// `GET path` on the metrics listener: status and whole response.
+async fn scrape(addr: SocketAddr, path: &str) -> (u16, String) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    tokio::task::spawn_blocking(move || support::raw_http(addr, &request))
+        .await
+        .expect("scrape")
+}
+
+fn assert_series(text: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(
+            text.lines().any(|l| l == *line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn metrics_are_scraped_after_a_known_exchange() {
+    let (server, mut events, metrics) = start().await;
+    let addr = server.local_addr();
+    let mut ws = connect(addr).await;
+    let _welcome = next(&mut ws).await;
+    let r = request(
+        &mut ws,
+        json!({"event": "action", "params": {"action": "randomNumber"}, "messageId": 1}),
+    )
+    .await;
+    assert!(r["randomNumber"].is_number(), "{r}");
+    let r = request(
+        &mut ws,
+        json!({"event": "action", "params": {"action": "cacheTest"}, "messageId": 2}),
+    )
+    .await;
+    assert!(r["error"].is_string(), "{r}");
+    request(&mut ws, json!({"event": "roomAdd", "room": "defaultRoom"})).await;
+    request(
+        &mut ws,
+        json!({"event": "say", "room": "defaultRoom", "message": "hi"}),
+    )
+    .await;
+    let chat = next(&mut ws).await;
+    assert_eq!(chat["message"], "hi");
+    // A refused upgrade: a bad Sec-WebSocket-Key.
+    let bad = "GET /primus HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+               Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n";
+    let (status, _) = tokio::task::spawn_blocking(move || support::raw_http(addr, bad))
+        .await
+        .expect("raw");
+    assert_eq!(status, 400);
+    ws.close(None).await.expect("close");
+    wait_event(&mut events, |e| matches!(e, Event::Disconnected { .. })).await;
+
+    let (status, text) = scrape(metrics, "/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains("Content-Type: text/plain; version=0.0.4"),
+        "{text}"
+    );
+    assert_series(
+        support::http_body(&text),
+        &[
+            "ahws_connections_opened_total 1",
+            "ahws_connections_open 0",
+            r#"ahws_connections_closed_total{cause="remote_closed"} 1"#,
+            r#"ahws_handshake_rejections_total{status="400"} 1"#,
+            r#"ahws_http_requests_total{route="upgrade"} 1"#,
+            "ahws_messages_received_total 4",
+            // welcome, two action answers, roomAdd and say answers, the chat copy
+            "ahws_messages_sent_total 6",
+            r#"ahws_actions_total{action="randomNumber",outcome="ok"} 1"#,
+            r#"ahws_actions_total{action="cacheTest",outcome="invalid_params"} 1"#,
+            r#"ahws_action_duration_seconds_count{action="randomNumber"} 1"#,
+            "ahws_chat_messages_total 1",
+            "ahws_chat_deliveries_total 1",
+            "ahws_outbound_queued_frames 0",
+            "ahws_actions_running 0",
+        ],
+    );
+    // The same text for an embedding application.
+    let direct = server.metrics_text().await.expect("metrics");
+    assert_series(&direct, &["ahws_connections_opened_total 1"]);
+    let (status, _) = scrape(metrics, "/other").await;
+    assert_eq!(status, 404);
+    server.shutdown(true).await;
+}
+
+#[tokio::test]
+async fn an_unmasked_client_frame_is_answered_with_close_1002() {
+    let (server, mut events, metrics) = start().await;
+    let addr = server.local_addr();
+    let (close, ended) = tokio::task::spawn_blocking(move || {
+        let mut peer = raw_ws::RawPeer::connect(addr);
+        peer.send_unmasked_text(r#"{"event":"detailsView"}"#);
+        let close = peer.read_close();
+        (close, peer.ends())
+    })
+    .await
+    .expect("raw peer");
+    assert_eq!(close, Some((1002, "protocol error".to_owned())));
+    assert!(ended, "the server ends the TCP stream after its close frame");
+    let e = wait_event(&mut events, |e| matches!(e, Event::Disconnected { .. })).await;
+    let Event::Disconnected {
+        reason: DisconnectReason::Socket(CloseCause::Protocol(text)),
+        ..
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert!(text.contains("unmasked"), "{text}");
+    let (_, text) = scrape(metrics, "/metrics").await;
+    assert_series(
+        &text,
+        &[r#"ahws_connections_closed_total{cause="protocol_error"} 1"#],
+    );
+    server.shutdown(true).await;
+}
