@@ -231,6 +231,7 @@ async fn websocket(mut ws: Ws, handshake: handshake::Handshake, shared: &ConnSha
         }
         Err(_) => return,
     };
+    trace::opened(conn);
     let mut guard = ClosedGuard {
         conn,
         inbound: Some(shared.inbound.clone()),

@@ -338,26 +338,31 @@ impl Driver {
     /// here, on the driver: a handler that completes without waiting (most do) is
     /// answered at once, with no task and no trip through the command queue. A handler
     /// that waits continues as its own task. Either way a panic is answered with
-    /// [`ActionOutcome::panicked`].
+    /// [`ActionOutcome::panicked`], and the whole run is one `request` span.
     fn spawn_action(&mut self, call: ActionCall) {
+        let span = trace::request("action", &call.action, call.conn, call.request);
         let (request, handler, ctx) = match self.handlers.take(call, self.handle.clone()) {
             Ok(found) => found,
             Err(request) => return self.respond_panicked(request),
         };
-        let (action, conn) = (ctx.action.clone(), ctx.conn);
-        let mut fut = match catch_unwind(AssertUnwindSafe(|| handler(ctx))) {
+        let first = trace::in_span(&span, || {
+            let Ok(mut fut) = catch_unwind(AssertUnwindSafe(|| handler(ctx))) else {
+                return Err(ActionOutcome::panicked());
+            };
+            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+            match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+                Ok(Poll::Ready(outcome)) => Err(outcome),
+                Ok(Poll::Pending) => Ok(fut),
+                Err(_) => Err(ActionOutcome::panicked()),
+            }
+        });
+        let fut = match first {
             Ok(fut) => fut,
-            Err(_) => return self.respond_panicked(request),
-        };
-        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
-            Ok(Poll::Ready(outcome)) => {
+            Err(outcome) => {
                 let _ = self.server.respond(request, outcome, Instant::now());
                 return;
             }
-            Ok(Poll::Pending) => {}
-            Err(_) => return self.respond_panicked(request),
-        }
+        };
         let handle = self.handle.clone();
         let task = async move {
             // Polled again with the task's waker, which replaces the no-op one.
@@ -367,7 +372,7 @@ impl Driver {
             };
             handle.command(Command::Respond { request, outcome }).await;
         };
-        tokio::spawn(trace::request(task, "action", &action, conn));
+        tokio::spawn(trace::instrument(task, span));
     }
 
     /// Answers an action whose handler panicked (or is missing).
@@ -387,7 +392,8 @@ impl Driver {
                 .unwrap_or(FileOutcome::NotFound);
             handle.command(Command::FileDone { request, outcome }).await;
         };
-        tokio::spawn(trace::request(task, "file", file, Some(conn)));
+        let span = trace::request("file", file, Some(conn), request);
+        tokio::spawn(trace::instrument(task, span));
     }
 
     fn inbound(&mut self, msg: Inbound) {
