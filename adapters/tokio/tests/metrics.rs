@@ -1,9 +1,9 @@
 //! Operating the tokio server on loopback: `/metrics` scraped after a known exchange, and
 //! a WebSocket protocol error answered with a 1002 close frame.
 
-mod support;
 #[path = "support/raw_ws.rs"]
 mod raw_ws;
+mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -43,7 +43,10 @@ async fn start() -> (ServerHandle, mpsc::Receiver<Event>, SocketAddr) {
         .expect("serve");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let metrics = listener.local_addr().expect("addr");
-    tokio::spawn(actionhero_ws_tokio::metrics::serve(server.clone(), listener));
+    tokio::spawn(actionhero_ws_tokio::metrics::serve(
+        server.clone(),
+        listener,
+    ));
     (server, rx, metrics)
 }
 
@@ -211,7 +214,10 @@ async fn an_unmasked_client_frame_is_answered_with_close_1002() {
     .await
     .expect("raw peer");
     assert_eq!(close, Some((1002, "protocol error".to_owned())));
-    assert!(ended, "the server ends the TCP stream after its close frame");
+    assert!(
+        ended,
+        "the server ends the TCP stream after its close frame"
+    );
     let e = wait_event(&mut events, |e| matches!(e, Event::Disconnected { .. })).await;
     let Event::Disconnected {
         reason: DisconnectReason::Socket(CloseCause::Protocol(text)),
