@@ -20,9 +20,11 @@
 pub use actionhero_ws as core;
 
 pub mod client;
+pub mod metrics;
 mod pump;
 pub mod samples;
 pub mod server;
+mod trace;
 mod util;
 
 pub use server::{ActionContext, Config, ServerBuilder, ServerError, ServerHandle};

@@ -12,8 +12,9 @@
 //! timeouts and answers WebSocket pings itself (`WebSocketContext::read` never blocks on
 //! write; a blocked read returns `WouldBlock` and is simply called again).
 
-use std::io;
-use std::net::TcpStream;
+use std::io::{self, Read as _};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,7 @@ use tungstenite::error::ProtocolError;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes, WebSocket};
 
+use crate::trace;
 use crate::util::is_timeout;
 
 /// A complete inbound message.
@@ -40,6 +42,9 @@ pub(crate) enum End {
     PeerClosed { code: Option<u16> },
     /// The peer sent a message over the size limit; we closed with 1009.
     TooLarge,
+    /// The peer broke the WebSocket protocol ([`CloseCause::Protocol`],
+    /// [`CloseCause::InvalidUtf8`]); we sent the cause's close frame.
+    Violated(CloseCause),
     /// A read or write failed (a peer that reads nothing for the write timeout too).
     Failed(String),
     /// We ended it: a close frame from the driver was sent, the driver dropped the
@@ -48,10 +53,12 @@ pub(crate) enum End {
 }
 
 /// Runs the loop until the socket is done. `forward` hands a message to the driver and
-/// returns false when the driver is gone.
+/// returns false when the driver is gone. `depth`, when given, counts the frames queued
+/// in `frames`: the loop subtracts each one it takes.
 pub(crate) fn run(
     ws: &mut WebSocket<TcpStream>,
     frames: &Receiver<Frame>,
+    depth: Option<&AtomicUsize>,
     close_linger: Duration,
     mut forward: impl FnMut(Inbound) -> bool,
 ) -> End {
@@ -76,6 +83,15 @@ pub(crate) fn run(
                 linger(ws, close_linger);
                 return End::TooLarge;
             }
+            Err(tungstenite::Error::Protocol(e))
+                if e != ProtocolError::ResetWithoutClosingHandshake =>
+            {
+                trace::debug!(error = %e, "WebSocket protocol error");
+                return violated(ws, CloseCause::Protocol(e.to_string()), close_linger);
+            }
+            Err(tungstenite::Error::Utf8(_)) => {
+                return violated(ws, CloseCause::InvalidUtf8, close_linger);
+            }
             Err(e) => {
                 // A protocol error may have queued a close frame.
                 let _ = ws.flush();
@@ -89,7 +105,11 @@ pub(crate) fn run(
         }
         // 2. Write everything the driver queued.
         loop {
-            match frames.try_recv() {
+            let frame = frames.try_recv();
+            if let (Ok(_), Some(depth)) = (&frame, depth) {
+                depth.fetch_sub(1, Ordering::Relaxed);
+            }
+            match frame {
                 Ok(Frame::Text(text)) => {
                     let Ok(text) = Utf8Bytes::try_from(text.into_bytes()) else {
                         continue;
@@ -113,6 +133,28 @@ pub(crate) fn run(
             return End::Failed(e.to_string());
         }
     }
+}
+
+/// The peer broke the protocol: send the core's close frame for `cause`, then let the
+/// peer close. tungstenite reads nothing sensible after its error, so the socket itself
+/// is read until EOF (bounded by `close_linger`), lest the frame be lost to a reset.
+fn violated(ws: &mut WebSocket<TcpStream>, cause: CloseCause, close_linger: Duration) -> End {
+    let frame = cause.close_frame();
+    if ws.close(frame.as_ref().and_then(close_frame)).is_ok() {
+        let stream = ws.get_mut();
+        let _ = stream.shutdown(Shutdown::Write);
+        let start = Instant::now();
+        let mut sink = [0u8; 1024];
+        while start.elapsed() < close_linger {
+            match stream.read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    End::Violated(cause)
 }
 
 fn read_error(e: tungstenite::Error) -> End {

@@ -51,7 +51,7 @@ pub(super) fn run(
     if to_driver.send(Msg::Opened { attempt }).is_err() {
         return;
     }
-    let end = pump::run(&mut ws, frames, config.close_linger, |msg| {
+    let end = pump::run(&mut ws, frames, None, config.close_linger, |msg| {
         let msg = match msg {
             Inbound::Text(text) => Msg::Text { attempt, text },
             Inbound::Binary(data) => Msg::Binary { attempt, data },
@@ -62,6 +62,7 @@ pub(super) fn run(
     let cause = match end {
         End::PeerClosed { code } => CloseCause::Remote { code },
         End::TooLarge => CloseCause::Error("message over max_message_len".into()),
+        End::Violated(cause) => cause,
         End::Failed(e) => CloseCause::Error(e),
         // The core closed this socket itself; it expects no input about it.
         End::Local => return,

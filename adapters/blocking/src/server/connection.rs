@@ -5,7 +5,9 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actionhero_ws::handshake::{self, Handshake, Parsed};
@@ -18,6 +20,7 @@ use tungstenite::WebSocket;
 use super::driver::DriverMsg;
 use super::{files, Config, Shared};
 use crate::pump::{self, End, Inbound};
+use crate::trace;
 use crate::util::{epoch_ms, is_timeout, random_bytes16};
 
 /// Serves one accepted socket until it closes.
@@ -164,16 +167,21 @@ fn upgrade(
 ) {
     let cfg = &shared.config;
     let (outbox, frames) = mpsc::sync_channel(cfg.outbound_queue);
+    let depth = Arc::new(AtomicUsize::new(0));
     let (reply, opened) = mpsc::channel();
     let msg = DriverMsg::Opened {
         handshake,
         outbox,
+        depth: depth.clone(),
         reply,
     };
     if shared.to_driver.send(msg).is_err() {
         return;
     }
     let Ok(opened) = opened.recv() else { return };
+    if let Ok(conn) = opened {
+        trace::opened(conn);
+    }
     // From here on the core knows the connection: report its end exactly once.
     let mut guard = opened.as_ref().ok().map(|&conn| ClosedGuard {
         conn,
@@ -194,7 +202,7 @@ fn upgrade(
         .max_frame_size(Some(cfg.core.max_message_len));
     let mut ws = WebSocket::from_partially_read(stream, leftover, Role::Server, Some(ws_config));
     match &mut guard {
-        Some(guard) => serve(&mut ws, &frames, guard, cfg),
+        Some(guard) => serve(&mut ws, &frames, &depth, guard, cfg),
         None => {
             // The core refused (shutting down, too many connections).
             if let Err(rejected) = opened {
@@ -225,12 +233,13 @@ impl Drop for ClosedGuard {
 fn serve(
     ws: &mut WebSocket<TcpStream>,
     frames: &Receiver<Frame>,
+    depth: &AtomicUsize,
     guard: &mut ClosedGuard,
     cfg: &Config,
 ) {
     let conn = guard.conn;
     let to_driver = guard.to_driver.clone();
-    let end = pump::run(ws, frames, cfg.close_linger, |msg| {
+    let end = pump::run(ws, frames, Some(depth), cfg.close_linger, |msg| {
         let msg = match msg {
             Inbound::Text(text) => DriverMsg::Text { conn, text },
             Inbound::Binary(data) => DriverMsg::Binary { conn, data },
@@ -241,6 +250,7 @@ fn serve(
     guard.cause = match end {
         End::PeerClosed { code } => CloseCause::Remote { code },
         End::TooLarge => CloseCause::MessageTooLarge,
+        End::Violated(cause) => cause,
         End::Failed(e) => CloseCause::Error(e),
         // After `Local` the core has already ended the connection; the cause is unused.
         End::Local => CloseCause::Remote { code: None },

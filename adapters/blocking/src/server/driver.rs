@@ -3,12 +3,15 @@
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actionhero_ws::handshake::Handshake;
 use actionhero_ws::http::{files as core_files, ApiCall, ApiWaiters, HttpResponse};
+use actionhero_ws::metrics::{Metrics, OutboundStats};
 use actionhero_ws::server::{
     ActionCall, ActionHandlers, ActionOutcome, CloseCause, CloseReason, Event, FileOutcome,
     OpenRejected, Output, RequestId, Server, Transmit,
@@ -19,6 +22,7 @@ use tungstenite::Utf8Bytes;
 
 use super::pool::{Job, Pool};
 use super::{files, ActionHandler, ServerHandle};
+use crate::trace;
 use crate::util::recv_until;
 
 /// How long a stopping driver waits for the accept thread to close the listener.
@@ -35,6 +39,8 @@ pub(crate) enum DriverMsg {
     Opened {
         handshake: Handshake,
         outbox: SyncSender<Frame>,
+        /// Frames in `outbox` (the connection thread subtracts what it takes).
+        depth: Arc<AtomicUsize>,
         reply: std::sync::mpsc::Sender<Result<ConnectionHandle, OpenRejected>>,
     },
     /// One complete text message.
@@ -67,12 +73,21 @@ pub(crate) enum DriverMsg {
     Call(CoreCall),
     /// Start a graceful shutdown.
     Shutdown { reconnect: bool },
+    /// A metrics snapshot, for `ServerHandle::metrics`.
+    Metrics { reply: Sender<Metrics> },
+}
+
+/// One connection's outbound side, as the driver sees it.
+struct Outbox {
+    tx: SyncSender<Frame>,
+    /// Frames queued in `tx` and not taken by the connection thread yet.
+    depth: Arc<AtomicUsize>,
 }
 
 pub(crate) struct Driver {
     server: Server,
     inbox: Receiver<DriverMsg>,
-    outboxes: HashMap<ConnectionHandle, SyncSender<Frame>>,
+    outboxes: HashMap<ConnectionHandle, Outbox>,
     handlers: ActionHandlers<ActionHandler>,
     pool: Option<Pool<DriverMsg>>,
     /// HTTP requests waiting for their answer.
@@ -165,10 +180,12 @@ impl Driver {
             DriverMsg::Opened {
                 handshake,
                 outbox,
+                depth,
                 reply,
             } => {
                 let opened = self.server.handle_open(handshake, now);
                 if let Ok(conn) = opened {
+                    let outbox = Outbox { tx: outbox, depth };
                     self.outboxes.insert(conn, outbox);
                 }
                 if reply.send(opened).is_err() {
@@ -203,6 +220,24 @@ impl Driver {
                     self.server.shutdown(reconnect, now);
                 }
             }
+            DriverMsg::Metrics { reply } => {
+                let _ = reply.send(self.metrics());
+            }
+        }
+    }
+
+    /// A snapshot of the core's counters and of the outbound queues.
+    fn metrics(&self) -> Metrics {
+        let mut outbound = OutboundStats::default();
+        for outbox in self.outboxes.values() {
+            let depth = outbox.depth.load(Ordering::Relaxed) as u64;
+            outbound.queued_frames += depth;
+            outbound.max_queued_frames = outbound.max_queued_frames.max(depth);
+        }
+        Metrics {
+            server: self.server.stats(),
+            router: self.handle.shared.router.stats(),
+            outbound,
         }
     }
 
@@ -227,12 +262,15 @@ impl Driver {
             return;
         };
         let last = matches!(t.frame, Frame::Close { .. });
-        match outbox.try_send(t.frame) {
+        // Counted before the send, so the thread never takes more than was counted.
+        outbox.depth.fetch_add(1, Ordering::Relaxed);
+        match outbox.tx.try_send(t.frame) {
             Ok(()) if last => {
                 self.outboxes.remove(&t.conn);
             }
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
+                trace::debug!(conn = %t.conn, "outbound queue full: slow consumer");
                 self.outboxes.remove(&t.conn);
                 self.server
                     .close(t.conn, CloseReason::SlowConsumer, Instant::now());
@@ -249,11 +287,19 @@ impl Driver {
             Err(e) => e,
         };
         match e {
-            Event::FileRequested { request, file, .. } => {
+            Event::FileRequested {
+                conn,
+                request,
+                file,
+                ..
+            } => {
+                let span = trace::request("file", &file, Some(conn), request);
                 let lookup = self.handle.shared.router.file_lookup(&file);
                 self.submit(Box::new(move || DriverMsg::FileDone {
                     request,
-                    outcome: core_files::verb_outcome(lookup, files::stat, files::read),
+                    outcome: trace::in_span(&span, || {
+                        core_files::verb_outcome(lookup, files::stat, files::read)
+                    }),
                 }));
             }
             other => {
@@ -267,9 +313,10 @@ impl Driver {
     }
 
     /// Hands an action request, from a WebSocket connection or the web, to the handler
-    /// of the version the core resolved, on the worker pool. A panic is answered with
-    /// [`ActionOutcome::panicked`].
+    /// of the version the core resolved, on the worker pool, inside a `request` span. A
+    /// panic is answered with [`ActionOutcome::panicked`].
     fn run_action(&mut self, call: ActionCall) {
+        let span = trace::request("action", &call.action, call.conn, call.request);
         // No handler only for an action registered on the core directly (`with_core`).
         let (request, handler, ctx) = match self.handlers.take(call, self.handle.clone()) {
             Ok(found) => found,
@@ -282,8 +329,8 @@ impl Driver {
         };
         self.submit(Box::new(move || {
             // A panicking action must not take the worker (or the response) with it.
-            let outcome = catch_unwind(AssertUnwindSafe(|| handler(ctx)))
-                .unwrap_or_else(|_| ActionOutcome::panicked());
+            let run = || catch_unwind(AssertUnwindSafe(|| handler(ctx)));
+            let outcome = trace::in_span(&span, run).unwrap_or_else(|_| ActionOutcome::panicked());
             DriverMsg::ActionDone { request, outcome }
         }));
     }

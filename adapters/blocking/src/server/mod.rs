@@ -56,6 +56,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actionhero_ws::handshake::HandshakeConfig;
 use actionhero_ws::http::{Router, WebConfig};
+use actionhero_ws::metrics::Metrics;
 use actionhero_ws::server::{
     ActionHandlers, ActionOutcome, ActionSpec, ChatHooks, CloseReason, Delivery, Event, RoomError,
     Server as CoreServer, ServerConfig as CoreConfig,
@@ -409,7 +410,8 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let spawned = thread::Builder::new()
             .name("ahws-conn".into())
             .spawn(move || {
-                connection::run(stream, peer, &conn_shared);
+                let span = crate::trace::connection(peer);
+                crate::trace::in_span(&span, || connection::run(stream, peer, &conn_shared));
                 conn_shared
                     .connection_threads
                     .fetch_sub(1, Ordering::AcqRel);
@@ -599,5 +601,29 @@ impl ServerHandle {
     /// True once the server has stopped.
     pub fn is_stopped(&self) -> bool {
         *lock(&self.shared.done)
+    }
+
+    /// A snapshot of what the server counted (connections, messages, actions and their
+    /// latency, chat, HTTP routes) and of its outbound queues.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub fn metrics(&self) -> Result<Metrics, ServerError> {
+        let (reply, rx) = mpsc::channel();
+        self.shared
+            .to_driver
+            .send(DriverMsg::Metrics { reply })
+            .map_err(|_| ServerError::Stopped)?;
+        rx.recv().map_err(|_| ServerError::Stopped)
+    }
+
+    /// [`ServerHandle::metrics`] in Prometheus's text exposition format, for an
+    /// application that serves it itself (see [`crate::metrics::serve`] for a
+    /// listener of its own).
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub fn metrics_text(&self) -> Result<String, ServerError> {
+        Ok(self.metrics()?.to_prometheus())
     }
 }

@@ -50,6 +50,11 @@ impl RawPeer {
         Self { stream, buf }
     }
 
+    /// The socket and the bytes already read past the `101`, for a WebSocket library.
+    pub fn into_parts(self) -> (TcpStream, Vec<u8>) {
+        (self.stream, self.buf)
+    }
+
     /// Writes a text frame without a mask, which RFC 6455 forbids from a client.
     pub fn send_unmasked_text(&mut self, text: &str) {
         assert!(text.len() < 126);
