@@ -1,7 +1,7 @@
 //! `ahws`: an Actionhero-compatible WebSocket server and client on the command line.
 //!
 //! ```text
-//! ahws serve   [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]... [--ping-interval MS] [--welcome TEXT]
+//! ahws serve   [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]... [--ping-interval MS] [--welcome TEXT] [--metrics ADDR]
 //! ahws call    [--url URL] ACTION [key=value]...
 //! ahws connect [--url URL] [--room NAME]... [--fingerprint ID] [--ping-timeout MS]
 //! ahws bench   [--url URL] --mode action|broadcast|connect|hold [--clients N] [--seconds S] [--inflight K] [--senders M]
@@ -104,6 +104,10 @@ struct ServeArgs {
     /// No per-connection log lines (and no event channel: what benchmarks run).
     #[arg(long)]
     quiet: bool,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` on a listener of its own (for
+    /// example 127.0.0.1:9100; keep it off the public interface).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -191,6 +195,23 @@ async fn serve(args: ServeArgs) -> ExitCode {
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string()),
     );
+    if let Some(addr) = &args.metrics {
+        let listener = match tokio::net::TcpListener::bind(addr.as_str()).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("ahws: cannot serve metrics on {addr}: {e}");
+                server.shutdown(true).await;
+                return ExitCode::from(2);
+            }
+        };
+        if let Ok(local) = listener.local_addr() {
+            eprintln!("ahws: metrics on http://{local}/metrics");
+        }
+        tokio::spawn(actionhero_ws_tokio::metrics::serve(
+            server.clone(),
+            listener,
+        ));
+    }
     if let Some(rx) = events_rx {
         tokio::spawn(log_connections(rx));
     }
