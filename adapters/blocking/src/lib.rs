@@ -9,6 +9,8 @@
 //!   their response; a background thread carries out the core's reconnects and rejoins.
 //! * [`samples`]: Actionhero's sample actions wired as blocking handlers (interop tests,
 //!   demos).
+//! * [`metrics`]: a thread answering Prometheus scrapes with
+//!   [`ServerHandle::metrics_text`].
 //!
 //! Plain `ws://` / `http://` only: TLS is the tokio adapter's job.
 //!

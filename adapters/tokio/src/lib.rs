@@ -14,6 +14,8 @@
 //! * [`samples`]: Actionhero's sample actions (`randomNumber`, `status`, `sleepTest`,
 //!   `cacheTest`, `validationTest`, `createChatRoom`) registered on a builder.
 //! * [`files`]: the `file` verb's reads from a public directory.
+//! * [`metrics`]: a listener answering Prometheus scrapes with
+//!   [`ServerHandle::metrics_text`].
 //!
 //! ```no_run
 //! use actionhero_ws_tokio::server::{ActionContext, ServerBuilder};
