@@ -43,7 +43,8 @@ pub(crate) enum End {
     /// The peer sent a message over the size limit; we closed with 1009.
     TooLarge,
     /// The peer broke the WebSocket protocol ([`CloseCause::Protocol`],
-    /// [`CloseCause::InvalidUtf8`]); we sent the cause's close frame.
+    /// [`CloseCause::InvalidUtf8`]); we sent the cause's close frame. Tell the driver,
+    /// then [`drain`].
     Violated(CloseCause),
     /// A read or write failed (a peer that reads nothing for the write timeout too).
     Failed(String),
@@ -87,10 +88,10 @@ pub(crate) fn run(
                 if e != ProtocolError::ResetWithoutClosingHandshake =>
             {
                 trace::debug!(error = %e, "WebSocket protocol error");
-                return violated(ws, CloseCause::Protocol(e.to_string()), close_linger);
+                return violated(ws, CloseCause::Protocol(e.to_string()));
             }
             Err(tungstenite::Error::Utf8(_)) => {
-                return violated(ws, CloseCause::InvalidUtf8, close_linger);
+                return violated(ws, CloseCause::InvalidUtf8);
             }
             Err(e) => {
                 // A protocol error may have queued a close frame.
@@ -135,26 +136,30 @@ pub(crate) fn run(
     }
 }
 
-/// The peer broke the protocol: send the core's close frame for `cause`, then let the
-/// peer close. tungstenite reads nothing sensible after its error, so the socket itself
-/// is read until EOF (bounded by `close_linger`), lest the frame be lost to a reset.
-fn violated(ws: &mut WebSocket<TcpStream>, cause: CloseCause, close_linger: Duration) -> End {
+/// The peer broke the protocol: send the core's close frame for `cause`. The caller
+/// tells its driver, then calls [`drain`].
+fn violated(ws: &mut WebSocket<TcpStream>, cause: CloseCause) -> End {
     let frame = cause.close_frame();
-    if ws.close(frame.as_ref().and_then(close_frame)).is_ok() {
-        let stream = ws.get_mut();
-        let _ = stream.shutdown(Shutdown::Write);
-        let start = Instant::now();
-        let mut sink = [0u8; 1024];
-        while start.elapsed() < close_linger {
-            match stream.read(&mut sink) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if is_timeout(&e) => {}
-                Err(_) => break,
-            }
+    let _ = ws.close(frame.as_ref().and_then(close_frame));
+    End::Violated(cause)
+}
+
+/// After [`End::Violated`]: end our side and read the socket itself until the peer
+/// closes (tungstenite reads nothing sensible after its error), bounded by
+/// `close_linger`, so the close frame is not lost to a reset.
+pub(crate) fn drain(ws: &mut WebSocket<TcpStream>, close_linger: Duration) {
+    let stream = ws.get_mut();
+    let _ = stream.shutdown(Shutdown::Write);
+    let start = Instant::now();
+    let mut sink = [0u8; 1024];
+    while start.elapsed() < close_linger {
+        match stream.read(&mut sink) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => break,
         }
     }
-    End::Violated(cause)
 }
 
 fn read_error(e: tungstenite::Error) -> End {

@@ -59,15 +59,21 @@ pub(super) fn run(
         };
         to_driver.send(msg).is_ok()
     });
-    let cause = match end {
-        End::PeerClosed { code } => CloseCause::Remote { code },
-        End::TooLarge => CloseCause::Error("message over max_message_len".into()),
-        End::Violated(cause) => cause,
-        End::Failed(e) => CloseCause::Error(e),
+    let (cause, drain) = match end {
+        End::PeerClosed { code } => (CloseCause::Remote { code }, false),
+        End::TooLarge => (
+            CloseCause::Error("message over max_message_len".into()),
+            false,
+        ),
+        End::Violated(cause) => (cause, true),
+        End::Failed(e) => (CloseCause::Error(e), false),
         // The core closed this socket itself; it expects no input about it.
         End::Local => return,
     };
     let _ = to_driver.send(Msg::Closed { attempt, cause });
+    if drain {
+        pump::drain(&mut ws, config.close_linger);
+    }
 }
 
 /// True once the core has abandoned this attempt (outbox dropped or a close queued).

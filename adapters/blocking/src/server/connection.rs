@@ -187,6 +187,7 @@ fn upgrade(
         conn,
         to_driver: shared.to_driver.clone(),
         cause: CloseCause::Error("connection thread ended".into()),
+        reported: false,
     });
     if stream
         .write_all(response)
@@ -213,19 +214,31 @@ fn upgrade(
     }
 }
 
-/// Sends `Closed` to the driver when the connection thread is done, however it ends.
+/// Sends `Closed` to the driver when the connection thread is done, however it ends
+/// (or earlier, through `report`).
 struct ClosedGuard {
     conn: ConnectionHandle,
     to_driver: SyncSender<DriverMsg>,
     cause: CloseCause,
+    reported: bool,
+}
+
+impl ClosedGuard {
+    /// Sends `Closed` with `cause` now; dropping the guard then sends nothing.
+    fn report(&mut self, cause: CloseCause) {
+        if !std::mem::replace(&mut self.reported, true) {
+            let _ = self.to_driver.send(DriverMsg::Closed {
+                conn: self.conn,
+                cause,
+            });
+        }
+    }
 }
 
 impl Drop for ClosedGuard {
     fn drop(&mut self) {
-        let _ = self.to_driver.send(DriverMsg::Closed {
-            conn: self.conn,
-            cause: std::mem::replace(&mut self.cause, CloseCause::Remote { code: None }),
-        });
+        let cause = std::mem::replace(&mut self.cause, CloseCause::Remote { code: None });
+        self.report(cause);
     }
 }
 
@@ -250,7 +263,12 @@ fn serve(
     guard.cause = match end {
         End::PeerClosed { code } => CloseCause::Remote { code },
         End::TooLarge => CloseCause::MessageTooLarge,
-        End::Violated(cause) => cause,
+        End::Violated(cause) => {
+            // The core hears of it at once; then the peer gets time to read the close.
+            guard.report(cause);
+            pump::drain(ws, cfg.close_linger);
+            return;
+        }
         End::Failed(e) => CloseCause::Error(e),
         // After `Local` the core has already ended the connection; the cause is unused.
         End::Local => CloseCause::Remote { code: None },

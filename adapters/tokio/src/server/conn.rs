@@ -247,9 +247,14 @@ async fn websocket(mut ws: Ws, handshake: handshake::Handshake, shared: &ConnSha
         () = killed => CloseCause::Error("killed: slow consumer".into()),
         cause = pump(&mut ws, frames, &depth, conn, shared) => cause,
     };
-    drop(ws);
+    // A cause with a close frame is one `fail` sent that frame for: the core hears of
+    // the end at once, then the peer gets time to read the frame and close.
+    let linger = cause.close_frame().is_some();
     if let Some(inbound) = guard.inbound.take() {
         let _ = inbound.send(Inbound::Closed { conn, cause }).await;
+    }
+    if linger {
+        drain(&mut ws, shared.adapter.close_timeout).await;
     }
 }
 
@@ -425,23 +430,27 @@ pub(crate) fn close_frame(frame: &Frame) -> Option<CloseFrame> {
     })
 }
 
-/// The peer's stream failed for `cause`: send the core's close frame for it, then let the
-/// peer close (the stream reads nothing after its error, so the socket itself is read
-/// until EOF, bounded by `wait`) so the frame is not lost to a reset.
+/// The peer's stream failed for `cause`: send the core's close frame for it (bounded by
+/// `wait`); [`drain`] follows once the core knows.
 async fn fail(ws: &mut Ws, cause: CloseCause, wait: Duration) -> CloseCause {
-    let until = Instant::now() + wait;
     let close = cause.close_frame().as_ref().and_then(close_frame);
-    if matches!(timeout_at(until, ws.close(close)).await, Ok(Ok(()))) {
-        let stream = ws.get_mut();
-        let _ = timeout_at(until, stream.shutdown()).await;
-        let mut sink = [0u8; 1024];
-        while let Ok(Ok(n)) = timeout_at(until, stream.read(&mut sink)).await {
-            if n == 0 {
-                break;
-            }
+    let _ = timeout(wait, ws.close(close)).await;
+    cause
+}
+
+/// After `fail`'s close frame: end our side and read the socket itself until the peer
+/// closes (the stream reads nothing after its error), bounded by `wait`, so the frame is
+/// not lost to a reset.
+async fn drain(ws: &mut Ws, wait: Duration) {
+    let until = Instant::now() + wait;
+    let stream = ws.get_mut();
+    let _ = timeout_at(until, stream.shutdown()).await;
+    let mut sink = [0u8; 1024];
+    while let Ok(Ok(n)) = timeout_at(until, stream.read(&mut sink)).await {
+        if n == 0 {
+            break;
         }
     }
-    cause
 }
 
 /// After a close frame went out or came in: keep reading (which flushes tungstenite's
