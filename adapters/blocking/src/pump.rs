@@ -40,7 +40,8 @@ pub(crate) enum Inbound {
 pub(crate) enum End {
     /// The peer sent a close frame (`code` `None`: without status) or ended TCP.
     PeerClosed { code: Option<u16> },
-    /// The peer sent a message over the size limit; we closed with 1009.
+    /// The peer sent a message over the size limit; we sent close 1009. Tell the
+    /// driver, then [`drain`].
     TooLarge,
     /// The peer broke the WebSocket protocol ([`CloseCause::Protocol`],
     /// [`CloseCause::InvalidUtf8`]); we sent the cause's close frame. Tell the driver,
@@ -81,7 +82,6 @@ pub(crate) fn run(
             Err(tungstenite::Error::Capacity(_)) => {
                 let frame = CloseCause::MessageTooLarge.close_frame();
                 let _ = ws.close(frame.as_ref().and_then(close_frame));
-                linger(ws, close_linger);
                 return End::TooLarge;
             }
             Err(tungstenite::Error::Protocol(e))
@@ -144,7 +144,7 @@ fn violated(ws: &mut WebSocket<TcpStream>, cause: CloseCause) -> End {
     End::Violated(cause)
 }
 
-/// After [`End::Violated`]: end our side and read the socket itself until the peer
+/// After [`End::TooLarge`] or [`End::Violated`]: end our side and read the socket itself until the peer
 /// closes (tungstenite reads nothing sensible after its error), bounded by
 /// `close_linger`, so the close frame is not lost to a reset.
 pub(crate) fn drain(ws: &mut WebSocket<TcpStream>, close_linger: Duration) {

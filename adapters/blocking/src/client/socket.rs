@@ -63,7 +63,7 @@ pub(super) fn run(
         End::PeerClosed { code } => (CloseCause::Remote { code }, false),
         End::TooLarge => (
             CloseCause::Error("message over max_message_len".into()),
-            false,
+            true,
         ),
         End::Violated(cause) => (cause, true),
         End::Failed(e) => (CloseCause::Error(e), false),

@@ -260,17 +260,21 @@ fn serve(
         };
         to_driver.send(msg).is_ok()
     });
-    guard.cause = match end {
+    // We sent a close frame for these: the peer gets time to read it.
+    let drain = matches!(end, End::TooLarge | End::Violated(_));
+    let cause = match end {
         End::PeerClosed { code } => CloseCause::Remote { code },
         End::TooLarge => CloseCause::MessageTooLarge,
-        End::Violated(cause) => {
-            // The core hears of it at once; then the peer gets time to read the close.
-            guard.report(cause);
-            pump::drain(ws, cfg.close_linger);
-            return;
-        }
+        End::Violated(cause) => cause,
         End::Failed(e) => CloseCause::Error(e),
         // After `Local` the core has already ended the connection; the cause is unused.
         End::Local => CloseCause::Remote { code: None },
     };
+    if drain {
+        // The core hears of the end at once, before the drain.
+        guard.report(cause);
+        pump::drain(ws, cfg.close_linger);
+    } else {
+        guard.cause = cause;
+    }
 }
