@@ -3,18 +3,18 @@
 //! ```text
 //! ahws serve   [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]... [--ping-interval MS] [--welcome TEXT]
 //! ahws call    [--url URL] ACTION [key=value]...
-//! ahws connect [--url URL] [--room NAME]... [--fingerprint ID] [--ping-timeout MS]
+//! ahws connect [--url URL] [--room NAME]... [--fingerprint ID] [--ping-timeout MS] [--request-timeout MS]
 //! ahws bench   [--url URL] --mode action|broadcast|connect|hold [--clients N] [--seconds S] [--inflight K] [--senders M]
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use actionhero_ws::client::{ClientConfig, ClientEvent, ReconnectConfig, RequestFailure};
 use actionhero_ws::server::{Event, ServerConfig};
-use actionhero_ws::{Fingerprint, RoomName};
+use actionhero_ws::{Fingerprint, MessageId, RoomName};
 use actionhero_ws_tokio::client::{self, ClientHandle, Request, RequestError};
 use actionhero_ws_tokio::server::ServerBuilder;
 use clap::{Args, Parser, Subcommand};
@@ -77,6 +77,10 @@ struct ConnectArgs {
     /// Default: 1.5 x the server's pingInterval, read from its /primus/spec.
     #[arg(long, value_name = "MS")]
     ping_timeout: Option<u64>,
+    /// A request not answered this long after it was issued fails with `timedOut`
+    /// (milliseconds); `quit` and end of input wait at most this long for each.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    request_timeout: u64,
 }
 
 #[derive(Args, Debug)]
@@ -331,6 +335,7 @@ async fn connect(args: ConnectArgs) -> ExitCode {
     let mut config = ClientConfig {
         rooms,
         fingerprint: args.fingerprint.map(Fingerprint::from),
+        request_timeout: Duration::from_millis(args.request_timeout),
         ..ClientConfig::default()
     };
     match args.ping_timeout {
@@ -344,52 +349,52 @@ async fn connect(args: ConnectArgs) -> ExitCode {
             }
         }
     }
-    let (client, mut events) = match client::connect(args.url, config) {
+    let (client, events) = match client::connect(args.url, config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ahws: {e}");
             return ExitCode::from(2);
         }
     };
-    let mut printer = tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            println!("{}", event_json(&event));
-            if let ClientEvent::Disconnected { reason } = &event {
-                return matches!(reason, actionhero_ws::client::DisconnectReason::Local);
-            }
-        }
-        true
-    });
+    let mut session = Session {
+        client,
+        events,
+        events_open: true,
+        outstanding: BTreeSet::new(),
+    };
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    // `quit` or end of input: read no more commands, let the requests already sent
+    // settle (answered, or failed by their timeout), then disconnect.
+    let mut leaving = false;
+    let mut disconnecting = false;
     loop {
+        if leaving && !disconnecting && session.outstanding.is_empty() {
+            disconnecting = true;
+            // In a task: the event loop below keeps draining events meanwhile, so the
+            // client can never wait on a full event queue while we wait on it.
+            let client = session.client.clone();
+            tokio::spawn(async move { client.disconnect().await });
+        }
         tokio::select! {
-            line = lines.next_line() => {
-                let line = match line {
-                    Ok(Some(line)) => line,
-                    // End of input: let the outstanding requests finish, then leave.
-                    Ok(None) | Err(_) => {
-                        while client.pending_requests().await.unwrap_or(0) > 0 {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                        client.disconnect().await;
-                        break;
-                    }
-                };
-                match run_command(&client, &line).await {
-                    Flow::Continue => {}
-                    Flow::Quit => {
-                        client.disconnect().await;
-                        break;
+            line = lines.next_line(), if !leaving => match line {
+                Ok(Some(line)) => match session.run_command(&line).await {
+                    Step::Continue => {}
+                    Step::Quit => leaving = true,
+                    Step::Stopped(ok) => return exit_for(ok),
+                },
+                Ok(None) | Err(_) => leaving = true,
+            },
+            event = session.events.recv() => match event {
+                Some(event) => {
+                    if let Some(ok) = session.show(&event) {
+                        return exit_for(ok);
                     }
                 }
-            }
-            done = &mut printer => {
-                return exit_for(done.unwrap_or(false));
-            }
+                // The client ended without saying why.
+                None => return exit_for(false),
+            },
         }
     }
-    let ok = printer.await.unwrap_or(false);
-    exit_for(ok)
 }
 
 fn exit_for(ok: bool) -> ExitCode {
@@ -400,13 +405,111 @@ fn exit_for(ok: bool) -> ExitCode {
     }
 }
 
-enum Flow {
-    Continue,
-    Quit,
+/// An `ahws connect` session: the only writer of stdout, so a request's `sent` line
+/// always comes before its `response`.
+struct Session {
+    client: ClientHandle,
+    events: client::ClientEvents,
+    events_open: bool,
+    /// Requests sent and not yet settled (no `response` or `requestFailed` yet).
+    outstanding: BTreeSet<MessageId>,
 }
 
-/// Parses and issues one command line; problems are printed as JSON lines.
-async fn run_command(client: &ClientHandle, line: &str) -> Flow {
+/// What the session does after a command line.
+enum Step {
+    Continue,
+    Quit,
+    /// The client stopped for good (`true`: because we asked it to).
+    Stopped(bool),
+}
+
+impl Session {
+    /// Prints one event and notes settled requests; `Some(ok)` once the client stopped
+    /// (`ok`: it was our own disconnect).
+    fn show(&mut self, event: &ClientEvent) -> Option<bool> {
+        println!("{}", event_json(event));
+        match event {
+            ClientEvent::Response { id, .. } | ClientEvent::RequestFailed { id, .. } => {
+                self.outstanding.remove(id);
+                None
+            }
+            ClientEvent::Disconnected { reason } => Some(matches!(
+                reason,
+                actionhero_ws::client::DisconnectReason::Local
+            )),
+            _ => None,
+        }
+    }
+
+    /// Parses and issues one command line; problems are printed as JSON lines.
+    async fn run_command(&mut self, line: &str) -> Step {
+        let request = match parse_command(line) {
+            Line::Empty => return Step::Continue,
+            Line::Quit => return Step::Quit,
+            Line::Request(r) => r,
+            Line::Invalid(error) => {
+                println!(
+                    "{}",
+                    json!({"event": "commandError", "command": line.trim(), "error": error})
+                );
+                return Step::Continue;
+            }
+        };
+        // Events arriving while the client takes the request are held and printed after
+        // `sent` (still draining them: the client must never block on a full queue).
+        let mut held = Vec::new();
+        let submitted = {
+            let submit = self.client.submit(request);
+            tokio::pin!(submit);
+            loop {
+                tokio::select! {
+                    biased;
+                    result = &mut submit => break result,
+                    event = self.events.recv(), if self.events_open => match event {
+                        Some(event) => held.push(event),
+                        None => self.events_open = false,
+                    },
+                }
+            }
+        };
+        match submitted {
+            Ok(id) => {
+                println!(
+                    "{}",
+                    json!({"event": "sent", "command": line.trim(), "messageId": id.to_json()})
+                );
+                self.outstanding.insert(id);
+            }
+            Err(e) => {
+                println!(
+                    "{}",
+                    json!({"event": "commandError", "command": line.trim(), "error": e.to_string()})
+                );
+            }
+        }
+        for event in held {
+            if let Some(ok) = self.show(&event) {
+                return Step::Stopped(ok);
+            }
+        }
+        if self.events_open {
+            Step::Continue
+        } else {
+            Step::Stopped(false)
+        }
+    }
+}
+
+/// One parsed command line.
+enum Line {
+    Empty,
+    Quit,
+    Request(Request),
+    Invalid(String),
+}
+
+/// Parses one command line.
+fn parse_command(line: &str) -> Line {
     let line = line.trim();
     let (verb, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
     let rest = rest.trim();
@@ -417,8 +520,8 @@ async fn run_command(client: &ClientHandle, line: &str) -> Flow {
         }
     };
     let request = match verb {
-        "" => return Flow::Continue,
-        "quit" | "exit" => return Flow::Quit,
+        "" => return Line::Empty,
+        "quit" | "exit" => return Line::Quit,
         "action" => {
             let mut words = rest.split_whitespace();
             match words.next() {
@@ -451,31 +554,10 @@ async fn run_command(client: &ClientHandle, line: &str) -> Flow {
             "unknown command `{other}` (action, say, join, leave, view, details, file, quit)"
         )),
     };
-    let request = match request {
-        Ok(r) => r,
-        Err(error) => {
-            println!(
-                "{}",
-                json!({"event": "commandError", "command": line, "error": error})
-            );
-            return Flow::Continue;
-        }
-    };
-    match client.submit(request).await {
-        Ok(id) => {
-            println!(
-                "{}",
-                json!({"event": "sent", "command": line, "messageId": id.to_json()})
-            );
-        }
-        Err(e) => {
-            println!(
-                "{}",
-                json!({"event": "commandError", "command": line, "error": e.to_string()})
-            );
-        }
+    match request {
+        Ok(request) => Line::Request(request),
+        Err(error) => Line::Invalid(error),
     }
-    Flow::Continue
 }
 
 /// One JSON object per client event.
