@@ -1,7 +1,7 @@
 //! `ahws`: an Actionhero-compatible WebSocket server and client on the command line.
 //!
 //! ```text
-//! ahws serve   [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]... [--ping-interval MS] [--welcome TEXT]
+//! ahws serve   [--config FILE] [--print-config] [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]... [SETTING FLAGS]
 //! ahws call    [--url URL] ACTION [key=value]...
 //! ahws connect [--url URL] [--room NAME]... [--fingerprint ID] [--ping-timeout MS] [--request-timeout MS]
 //! ahws bench   [--url URL] --mode action|broadcast|connect|hold [--clients N] [--seconds S] [--inflight K] [--senders M]
@@ -13,11 +13,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use actionhero_ws::client::{ClientConfig, ClientEvent, ReconnectConfig, RequestFailure};
-use actionhero_ws::server::{Event, ServerConfig};
+use actionhero_ws::server::Event;
 use actionhero_ws::{Fingerprint, MessageId, RoomName};
 use actionhero_ws_tokio::client::{self, ClientHandle, Request, RequestError};
 use actionhero_ws_tokio::server::ServerBuilder;
-use clap::{Args, Parser, Subcommand};
+use ahws::config::{Resolved, Settings, SettingsError};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncBufReadExt as _;
 use tokio::sync::{mpsc, watch};
@@ -36,7 +37,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve an Actionhero 29 WebSocket endpoint with Actionhero's sample actions.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run one action and print its response JSON (exit 0 ok, 1 error response, 2 no
     /// connection).
     Call(CallArgs),
@@ -85,33 +86,24 @@ struct ConnectArgs {
 
 #[derive(Args, Debug)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: String,
-    /// Directory of static files, served over HTTP (`/`, `/public/…`) and by the `file`
-    /// verb (default: the crate's `public/`, with the demo chat page, when present).
+    /// A TOML file with any of the settings below (see the README); a flag given here
+    /// overrides it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective settings (defaults, file and flags) as a config file, and exit.
     #[arg(long)]
-    public: Option<PathBuf>,
-    /// An origin allowed to make cross-origin HTTP requests (repeatable; default: any,
-    /// as Actionhero). Others are refused with `403`.
-    #[arg(long = "cors-origin", value_name = "ORIGIN")]
-    cors_origins: Vec<String>,
-    /// A chat room to create at start (repeatable; default: defaultRoom and otherRoom).
-    #[arg(long = "room", value_name = "NAME")]
-    rooms: Vec<String>,
-    /// Primus heartbeat interval in milliseconds (0 disables it).
-    #[arg(long, value_name = "MS", default_value_t = 30_000)]
-    ping_interval: u64,
-    /// Welcome text sent to every new connection.
-    #[arg(long, default_value = "Welcome to the actionhero api")]
-    welcome: String,
-    /// No per-connection log lines (and no event channel: what benchmarks run).
-    #[arg(long)]
-    quiet: bool,
+    print_config: bool,
+    #[command(flatten)]
+    settings: Settings,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `serve --help` shows each setting's default, read from the library's.
+    let command = Cli::command().mut_subcommand("serve", ahws::config::with_defaults_in_help);
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let cli = match cli.command {
         // The generator builds its own runtime (worker count is an option).
         Command::Bench(args) => return ahws::bench::main(args),
@@ -129,7 +121,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Call(args) => call(args).await,
             Command::Connect(args) => connect(args).await,
             Command::Bench(_) => ExitCode::FAILURE,
@@ -137,39 +129,54 @@ fn main() -> ExitCode {
     })
 }
 
+/// The settings of the file (if any) with the command line's over them, resolved.
+fn serve_settings(args: ServeArgs) -> Result<Resolved, SettingsError> {
+    let settings = match &args.config {
+        Some(path) => Settings::from_file(path)?.overridden_by(args.settings)?,
+        None => args.settings,
+    };
+    settings.resolve()
+}
+
 async fn serve(args: ServeArgs) -> ExitCode {
-    let config = ServerConfig {
-        welcome: Some(args.welcome),
-        ping_interval: (args.ping_interval > 0).then(|| Duration::from_millis(args.ping_interval)),
-        ..ServerConfig::default()
+    let print = args.print_config;
+    let resolved = match serve_settings(args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ahws: {e}");
+            return ExitCode::from(2);
+        }
     };
-    let handshake = actionhero_ws::handshake::HandshakeConfig {
-        ping_interval_ms: args.ping_interval,
-        ..Default::default()
-    };
-    let rooms = if args.rooms.is_empty() {
-        actionhero_ws::samples::STARTING_ROOMS
-            .iter()
-            .map(|r| (*r).to_owned())
-            .collect()
-    } else {
-        args.rooms
-    };
-    let public = args.public.or_else(|| {
-        let shipped = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/public"));
-        shipped.is_dir().then_some(shipped)
-    });
-    let mut web = actionhero_ws::http::WebConfig::default();
-    if !args.cors_origins.is_empty() {
-        web.cors.allowed_origins = Some(args.cors_origins.clone());
+    if print {
+        return match Settings::from_resolved(&resolved).and_then(|s| s.to_toml()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ahws: {e}");
+                ExitCode::from(2)
+            }
+        };
     }
+    let Resolved {
+        listen,
+        public,
+        rooms,
+        quiet,
+        server: config,
+        handshake,
+        web,
+        adapter,
+    } = resolved;
     let mut builder = ServerBuilder::new()
-        .listen(args.listen.clone())
+        .listen(listen.clone())
         .config(config)
         .handshake_config(handshake)
-        .web_config(web);
+        .web_config(web)
+        .adapter_config(adapter);
     let mut events_rx = None;
-    if !args.quiet {
+    if !quiet {
         let (tx, rx) = mpsc::channel(1024);
         builder = builder.events(tx);
         events_rx = Some(rx);
@@ -184,7 +191,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let server = match builder.serve().await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("ahws: cannot serve on {}: {e}", args.listen);
+            eprintln!("ahws: cannot serve on {listen}: {e}");
             return ExitCode::from(2);
         }
     };
