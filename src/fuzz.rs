@@ -692,7 +692,10 @@ pub fn wire_server(data: &[u8]) {
             Ok(ClientFrame::Request(req)) => {
                 // The object fast path agrees with the general path on every input.
                 if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
-                    assert_eq!(request::decode_value(value), ClientFrame::Request(req.clone()));
+                    assert_eq!(
+                        request::decode_value(value),
+                        ClientFrame::Request(req.clone())
+                    );
                 }
                 req
             }
