@@ -70,6 +70,7 @@ fn http(
             Route::Upgrade {
                 handshake,
                 response,
+                ..
             } => return Some((handshake, response, buf)),
             Route::Respond(response) => response,
             Route::File(file) => file.serve(files::stat, files::read),

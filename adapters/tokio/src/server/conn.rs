@@ -117,6 +117,7 @@ async fn upgrade(
             Route::Upgrade {
                 handshake,
                 response,
+                ..
             } => {
                 match timeout_at(deadline, stream.write_all(&response)).await {
                     Ok(Ok(())) => {}
