@@ -16,7 +16,7 @@
 //! * [`files`]: the `file` verb's reads from a public directory.
 //! * [`tls`] (feature `rustls`, on by default): the server's TLS configuration from PEM
 //!   files, for [`ServerBuilder::tls`].
-//! * [`server::HttpService`] (feature `hyper`; `axum` adds axum's `ConnectInfo`): the
+//! * `server::HttpService` (feature `hyper`; `axum` adds axum's `ConnectInfo`): the
 //!   server's routes, upgrades included, as a tower `Service` inside an application's
 //!   own hyper or axum server.
 //!

@@ -52,7 +52,7 @@ type Handler = Arc<dyn Fn(ActionContext) -> ActionFuture + Send + Sync>;
 pub struct AdapterConfig {
     /// How long a client may take to send its complete HTTP upgrade head, from accept
     /// (with TLS: from the end of the TLS handshake). Slower clients are dropped without
-    /// an answer. Default: 10 s. In an embedding HTTP server ([`HttpService`], feature
+    /// an answer. Default: 10 s. In an embedding HTTP server (`HttpService`, feature
     /// `hyper`) it bounds the wait for an `/api` request's body instead.
     pub handshake_timeout: Duration,
     /// How long a client may take to complete the TLS handshake, from accept, on a
@@ -279,7 +279,7 @@ impl ServerBuilder {
     }
 
     /// Starts the server without a listener of its own: every connection comes from an
-    /// embedding HTTP server through [`ServerHandle::http_service`] (feature `hyper`).
+    /// embedding HTTP server through `ServerHandle::http_service` (feature `hyper`).
     /// [`ServerHandle::local_addr`] is then the unspecified address `0.0.0.0:0`.
     ///
     /// # Errors
