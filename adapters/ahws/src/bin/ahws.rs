@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! ahws serve   [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]... [--ping-interval MS] [--welcome TEXT]
+//!              [--tls-cert FILE --tls-key FILE]
 //! ahws call    [--url URL] ACTION [key=value]...
 //! ahws connect [--url URL] [--room NAME]... [--fingerprint ID] [--ping-timeout MS]
 //! ahws bench   [--url URL] --mode action|broadcast|connect|hold [--clients N] [--seconds S] [--inflight K] [--senders M]
@@ -104,6 +105,13 @@ struct ServeArgs {
     /// No per-connection log lines (and no event channel: what benchmarks run).
     #[arg(long)]
     quiet: bool,
+    /// Serve TLS (`https://`, `wss://`) with this PEM certificate chain (the
+    /// certificate first, then intermediates). Needs `--tls-key`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert` (PKCS #8, PKCS #1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -176,6 +184,20 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if let Some(dir) = &public {
         builder = builder.public_dir(dir.clone());
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        match actionhero_ws_tokio::tls::server_config_from_files(cert, key) {
+            Ok(tls) => builder = builder.tls(tls),
+            Err(e) => {
+                eprintln!("ahws: TLS: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (ws, http) = if args.tls_cert.is_some() {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
     let builder = actionhero_ws_tokio::samples::register(builder);
     let server = match builder.serve().await {
         Ok(s) => s,
@@ -185,7 +207,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     eprintln!(
-        "ahws: listening on ws://{0}/primus, http://{0}/ (public: {1})",
+        "ahws: listening on {ws}://{0}/primus, {http}://{0}/ (public: {1})",
         server.local_addr(),
         public
             .as_ref()
