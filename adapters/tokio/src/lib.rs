@@ -56,6 +56,11 @@ mod trace;
 
 pub use server::{ActionContext, AdapterConfig, ServerBuilder, ServerError, ServerHandle};
 
+/// The README's code, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Wall-clock epoch milliseconds now.
 pub(crate) fn epoch_ms() -> u64 {
     std::time::SystemTime::now()
