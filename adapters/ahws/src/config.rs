@@ -41,6 +41,14 @@ pub struct Settings {
     /// No per-connection log lines (and no event channel: what benchmarks run).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub quiet: Option<bool>,
+    /// Serve TLS (`https://`, `wss://`) with this PEM certificate chain (the certificate
+    /// first, then intermediates); needs `tls-key`. In a config file, relative to the
+    /// file's directory.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls-cert` (PKCS #8, PKCS #1 or SEC1).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
     /// The core server's settings (`[server]`).
     #[command(flatten, next_help_heading = "Server ([server] in the config file)")]
     #[serde(default)]
@@ -234,6 +242,9 @@ pub struct AdapterSettings {
     /// How long a client may take to send its upgrade head, in milliseconds.
     #[arg(long, value_name = "MS")]
     pub handshake_timeout_ms: Option<u64>,
+    /// How long a client may take to complete the TLS handshake, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub tls_handshake_timeout_ms: Option<u64>,
     /// Frame batches queued for one connection's writer before it is a slow consumer.
     #[arg(long, value_name = "N")]
     pub outbound_queue: Option<usize>,
@@ -273,6 +284,8 @@ pub struct Resolved {
     pub rooms: Vec<String>,
     /// No per-connection log lines.
     pub quiet: bool,
+    /// The TLS certificate chain and key files, when serving TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// The core server's config.
     pub server: ServerConfig,
     /// The handshake's config.
@@ -295,6 +308,7 @@ impl Default for Resolved {
                 .map(|r| (*r).to_owned())
                 .collect(),
             quiet: false,
+            tls: None,
             server: ServerConfig::default(),
             handshake: HandshakeConfig::default(),
             web: WebConfig::default(),
@@ -332,9 +346,16 @@ impl Settings {
     /// The TOML error, with its line and column.
     pub fn from_toml(text: &str, dir: &Path) -> Result<Settings, SettingsError> {
         let mut settings: Settings = toml::from_str(text).map_err(|e| err(e.to_string()))?;
-        if let Some(public) = &mut settings.public {
-            if public.is_relative() {
-                *public = dir.join(&*public);
+        for path in [
+            &mut settings.public,
+            &mut settings.tls_cert,
+            &mut settings.tls_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if path.is_relative() {
+                *path = dir.join(&*path);
             }
         }
         Ok(settings)
@@ -391,6 +412,8 @@ impl Settings {
             public,
             rooms,
             quiet,
+            tls_cert,
+            tls_key,
             server: s,
             handshake: h,
             web: w,
@@ -523,6 +546,9 @@ impl Settings {
             handshake_timeout: a
                 .handshake_timeout_ms
                 .map_or(da.handshake_timeout, Duration::from_millis),
+            tls_handshake_timeout: a
+                .tls_handshake_timeout_ms
+                .map_or(da.tls_handshake_timeout, Duration::from_millis),
             outbound_queue: a.outbound_queue.unwrap_or(da.outbound_queue),
             inbound_queue: a.inbound_queue.unwrap_or(da.inbound_queue),
             command_queue: a.command_queue.unwrap_or(da.command_queue),
@@ -539,6 +565,15 @@ impl Settings {
             public: public.or(d.public),
             rooms: rooms.unwrap_or(d.rooms),
             quiet: quiet.unwrap_or(d.quiet),
+            tls: match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => {
+                    return Err(err(
+                        "--tls-cert and --tls-key go together (tls-cert, tls-key in a file)",
+                    ))
+                }
+            },
             server,
             handshake,
             web,
@@ -657,6 +692,7 @@ impl Settings {
         };
         let AdapterConfig {
             handshake_timeout,
+            tls_handshake_timeout,
             outbound_queue,
             inbound_queue,
             command_queue,
@@ -666,6 +702,7 @@ impl Settings {
         } = &r.adapter;
         let adapter = AdapterSettings {
             handshake_timeout_ms: Some(ms(*handshake_timeout)),
+            tls_handshake_timeout_ms: Some(ms(*tls_handshake_timeout)),
             outbound_queue: Some(*outbound_queue),
             inbound_queue: Some(*inbound_queue),
             command_queue: Some(*command_queue),
@@ -678,6 +715,8 @@ impl Settings {
             public: r.public.clone(),
             rooms: Some(r.rooms.clone()),
             quiet: Some(r.quiet),
+            tls_cert: r.tls.as_ref().map(|(cert, _)| cert.clone()),
+            tls_key: r.tls.as_ref().map(|(_, key)| key.clone()),
             server,
             handshake,
             web,
@@ -792,9 +831,11 @@ mod tests {
     #[test]
     fn every_file_key_has_a_flag() {
         let mut settings = Settings::from_resolved(&Resolved::default()).expect("printable");
-        // The two lists that are absent by default (any origin).
+        // The two lists that are absent by default (any origin), and TLS (off).
         settings.handshake.allowed_origins = Some(vec!["https://a.example".into()]);
         settings.web.cors_origins = Some(vec!["https://a.example".into()]);
+        settings.tls_cert = Some("cert.pem".into());
+        settings.tls_key = Some("key.pem".into());
         let table = toml::Table::try_from(&settings).expect("table");
         let help = Cli::command().render_long_help().to_string();
         let mut keys = 0;
@@ -809,8 +850,8 @@ mod tests {
             }
         }
         // Every field of the four library configs (less the two derived ones) plus
-        // listen, public, rooms and quiet.
-        assert_eq!(keys, 4 + 14 + 7 + 16 + 7);
+        // listen, public, rooms, quiet, tls-cert and tls-key.
+        assert_eq!(keys, 6 + 14 + 7 + 16 + 8);
     }
 
     #[test]

@@ -192,3 +192,39 @@ fn ahws_connect_quit_waits_for_sent_requests_against_actionhero() {
     let (status, lines) = connect_until_quit(&format!("http://127.0.0.1:{port}"), QUIT_INPUT);
     assert_quit_waits(status, &lines);
 }
+
+#[test]
+fn ahws_serve_refuses_unusable_tls_files() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(bins::AHWS)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .expect("run ahws serve")
+    };
+    // A certificate without its key (and the reverse) is a usage error.
+    let half = run(&["--tls-cert", "cert.pem"]);
+    assert_eq!(half.status.code(), Some(2), "{half:?}");
+    assert!(
+        String::from_utf8_lossy(&half.stderr).contains("--tls-key"),
+        "{half:?}"
+    );
+    // Missing or unusable files: exit 2 with the reason, before listening.
+    let missing = run(&[
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        "/nonexistent/key.pem",
+    ]);
+    assert_eq!(missing.status.code(), Some(2), "{missing:?}");
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("ahws: TLS: /nonexistent/cert.pem"), "{err}");
+    let not_pem = std::env::temp_dir().join(format!("ahws-not-pem-{}", std::process::id()));
+    std::fs::write(&not_pem, "not a certificate").expect("write");
+    let path = not_pem.to_string_lossy();
+    let garbage = run(&["--tls-cert", &path, "--tls-key", &path]);
+    let _ = std::fs::remove_file(&not_pem);
+    assert_eq!(garbage.status.code(), Some(2), "{garbage:?}");
+    let err = String::from_utf8_lossy(&garbage.stderr);
+    assert!(err.contains("no certificate"), "{err}");
+}

@@ -9,8 +9,9 @@
 //!   their response; a background thread carries out the core's reconnects and rejoins.
 //! * [`samples`]: Actionhero's sample actions wired as blocking handlers (interop tests,
 //!   demos).
-//!
-//! Plain `ws://` / `http://` only: TLS is the tokio adapter's job.
+//! * [`tls`] (feature `rustls`, on by default): the server's TLS configuration from PEM
+//!   files, for [`ServerBuilder::tls`]: the server speaks `https://` and `wss://`
+//!   (rustls with the ring provider). The client speaks plain `ws://` / `http://` only.
 //!
 //! The adapter only moves bytes, threads and time; every protocol decision (routes,
 //! files, handshake, heartbeats, verbs, rooms, limits, reconnects) is made by the core
@@ -18,11 +19,16 @@
 //! tokio adapter's.
 
 pub use actionhero_ws as core;
+/// The rustls version the server uses, to build a [`ServerBuilder::tls`] configuration.
+#[cfg(feature = "rustls")]
+pub use rustls;
 
 pub mod client;
 mod pump;
 pub mod samples;
 pub mod server;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod util;
 
 pub use server::{ActionContext, Config, ServerBuilder, ServerError, ServerHandle};

@@ -1,8 +1,8 @@
 //! The WebSocket loop shared by server connections and client sockets
 //! (docs/architecture.md#blocking-adapter).
 //!
-//! One thread owns one `tungstenite::WebSocket<TcpStream>` whose socket has a short read
-//! timeout, and loops:
+//! One thread owns one `tungstenite::WebSocket` over a socket (plain, or TLS on the
+//! server) with a short read timeout, and loops:
 //! 1. read; forward a complete message, or treat `WouldBlock`/`TimedOut` as "nothing yet";
 //! 2. `try_recv` every frame the driver queued and write it;
 //! 3. flush.
@@ -12,8 +12,7 @@
 //! timeouts and answers WebSocket pings itself (`WebSocketContext::read` never blocks on
 //! write; a blocked read returns `WouldBlock` and is simply called again).
 
-use std::io;
-use std::net::TcpStream;
+use std::io::{self, Read, Write};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -49,8 +48,8 @@ pub(crate) enum End {
 
 /// Runs the loop until the socket is done. `forward` hands a message to the driver and
 /// returns false when the driver is gone.
-pub(crate) fn run(
-    ws: &mut WebSocket<TcpStream>,
+pub(crate) fn run<S: Read + Write>(
+    ws: &mut WebSocket<S>,
     frames: &Receiver<Frame>,
     close_linger: Duration,
     mut forward: impl FnMut(Inbound) -> bool,
@@ -148,7 +147,7 @@ pub(crate) fn close_frame(frame: &Frame) -> Option<CloseFrame> {
     })
 }
 
-pub(crate) fn linger(ws: &mut WebSocket<TcpStream>, close_linger: Duration) {
+pub(crate) fn linger<S: Read + Write>(ws: &mut WebSocket<S>, close_linger: Duration) {
     let start = Instant::now();
     while start.elapsed() < close_linger {
         match ws.read() {

@@ -14,6 +14,11 @@
 //! * [`samples`]: Actionhero's sample actions (`randomNumber`, `status`, `sleepTest`,
 //!   `cacheTest`, `validationTest`, `createChatRoom`) registered on a builder.
 //! * [`files`]: the `file` verb's reads from a public directory.
+//! * [`tls`] (feature `rustls`, on by default): the server's TLS configuration from PEM
+//!   files, for [`ServerBuilder::tls`].
+//! * `server::HttpService` (feature `hyper`; `axum` adds axum's `ConnectInfo`): the
+//!   server's routes, upgrades included, as a tower `Service` inside an application's
+//!   own hyper or axum server.
 //!
 //! ```no_run
 //! use actionhero_ws_tokio::server::{ActionContext, ServerBuilder};
@@ -45,9 +50,16 @@ pub mod files;
 pub mod samples;
 pub mod server;
 mod timer;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod trace;
 
 pub use server::{ActionContext, AdapterConfig, ServerBuilder, ServerError, ServerHandle};
+
+/// The README's code, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// Wall-clock epoch milliseconds now.
 pub(crate) fn epoch_ms() -> u64 {

@@ -1,7 +1,8 @@
 //! `ahws`: an Actionhero-compatible WebSocket server and client on the command line.
 //!
 //! ```text
-//! ahws serve   [--config FILE] [--print-config] [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]... [SETTING FLAGS]
+//! ahws serve   [--config FILE] [--print-config] [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]...
+//!              [--tls-cert FILE --tls-key FILE] [SETTING FLAGS]
 //! ahws call    [--url URL] ACTION [key=value]...
 //! ahws connect [--url URL] [--room NAME]... [--fingerprint ID] [--ping-timeout MS] [--request-timeout MS]
 //! ahws bench   [--url URL] --mode action|broadcast|connect|hold [--clients N] [--seconds S] [--inflight K] [--senders M]
@@ -164,6 +165,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         public,
         rooms,
         quiet,
+        tls,
         server: config,
         handshake,
         web,
@@ -187,6 +189,20 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if let Some(dir) = &public {
         builder = builder.public_dir(dir.clone());
     }
+    if let Some((cert, key)) = &tls {
+        match actionhero_ws_tokio::tls::server_config_from_files(cert, key) {
+            Ok(config) => builder = builder.tls(config),
+            Err(e) => {
+                eprintln!("ahws: TLS: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (ws, http) = if tls.is_some() {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
     let builder = actionhero_ws_tokio::samples::register(builder);
     let server = match builder.serve().await {
         Ok(s) => s,
@@ -196,7 +212,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     eprintln!(
-        "ahws: listening on ws://{0}/primus, http://{0}/ (public: {1})",
+        "ahws: listening on {ws}://{0}/primus, {http}://{0}/ (public: {1})",
         server.local_addr(),
         public
             .as_ref()
