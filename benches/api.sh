@@ -18,25 +18,9 @@ OUT=${OUT:-target/bench-results}
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { echo "api.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 
-PIDS=()
-REDIS_PIDFILE=
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ -n "$REDIS_PIDFILE" ] && [ -f "$REDIS_PIDFILE" ]; then
-    kill "$(cat "$REDIS_PIDFILE")" 2>/dev/null || true
-  fi
-}
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 trap cleanup EXIT
-
-wait_line() {
-  for _ in $(seq 300); do
-    if grep -Eo "$2" "$1" 2>/dev/null | head -1 | grep .; then return 0; fi
-    sleep 0.1
-  done
-  echo "timed out waiting for /$2/ in $1" >&2
-  return 1
-}
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

@@ -42,15 +42,8 @@ fi
 
 log() { printf '# %s\n' "$*" >&2; }
 
-PIDS=()
-REDIS_PIDFILE=
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ -n "$REDIS_PIDFILE" ] && [ -f "$REDIS_PIDFILE" ]; then
-    kill "$(cat "$REDIS_PIDFILE")" 2>/dev/null || true
-  fi
-}
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 trap cleanup EXIT
 
 log "building (release)"
@@ -63,17 +56,6 @@ interop/ensure.sh
 REDIS=$(interop/start-redis.sh --new)
 REDIS_PIDFILE=$ROOT/interop/.run/redis-${REDIS##*:}.pid
 REDIS_PID=$(cat "$REDIS_PIDFILE")
-
-# wait_line FILE REGEX: waits (30 s) for a line matching REGEX in FILE, prints it.
-wait_line() {
-  for _ in $(seq 300); do
-    if grep -Eo "$2" "$1" 2>/dev/null | head -1 | grep .; then return 0; fi
-    sleep 0.1
-  done
-  echo "timed out waiting for /$2/ in $1" >&2
-  cat "$1" >&2 || true
-  return 1
-}
 
 # Each start_* sets PID and PORT.
 start_ahws() {

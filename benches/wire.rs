@@ -28,6 +28,14 @@ fn decode(c: &mut Criterion) {
             }
         })
     });
+    g.bench_function("typical_client_frames_via_value", |b| {
+        b.iter(|| {
+            for f in FRAMES {
+                let v: Value = serde_json::from_str(black_box(f)).unwrap();
+                black_box(request::decode_value(v));
+            }
+        })
+    });
     g.finish();
 }
 

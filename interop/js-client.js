@@ -5,7 +5,9 @@
 //
 //   node js-client.js <scenario> <url>        e.g. node js-client.js all http://127.0.0.1:8080
 //
-// scenarios: welcome actions concurrent rooms say file fingerprint reconnect all
+// scenarios: welcome actions concurrent rooms say file fingerprint reconnect all, or several
+// joined by commas (welcome,rooms). An https:// URL connects over wss:// (trust a test
+// certificate with NODE_EXTRA_CA_CERTS=cert.pem).
 //
 // Stdout: one JSON object per line (see README.md):
 //   {"scenario":S,"check":NAME,"ok":true}                              a passed check
@@ -664,8 +666,8 @@ scenarios.fingerprint = async () => {
   const wsUrl = a.ah.client.socket && a.ah.client.socket.url;
   expectTrue(
     "upgrade URL carries sessionID and _primuscb",
-    /^ws:\/\/[^/]+\/primus\?sessionID=abc123&_primuscb=[0-9A-Za-z_-]+(\.[0-9A-Za-z_-]+)?$/.test(wsUrl || ""),
-    "ws://host:port/primus?sessionID=abc123&_primuscb=<yeast>",
+    /^wss?:\/\/[^/]+\/primus\?sessionID=abc123&_primuscb=[0-9A-Za-z_-]+(\.[0-9A-Za-z_-]+)?$/.test(wsUrl || ""),
+    "ws[s]://host:port/primus?sessionID=abc123&_primuscb=<yeast>",
     wsUrl,
   );
   expectFrame(
@@ -760,9 +762,9 @@ async function runScenario(name) {
 
 async function main() {
   const [scenario, url] = process.argv.slice(2);
-  const names = scenario === "all" ? ALL : [scenario];
+  const names = scenario === "all" ? ALL : String(scenario).split(",");
   if (!url || !names.every((n) => scenarios[n])) {
-    process.stderr.write(`usage: node js-client.js <${Object.keys(scenarios).join("|")}|all> <http://127.0.0.1:PORT>\n`);
+    process.stderr.write(`usage: node js-client.js <${Object.keys(scenarios).join("|")}|all>[,…] <http[s]://127.0.0.1:PORT>\n`);
     process.exit(2);
   }
   URL_ARG = url.replace(/\/+$/, "");

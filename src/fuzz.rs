@@ -689,7 +689,16 @@ pub fn wire_server(data: &[u8]) {
                 assert_eq!(back, Ok(ServerFrame::Id("V1StGXR8_Z5jdHi6B-myT".into())));
                 return;
             }
-            Ok(ClientFrame::Request(req)) => req,
+            Ok(ClientFrame::Request(req)) => {
+                // The object fast path agrees with the general path on every input.
+                if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+                    assert_eq!(
+                        request::decode_value(value),
+                        ClientFrame::Request(req.clone())
+                    );
+                }
+                req
+            }
         },
         Err(_) => request::decode_binary(data),
     };

@@ -52,6 +52,49 @@ fn json_key() -> impl Strategy<Value = String> {
     ]
 }
 
+/// The text of a client frame object, repeated keys and odd values included, with the
+/// fields the decoder treats apart (`event`, `messageId`, `room`, …) likely.
+fn client_object_text() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        3 => prop::sample::select(vec![
+            "event", "messageId", "room", "params", "message", "file", "toString",
+        ])
+        .prop_map(str::to_owned),
+        1 => json_key(),
+    ];
+    let event = prop::sample::select(vec![
+        "\"action\"",
+        "\"say\"",
+        "\"roomAdd\"",
+        "\"detailsView\"",
+        "\"ac\\u0074ion\"",
+        "7",
+        "null",
+        "[\"say\"]",
+    ])
+    .prop_map(str::to_owned);
+    let value = prop_oneof![
+        3 => json_value().prop_map(|v| serde_json::to_string(&v).unwrap()),
+        1 => event,
+    ];
+    (
+        proptest::collection::vec((key, value), 0..7),
+        prop::bool::ANY,
+    )
+        .prop_map(|(fields, spaced)| {
+            let sep = if spaced { " , " } else { "," };
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}:{v}", serde_json::to_string(k).unwrap()))
+                .collect();
+            if spaced {
+                format!(" {{ {} }} ", body.join(sep))
+            } else {
+                format!("{{{}}}", body.join(sep))
+            }
+        })
+}
+
 fn finite_f64() -> impl Strategy<Value = f64> {
     prop_oneof![
         4 => any::<f64>().prop_filter("finite", |f| f.is_finite()),
@@ -234,6 +277,14 @@ proptest! {
         let x = reply::decode(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
         prop_assert_eq!(&reply::encode(&x), &text);
         prop_assert_eq!(reply::decode(&reply::encode(&x)).unwrap(), x);
+    }
+
+    /// The object fast path of `request::decode` takes a frame apart exactly as the
+    /// general path does from the parsed value (repeated keys, falsy rooms, odd events).
+    #[test]
+    fn object_fast_path_matches_value_path(text in client_object_text()) {
+        let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        prop_assert_eq!(request::decode(&text).unwrap(), request::decode_value(value), "{}", text);
     }
 
     /// Client requests decode, on the server side, to the verb, id and fields the client

@@ -249,8 +249,12 @@ pub enum ClientEvent {
     Alert(Value),
     /// Any other `context: "api"` message.
     Api(Value),
-    /// Anything else the server sent: other contexts, non-objects, unknown `primus::`
-    /// strings, `primus::id::<id>`.
+    /// Anything else the server sent: a `context: "response"` object that answers no
+    /// outstanding request (a push from the application, `Server::send` or Actionhero's
+    /// `connection.sendMessage`, which the server stamps with the latest `messageId`, or
+    /// an answer that came after its request timed out), other contexts, non-objects,
+    /// unknown `primus::` strings, `primus::id::<id>`. ActionheroWebsocketClient emits
+    /// these as `message` too.
     Message(Value),
     /// A remembered room could not be rejoined because it no longer exists; it was
     /// removed from the remembered set.
@@ -376,14 +380,6 @@ pub enum Violation {
     Binary {
         /// Its length in bytes.
         len: usize,
-    },
-    /// A response whose `messageId` names no outstanding request (late after a
-    /// timeout, a duplicate, or an unsolicited push the server stamped as a response).
-    UnmatchedResponse {
-        /// Its `messageId`, if it had a usable one.
-        message_id: Option<MessageId>,
-        /// The response object.
-        body: Value,
     },
     /// A `context: "user"` message without a valid `room`, `from` or `sentAt`.
     MalformedSay {

@@ -550,11 +550,11 @@ impl Client {
         body: Map<String, Value>,
         now: Instant,
     ) {
+        // A response that answers no outstanding request is a push, as
+        // ActionheroWebsocketClient sees it: it emits `message` for every frame and finds
+        // no callback for this one (docs/protocol.md#routing-server-frames).
         let Some(message_id) = message_id else {
-            self.violation(Violation::UnmatchedResponse {
-                message_id: None,
-                body: Value::Object(body),
-            });
+            self.event(ClientEvent::Message(Value::Object(body)));
             return;
         };
         let key = message_id.callback_key();
@@ -570,10 +570,7 @@ impl Client {
             }
         }
         let Some(entry) = self.requests.take_sent(&key) else {
-            self.violation(Violation::UnmatchedResponse {
-                message_id: Some(message_id),
-                body: Value::Object(body),
-            });
+            self.event(ClientEvent::Message(Value::Object(body)));
             return;
         };
         self.apply_effect(&entry.effect, &body);

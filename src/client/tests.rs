@@ -658,20 +658,17 @@ fn deadlines_fail_requests_exactly_once() {
             reason: RequestFailure::TimedOut
         }]
     );
-    // The late answer is reported, not delivered a second time.
+    // The late answer is a plain message, not delivered a second time.
     h.text(
         attempt,
         r#"{"sleepDuration":1,"context":"response","messageId":2}"#,
     );
-    assert!(matches!(
-        &h.events()[0],
-        ClientEvent::ProtocolViolation {
-            violation: Violation::UnmatchedResponse {
-                message_id: Some(MessageId::Number(2)),
-                ..
-            }
-        }
-    ));
+    assert_eq!(
+        h.events(),
+        vec![ClientEvent::Message(
+            json!({"sleepDuration":1,"context":"response","messageId":2})
+        )]
+    );
     // Deadlines run while queued too.
     h.c.handle_closed(attempt, CloseCause::Remote { code: None }, h.now);
     h.drain();
@@ -682,6 +679,32 @@ fn deadlines_fail_requests_exactly_once() {
         reason: RequestFailure::TimedOut
     }));
     assert_eq!(h.c.pending_requests(), 0);
+}
+
+#[test]
+fn a_push_stamped_as_a_response_is_a_message() {
+    // `Server::send` / Actionhero's `connection.sendMessage` outside an action: the server
+    // stamps `context: "response"` and the connection's latest messageId (here configure's
+    // detailsView, answered already), or none before any request.
+    let mut h = Harness::new();
+    let attempt = h.connect_and_configure("c");
+    h.text(
+        attempt,
+        r#"{"hello":"there","context":"response","messageId":1}"#,
+    );
+    h.text(attempt, r#"{"hello":"again","context":"response"}"#);
+    assert_eq!(
+        h.events(),
+        vec![
+            ClientEvent::Message(json!({"hello":"there","context":"response","messageId":1})),
+            ClientEvent::Message(json!({"hello":"again","context":"response"})),
+        ]
+    );
+    // An outstanding request is still answered by its own id.
+    let id = h.c.details_view(h.now).unwrap();
+    h.transmits();
+    h.text(attempt, &details_answer(2, "c"));
+    assert!(matches!(&h.events()[..], [ClientEvent::Response { id: got, .. }] if *got == id));
 }
 
 #[test]
@@ -921,15 +944,13 @@ fn bad_server_input_is_reported_and_the_connection_carries_on() {
     h.text(attempt, "{bad");
     h.text(attempt, &"x".repeat(257));
     h.c.handle_binary(attempt, b"abcd", h.now);
-    h.text(attempt, r#"{"context":"response"}"#);
-    h.text(attempt, r#"{"context":"response","messageId":99}"#);
     h.text(attempt, r#"{"context":"user","message":"m"}"#);
     h.text(
         attempt,
         r#"{"context":"user","room":"","from":"a","sentAt":1}"#,
     );
     let events = h.events();
-    assert_eq!(events.len(), 7, "{events:?}");
+    assert_eq!(events.len(), 5, "{events:?}");
     assert!(events
         .iter()
         .all(|e| matches!(e, ClientEvent::ProtocolViolation { .. })));

@@ -24,7 +24,8 @@ pub use client::{
 };
 pub(crate) use server::{client_address, decide, Decided};
 pub use server::{
-    evaluate, parse_request, reject_malformed, Decision, Handshake, HandshakeConfig, IpNet, Parsed,
+    evaluate, parse_request, reject_malformed, switching_protocols, Decision, Handshake,
+    HandshakeConfig, IpNet, Parsed,
 };
 
 use base64::Engine as _;

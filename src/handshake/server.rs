@@ -320,6 +320,7 @@ pub fn evaluate(req: &Request<()>, peer: SocketAddr, config: &HandshakeConfig) -
         Decided::Upgrade {
             handshake,
             response,
+            ..
         } => Decision::Upgrade {
             handshake,
             response,
@@ -336,6 +337,7 @@ pub(crate) enum Decided {
     Upgrade {
         handshake: Handshake,
         response: Vec<u8>,
+        accept: String,
     },
     Respond(HttpResponse),
 }
@@ -394,15 +396,48 @@ pub(crate) fn decide(req: &Request<()>, peer: SocketAddr, config: &HandshakeConf
         remote_ip,
         remote_port,
     };
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        sec_websocket_accept(key)
-    );
+    let accept = sec_websocket_accept(key);
+    let mut response = String::from("HTTP/1.1 101 Switching Protocols\r\n");
+    for (name, value) in UPGRADE_HEADERS {
+        response.push_str(name);
+        response.push_str(": ");
+        response.push_str(value);
+        response.push_str("\r\n");
+    }
+    response.push_str("Sec-WebSocket-Accept: ");
+    response.push_str(&accept);
+    response.push_str("\r\n\r\n");
     Decided::Upgrade {
         handshake,
         response: response.into_bytes(),
+        accept,
     }
+}
+
+/// The headers of every `101` besides `Sec-WebSocket-Accept` (no subprotocol, no
+/// extension).
+const UPGRADE_HEADERS: [(&str, &str); 2] = [("Upgrade", "websocket"), ("Connection", "Upgrade")];
+
+/// The `101 Switching Protocols` answer to an accepted upgrade as an
+/// [`http::Response`], for servers that write response heads themselves (hyper):
+/// the same status and headers as the bytes of [`Decision::Upgrade`], with `accept`
+/// (the route's `Sec-WebSocket-Accept` value, see
+/// [`Route::Upgrade`](crate::http::Route::Upgrade)).
+pub fn switching_protocols(accept: &str) -> http::Response<()> {
+    let mut response = http::Response::new(());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    for (name, value) in UPGRADE_HEADERS {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            headers.append(name, HeaderValue::from_static(value));
+        }
+    }
+    // Base64 is always a valid header value; anything else is left out (and the peer
+    // refuses the upgrade).
+    if let Ok(value) = HeaderValue::from_str(accept) {
+        headers.append(header::SEC_WEBSOCKET_ACCEPT, value);
+    }
+    response
 }
 
 /// The client address of a request from `peer`, per the configured trusted proxies.
@@ -880,6 +915,32 @@ mod tests {
         let lenient = "GET /primus HTTP/1.1\r\nupgrade: WebSocket\r\nconnection: keep-alive, Upgrade\r\n\
                        sec-websocket-version:  13 \r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
         handshake_from(lenient, "127.0.0.1:1", &HandshakeConfig::default());
+    }
+
+    #[test]
+    fn switching_protocols_is_the_same_head_as_the_bytes() {
+        let req = request(&upgrade_req("/primus", ""));
+        let Decided::Upgrade {
+            response, accept, ..
+        } = super::decide(&req, peer("127.0.0.1:1"), &HandshakeConfig::default())
+        else {
+            panic!("not an upgrade");
+        };
+        assert_eq!(String::from_utf8(response).unwrap(), ACCEPT_101);
+        let head = switching_protocols(&accept);
+        assert_eq!(head.status(), StatusCode::SWITCHING_PROTOCOLS);
+        let headers: Vec<(String, String)> = head
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        let expected = [
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            ("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        ]
+        .map(|(n, v)| (n.to_owned(), v.to_owned()));
+        assert_eq!(headers, expected);
     }
 
     #[test]

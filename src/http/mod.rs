@@ -26,7 +26,7 @@ pub use cors::CorsConfig;
 pub(crate) use fingerprint::request_cookie;
 pub use fingerprint::{web_fingerprint, FingerprintConfig, WebFingerprint};
 pub use library::{client_library, primus_library, ClientLibraryConfig, ClientUrl};
-pub use response::HttpResponse;
+pub use response::{HttpResponse, Unserved};
 pub use router::{
     ApiRequest, BodyKind, FileAnswer, FileBody, RequestContext, RootEndpoint, Route, Router,
     RouterStats, StaticFile, WebConfig, WebHeaders, CLIENT_LIBRARY_FILE,

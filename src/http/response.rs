@@ -1,6 +1,7 @@
 //! A complete HTTP/1.1 response, as the adapter writes it.
 
 use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, DATE};
 use http::StatusCode;
 
 /// A complete HTTP/1.1 response: status, headers in order, body. The adapter writes
@@ -104,6 +105,73 @@ impl HttpResponse {
         out.extend_from_slice(&self.body);
         out
     }
+
+    /// The response as an [`http::Response`], for servers that write heads themselves
+    /// (hyper): the status, the headers in order, `Content-Length` and `Date` as
+    /// [`head`](Self::head) writes them, and `Connection: close` when the connection
+    /// must not be kept. Keeping a connection alive, and for how long, is that server's
+    /// business, so no `Keep-Alive` header is added. A header whose value is not a
+    /// valid header value (only possible from configured text with control
+    /// characters) is left out.
+    pub fn into_http(self) -> http::Response<Bytes> {
+        let mut response = http::Response::new(self.body);
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        for (name, value) in &self.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        if let Some(len) = self.content_length {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        if let Some(Ok(date)) = self.date.as_deref().map(HeaderValue::from_str) {
+            headers.insert(DATE, date);
+        }
+        if !self.keep_alive {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+/// Why a server that carries routes out inside another HTTP server (hyper, axum)
+/// could not, when it still owes the request an answer: see
+/// [`response`](Self::response). (On its own sockets an adapter closes the
+/// connection instead.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unserved {
+    /// The server has stopped: `503 Service Unavailable`.
+    ServerStopped,
+    /// The request body did not arrive within the adapter's time limit:
+    /// `408 Request Timeout` (what Node answers a slow request).
+    BodyTimedOut,
+    /// The request body could not be read (the stream failed or ended early):
+    /// `400 Bad Request`.
+    BodyFailed,
+    /// An accepted upgrade, but the embedding server offers no way to take the
+    /// connection over (for hyper: served without upgrades): `500 Internal Server
+    /// Error`.
+    UpgradeUnavailable,
+}
+
+impl Unserved {
+    /// The answer: the status above, a plain-text reason, `Connection: close`.
+    pub fn response(self) -> HttpResponse {
+        let (status, body) = match self {
+            Self::ServerStopped => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+            Self::BodyTimedOut => (StatusCode::REQUEST_TIMEOUT, "Request Timeout"),
+            Self::BodyFailed => (StatusCode::BAD_REQUEST, "Bad Request"),
+            Self::UpgradeUnavailable => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The server cannot take this connection over",
+            ),
+        };
+        HttpResponse::new(status, body).header("Content-Type", "text/plain")
+    }
 }
 
 #[cfg(test)]
@@ -129,5 +197,62 @@ mod tests {
              Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n"
         );
         assert_eq!(k.get("content-type"), Some("text/plain"));
+    }
+
+    #[test]
+    fn converts_to_http_with_the_same_head() {
+        let mut r = HttpResponse::new(StatusCode::OK, "{}")
+            .header("Content-Type", "application/json")
+            .header("Set-Cookie", "a=1")
+            .header("Set-Cookie", "b=2")
+            .header("X-Bad", "line\nbreak");
+        r.date = Some("Thu, 01 Jan 1970 00:00:00 GMT".into());
+        r.keep_alive = true;
+        r.keep_alive_secs = 5;
+        let h = r.clone().into_http();
+        assert_eq!(h.status(), StatusCode::OK);
+        assert_eq!(h.body().as_ref(), b"{}");
+        let headers = h.headers();
+        assert_eq!(headers["content-type"], "application/json");
+        let cookies: Vec<_> = headers.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(headers["content-length"], "2");
+        assert_eq!(headers["date"], "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert!(!headers.contains_key("x-bad"));
+        // Keep-alive is the embedding server's: no Connection or Keep-Alive header.
+        assert!(!headers.contains_key("connection"));
+        assert!(!headers.contains_key("keep-alive"));
+
+        // A HEAD answer keeps the full length; a 304 has none; a closing answer says so.
+        let mut head = r.clone();
+        head.head_only();
+        head.keep_alive = false;
+        let h = head.into_http();
+        assert!(h.body().is_empty());
+        assert_eq!(h.headers()["content-length"], "2");
+        assert_eq!(h.headers()["connection"], "close");
+        let mut not_modified = r;
+        not_modified.status = StatusCode::NOT_MODIFIED;
+        not_modified.content_length = None;
+        not_modified.body = Bytes::new();
+        assert!(!not_modified
+            .into_http()
+            .headers()
+            .contains_key("content-length"));
+    }
+
+    #[test]
+    fn unserved_answers() {
+        for (why, status) in [
+            (Unserved::ServerStopped, 503),
+            (Unserved::BodyTimedOut, 408),
+            (Unserved::BodyFailed, 400),
+            (Unserved::UpgradeUnavailable, 500),
+        ] {
+            let r = why.response();
+            assert_eq!(r.status.as_u16(), status, "{why:?}");
+            assert!(!r.keep_alive);
+            assert_eq!(r.get("content-type"), Some("text/plain"));
+        }
     }
 }

@@ -117,6 +117,10 @@ pub enum Route {
         handshake: Handshake,
         /// The exact `101` bytes.
         response: Vec<u8>,
+        /// The `Sec-WebSocket-Accept` value in `response`: a server that writes heads
+        /// itself (hyper) answers with
+        /// [`switching_protocols`](crate::handshake::switching_protocols)`(&accept)`.
+        accept: String,
     },
     /// Write this response.
     Respond(HttpResponse),
@@ -473,9 +477,11 @@ impl Router {
             Decided::Upgrade {
                 handshake,
                 response,
+                accept,
             } => Route::Upgrade {
                 handshake,
                 response,
+                accept,
             },
             Decided::Respond(mut r) => {
                 r.headers.extend(cors);

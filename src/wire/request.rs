@@ -1,5 +1,10 @@
 //! Client → server frames: decoded by the server, encoded by the client.
 
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::js::{self, truthy};
@@ -86,20 +91,24 @@ impl Verb {
     fn from_event(event: Option<&Value>) -> Self {
         match event {
             None => Self::Other("undefined".into()),
-            Some(Value::String(s)) => match s.as_str() {
-                "action" => Self::Action,
-                "file" => Self::File,
-                "roomAdd" => Self::RoomAdd,
-                "roomLeave" => Self::RoomLeave,
-                "roomView" => Self::RoomView,
-                "detailsView" => Self::DetailsView,
-                "say" => Self::Say,
-                "documentation" => Self::Documentation,
-                "quit" => Self::Quit,
-                "exit" => Self::Exit,
-                other => Self::Other(other.into()),
-            },
+            Some(Value::String(s)) => Self::from_name(s),
             Some(other) => Self::Other(js::js_string(other)),
+        }
+    }
+
+    fn from_name(name: &str) -> Self {
+        match name {
+            "action" => Self::Action,
+            "file" => Self::File,
+            "roomAdd" => Self::RoomAdd,
+            "roomLeave" => Self::RoomLeave,
+            "roomView" => Self::RoomView,
+            "detailsView" => Self::DetailsView,
+            "say" => Self::Say,
+            "documentation" => Self::Documentation,
+            "quit" => Self::Quit,
+            "exit" => Self::Exit,
+            other => Self::Other(other.into()),
         }
     }
 }
@@ -174,6 +183,15 @@ impl Request {
 /// # Errors
 /// [`WireError::InvalidJson`] when `text` is not JSON (the reference drops such frames).
 pub fn decode(text: &str) -> Result<ClientFrame, WireError> {
+    // The common case, a JSON object, is taken apart field by field without building the
+    // top-level map (same rules: docs/protocol.md#dispatch-and-message-ids). Anything
+    // else, and any text the fast path cannot take (invalid JSON included, for its exact
+    // error), goes the general way.
+    if text.trim_start().starts_with('{') {
+        if let Some(req) = decode_object(text) {
+            return Ok(ClientFrame::Request(req));
+        }
+    }
     let value: Value = serde_json::from_str(text).map_err(|e| WireError::InvalidJson {
         line: e.line(),
         column: e.column(),
@@ -208,6 +226,101 @@ pub fn decode_binary(bytes: &[u8]) -> Request {
         room: None,
         remnant: Value::Object(map),
     }
+}
+
+/// A string borrowed from the input when it has no escapes.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A JSON object's fields in text order, each value still its raw JSON text.
+struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut fields = Vec::with_capacity(4);
+                while let Some(Str(key)) = map.next_key()? {
+                    fields.push((key, map.next_value()?));
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// [`request_from_value`] for a JSON object, without building its top-level map: the
+/// verb is read in place, `event` and `messageId` never become map entries, and the
+/// remnant holds only the other fields. JavaScript's rules for repeated keys hold (the
+/// last value wins, at the first key's position). `None` when the text is not a JSON
+/// object the parser accepts in one piece.
+fn decode_object(text: &str) -> Option<Request> {
+    let Fields(fields) = serde_json::from_str(text).ok()?;
+    let last = |name: &str| {
+        fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, raw)| *raw)
+    };
+    let parse = |raw: &RawValue| serde_json::from_str::<Value>(raw.get()).ok();
+    let verb = match last("event") {
+        None => Verb::from_event(None),
+        Some(raw) => match serde_json::from_str::<Str<'_>>(raw.get()) {
+            Ok(Str(name)) => Verb::from_name(&name),
+            Err(_) => Verb::from_event(Some(&parse(raw)?)),
+        },
+    };
+    let message_id = match last("messageId") {
+        Some(raw) => MessageId::from_json(&parse(raw)?),
+        None => None,
+    };
+    // Only verbs other than action/file take a truthy `room` out of the remnant.
+    let room = match (&verb, last("room")) {
+        (Verb::Action | Verb::File, _) | (_, None) => None,
+        (_, Some(raw)) => Some(parse(raw)?).filter(truthy),
+    };
+    let mut remnant = Map::new();
+    for (key, raw) in &fields {
+        let skip = match key.as_ref() {
+            "event" | "messageId" => true,
+            "room" => room.is_some(),
+            _ => false,
+        };
+        if !skip {
+            remnant.insert(key.clone().into_owned(), parse(raw)?);
+        }
+    }
+    Some(Request {
+        message_id,
+        verb,
+        room,
+        remnant: Value::Object(remnant),
+    })
 }
 
 fn request_from_value(value: Value) -> Request {

@@ -1,5 +1,6 @@
 //! The parts of the `ahws` tool shared by its two binaries (`src/bin/`): the `ahws bench`
-//! load generator and the bare `ahws-baseline` servers it is compared with.
+//! load generator and the bare `ahws-baseline` servers it is compared with, and
+//! `ahws serve`'s settings (flags and config file).
 //!
 //! Tools sit on top of the adapters: `ahws serve`, `call` and `connect` are thin command
 //! lines over [`actionhero_ws_tokio`]; `ahws bench` opens its sockets itself (it must
@@ -8,3 +9,4 @@
 //! for other crates: the API follows the tool.
 
 pub mod bench;
+pub mod config;

@@ -1,4 +1,5 @@
-//! `ahws serve --metrics ADDR`: Prometheus metrics on a listener of their own.
+//! `ahws serve --metrics ADDR` (or `metrics = "ADDR"` in the config file): Prometheus
+//! metrics on a listener of their own.
 
 mod bins;
 #[path = "../../tokio/tests/support/mod.rs"]
@@ -39,4 +40,39 @@ fn ahws_serve_metrics_listener() {
             "missing {line:?} in:\n{body}"
         );
     }
+}
+
+#[test]
+fn the_config_files_metrics_key_starts_the_listener_and_is_printed() {
+    let port = support::free_port();
+    let metrics: SocketAddr = ([127, 0, 0, 1], support::free_port()).into();
+    let file = std::env::temp_dir().join(format!("ahws-metrics-{}.toml", std::process::id()));
+    std::fs::write(&file, format!("metrics = \"{metrics}\"\n")).expect("write config");
+    let path = file.to_str().expect("path").to_owned();
+
+    let printed = std::process::Command::new(bins::AHWS)
+        .args(["serve", "--config", &path, "--print-config"])
+        .output()
+        .expect("run ahws serve --print-config");
+    assert!(printed.status.success(), "{printed:?}");
+    let printed: toml::Table = String::from_utf8_lossy(&printed.stdout)
+        .parse()
+        .expect("TOML");
+    assert_eq!(
+        printed["metrics"].as_str(),
+        Some(metrics.to_string().as_str())
+    );
+
+    let _server = bins::serve(port, &["--config", &path]);
+    let listening = support::wait_for_port(metrics, Duration::from_secs(10));
+    let _ = std::fs::remove_file(&file);
+    assert!(listening, "no metrics listener on {metrics}");
+    let (status, text) = support::raw_http(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        support::http_body(&text)
+            .lines()
+            .any(|l| l == "ahws_connections_open 0"),
+        "{text}"
+    );
 }

@@ -11,8 +11,9 @@
 //!   demos).
 //! * [`metrics`]: a thread answering Prometheus scrapes with
 //!   [`ServerHandle::metrics_text`].
-//!
-//! Plain `ws://` / `http://` only: TLS is the tokio adapter's job.
+//! * [`tls`] (feature `rustls`, on by default): the server's TLS configuration from PEM
+//!   files, for [`ServerBuilder::tls`]: the server speaks `https://` and `wss://`
+//!   (rustls with the ring provider). The client speaks plain `ws://` / `http://` only.
 //!
 //! The adapter only moves bytes, threads and time; every protocol decision (routes,
 //! files, handshake, heartbeats, verbs, rooms, limits, reconnects) is made by the core
@@ -20,12 +21,17 @@
 //! tokio adapter's.
 
 pub use actionhero_ws as core;
+/// The rustls version the server uses, to build a [`ServerBuilder::tls`] configuration.
+#[cfg(feature = "rustls")]
+pub use rustls;
 
 pub mod client;
 pub mod metrics;
 mod pump;
 pub mod samples;
 pub mod server;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod trace;
 mod util;
 

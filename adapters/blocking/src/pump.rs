@@ -1,8 +1,8 @@
 //! The WebSocket loop shared by server connections and client sockets
 //! (docs/architecture.md#blocking-adapter).
 //!
-//! One thread owns one `tungstenite::WebSocket<TcpStream>` whose socket has a short read
-//! timeout, and loops:
+//! One thread owns one `tungstenite::WebSocket` over a socket (plain, or TLS on the
+//! server) with a short read timeout, and loops:
 //! 1. read; forward a complete message, or treat `WouldBlock`/`TimedOut` as "nothing yet";
 //! 2. `try_recv` every frame the driver queued and write it;
 //! 3. flush.
@@ -12,7 +12,7 @@
 //! timeouts and answers WebSocket pings itself (`WebSocketContext::read` never blocks on
 //! write; a blocked read returns `WouldBlock` and is simply called again).
 
-use std::io::{self, Read as _};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -57,8 +57,8 @@ pub(crate) enum End {
 /// Runs the loop until the socket is done. `forward` hands a message to the driver and
 /// returns false when the driver is gone. `depth`, when given, counts the frames queued
 /// in `frames`: the loop subtracts each one it takes.
-pub(crate) fn run(
-    ws: &mut WebSocket<TcpStream>,
+pub(crate) fn run<S: Read + Write>(
+    ws: &mut WebSocket<S>,
     frames: &Receiver<Frame>,
     depth: Option<&AtomicUsize>,
     close_linger: Duration,
@@ -138,18 +138,31 @@ pub(crate) fn run(
 
 /// The peer broke the protocol: send the core's close frame for `cause`. The caller
 /// tells its driver, then calls [`drain`].
-fn violated(ws: &mut WebSocket<TcpStream>, cause: CloseCause) -> End {
+fn violated<S: Read + Write>(ws: &mut WebSocket<S>, cause: CloseCause) -> End {
     let frame = cause.close_frame();
     let _ = ws.close(frame.as_ref().and_then(close_frame));
     End::Violated(cause)
 }
 
-/// After [`End::TooLarge`] or [`End::Violated`]: end our side and read the socket itself until the peer
-/// closes (tungstenite reads nothing sensible after its error), bounded by
-/// `close_linger`, so the close frame is not lost to a reset.
-pub(crate) fn drain(ws: &mut WebSocket<TcpStream>, close_linger: Duration) {
+/// A stream whose sending side can be ended on its own (for [`drain`]).
+pub(crate) trait ShutdownWrite: Read + Write {
+    /// Ends our sending side (a TLS stream sends `close_notify` first).
+    fn shutdown_write(&mut self) -> io::Result<()>;
+}
+
+impl ShutdownWrite for TcpStream {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+/// After [`End::TooLarge`] or [`End::Violated`]: end our side and read the stream itself
+/// until the peer closes (tungstenite reads nothing sensible after its error), bounded by
+/// `close_linger`, so the close frame is not lost to a reset. The stream's reads are
+/// bounded by its read timeout (one socket read per call on TLS too).
+pub(crate) fn drain<S: ShutdownWrite>(ws: &mut WebSocket<S>, close_linger: Duration) {
     let stream = ws.get_mut();
-    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.shutdown_write();
     let start = Instant::now();
     let mut sink = [0u8; 1024];
     while start.elapsed() < close_linger {
@@ -195,7 +208,7 @@ pub(crate) fn close_frame(frame: &Frame) -> Option<CloseFrame> {
     })
 }
 
-pub(crate) fn linger(ws: &mut WebSocket<TcpStream>, close_linger: Duration) {
+pub(crate) fn linger<S: Read + Write>(ws: &mut WebSocket<S>, close_linger: Duration) {
     let start = Instant::now();
     while start.elapsed() < close_linger {
         match ws.read() {

@@ -16,6 +16,11 @@
 //! * [`files`]: the `file` verb's reads from a public directory.
 //! * [`metrics`]: a listener answering Prometheus scrapes with
 //!   [`ServerHandle::metrics_text`].
+//! * [`tls`] (feature `rustls`, on by default): the server's TLS configuration from PEM
+//!   files, for [`ServerBuilder::tls`].
+//! * `server::HttpService` (feature `hyper`; `axum` adds axum's `ConnectInfo`): the
+//!   server's routes, upgrades included, as a tower `Service` inside an application's
+//!   own hyper or axum server.
 //!
 //! ```no_run
 //! use actionhero_ws_tokio::server::{ActionContext, ServerBuilder};
@@ -48,9 +53,16 @@ pub mod metrics;
 pub mod samples;
 pub mod server;
 mod timer;
+#[cfg(feature = "rustls")]
+pub mod tls;
 mod trace;
 
 pub use server::{ActionContext, AdapterConfig, ServerBuilder, ServerError, ServerHandle};
+
+/// The README's code, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// Wall-clock epoch milliseconds now.
 pub(crate) fn epoch_ms() -> u64 {

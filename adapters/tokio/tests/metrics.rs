@@ -1,5 +1,6 @@
 //! Operating the tokio server on loopback: `/metrics` scraped after a known exchange, and
-//! a WebSocket protocol error answered with a 1002 close frame.
+//! a WebSocket protocol error answered with a 1002 close frame; both again over TLS and
+//! through the embedded service (an axum app), which are counted like the others.
 
 #[path = "support/raw_ws.rs"]
 mod raw_ws;
@@ -28,6 +29,13 @@ type Ws = WebSocketStream<TcpStream>;
 /// A server with the sample actions and `defaultRoom`, no heartbeat (so the counts are
 /// exact), its events, and a metrics listener.
 async fn start() -> (ServerHandle, mpsc::Receiver<Event>, SocketAddr) {
+    start_with(|builder| builder).await
+}
+
+/// [`start`], with `setup` applied to the builder (TLS, say).
+async fn start_with(
+    setup: impl FnOnce(ServerBuilder) -> ServerBuilder,
+) -> (ServerHandle, mpsc::Receiver<Event>, SocketAddr) {
     let (tx, rx) = mpsc::channel(1000);
     let builder = ServerBuilder::new()
         .listen("127.0.0.1:0")
@@ -37,7 +45,7 @@ async fn start() -> (ServerHandle, mpsc::Receiver<Event>, SocketAddr) {
         })
         .room("defaultRoom")
         .events(tx);
-    let server = actionhero_ws_tokio::samples::register(builder)
+    let server = actionhero_ws_tokio::samples::register(setup(builder))
         .serve()
         .await
         .expect("serve");
@@ -231,6 +239,141 @@ async fn an_unmasked_client_frame_is_answered_with_close_1002() {
     assert_series(
         &text,
         &[r#"ahws_connections_closed_total{cause="protocol_error"} 1"#],
+    );
+    server.shutdown(true).await;
+}
+
+/// A normal exchange (welcome, `randomNumber`, close) on a std stream already connected
+/// to `addr`, then an unmasked frame on a second one: the close frame the server sent
+/// and whether it ended the stream after it. Blocking: run it on a blocking thread.
+#[cfg(all(feature = "rustls", feature = "axum"))]
+fn exchange_then_violate<S: std::io::Read + std::io::Write>(
+    addr: SocketAddr,
+    mut connect: impl FnMut() -> S,
+) -> (Option<(u16, String)>, bool) {
+    use tokio_tungstenite::tungstenite::WebSocket;
+    let (stream, leftover) = raw_ws::RawPeer::upgrade(connect(), addr).into_parts();
+    let mut ws = WebSocket::from_partially_read(stream, leftover, Role::Client, None);
+    let next = |ws: &mut WebSocket<S>| loop {
+        if let Message::Text(t) = ws.read().expect("message") {
+            return serde_json::from_str::<Value>(&t).expect("json");
+        }
+    };
+    let welcome = next(&mut ws);
+    assert!(welcome["welcome"].is_string(), "{welcome}");
+    let action = json!({"event": "action", "params": {"action": "randomNumber"}, "messageId": 1});
+    ws.send(Message::text(action.to_string())).expect("send");
+    let r = next(&mut ws);
+    assert!(r["randomNumber"].is_number(), "{r}");
+    ws.close(None).expect("close");
+    while ws.read().is_ok() {}
+
+    let mut peer = raw_ws::RawPeer::upgrade(connect(), addr);
+    peer.send_unmasked_text(r#"{"event":"detailsView"}"#);
+    let close = peer.read_close();
+    (close, peer.ends())
+}
+
+/// Connections over TLS and through the embedded service run the same connection code:
+/// each is counted, its queue drains to zero, and an unmasked frame is answered with
+/// close 1002.
+#[cfg(all(feature = "rustls", feature = "axum"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_embedded_connections_are_counted_and_closed_with_1002() {
+    use std::sync::Arc;
+
+    use actionhero_ws_tokio::rustls;
+
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
+    let server_tls = actionhero_ws_tokio::tls::server_config(
+        certified.cert.pem().as_bytes(),
+        certified.signing_key.serialize_pem().as_bytes(),
+    )
+    .expect("server config");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).expect("root");
+    let client = Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let (server, mut events, metrics) = start_with(|builder| builder.tls(server_tls)).await;
+
+    // wss:// on the server's own listener.
+    let addr = server.local_addr();
+    let (close, ended) = tokio::task::spawn_blocking(move || {
+        exchange_then_violate(addr, || {
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+            let conn = rustls::ClientConnection::new(client.clone(), name).expect("client");
+            let sock = std::net::TcpStream::connect(addr).expect("connect");
+            sock.set_read_timeout(Some(WAIT)).expect("timeout");
+            rustls::StreamOwned::new(conn, sock)
+        })
+    })
+    .await
+    .expect("over TLS");
+    assert_eq!(close, Some((1002, "protocol error".to_owned())));
+    assert!(
+        ended,
+        "the server ends the TLS stream after its close frame"
+    );
+
+    // ws:// through the same server's service, inside an axum app.
+    let app = axum::Router::new()
+        .fallback_service(server.http_service())
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+    let app_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (close, ended) = tokio::task::spawn_blocking(move || {
+        exchange_then_violate(app_addr, || {
+            let sock = std::net::TcpStream::connect(app_addr).expect("connect");
+            sock.set_read_timeout(Some(WAIT)).expect("timeout");
+            sock
+        })
+    })
+    .await
+    .expect("embedded");
+    assert_eq!(close, Some((1002, "protocol error".to_owned())));
+    assert!(
+        ended,
+        "the server ends the upgraded stream after its close frame"
+    );
+
+    let mut causes = Vec::new();
+    while causes.len() < 4 {
+        if let Event::Disconnected { reason, .. } =
+            wait_event(&mut events, |e| matches!(e, Event::Disconnected { .. })).await
+        {
+            causes.push(reason);
+        }
+    }
+    let protocol = causes
+        .iter()
+        .filter(|r| matches!(r, DisconnectReason::Socket(CloseCause::Protocol(_))))
+        .count();
+    assert_eq!(protocol, 2, "{causes:?}");
+
+    let (status, text) = scrape(metrics, "/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    assert_series(
+        support::http_body(&text),
+        &[
+            "ahws_connections_opened_total 4",
+            "ahws_connections_open 0",
+            r#"ahws_connections_closed_total{cause="remote_closed"} 2"#,
+            r#"ahws_connections_closed_total{cause="protocol_error"} 2"#,
+            r#"ahws_http_requests_total{route="upgrade"} 4"#,
+            r#"ahws_actions_total{action="randomNumber",outcome="ok"} 2"#,
+            // two welcomes and an answer per path, all taken off the queues
+            "ahws_messages_sent_total 6",
+            "ahws_outbound_queued_frames 0",
+        ],
     );
     server.shutdown(true).await;
 }

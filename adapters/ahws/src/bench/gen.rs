@@ -20,11 +20,11 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use super::conn::{self, Target, Ws};
 use super::{
-    cpu_json, latency_json, round, BenchArgs, Ctx, Histogram, Phases, MEASURE, STOP, WARMUP,
+    cpu_json, latency_json, round, BenchArgs, Ctx, Histogram, Phases, Window, MEASURE, STOP, WARMUP,
 };
 
 /// How long one setup step (welcome, a response) may take.
@@ -53,25 +53,70 @@ fn ws_err(e: WsError) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// A received frame's text: `Ok(None)` for a frame that is neither text nor close,
+/// `Err` once the connection is over (closed by the server, ended, or failed).
+fn text_of(msg: Option<Result<Message, WsError>>) -> io::Result<Option<Utf8Bytes>> {
+    match msg {
+        Some(Ok(Message::Text(t))) => Ok(Some(t)),
+        Some(Ok(Message::Close(_))) | None => Err(closed_err("closed by the server")),
+        Some(Ok(_)) => Ok(None),
+        Some(Err(e)) => Err(ws_err(e)),
+    }
+}
+
+/// Why [`drain`] stopped a client: a read (or the server's close) or a write.
+enum Stop {
+    Read(io::Error),
+    Write(WsError),
+}
+
+impl Stop {
+    /// The error the client reports: the read's, or `write_error` of the write's.
+    fn into_error(self, write_error: impl FnOnce(WsError) -> String) -> String {
+        match self {
+            Self::Read(e) => e.to_string(),
+            Self::Write(e) => write_error(e),
+        }
+    }
+}
+
+/// Handles `msg` and then every frame already buffered behind it, without waiting for
+/// more: feeds what `on_text` answers to each text frame (the caller flushes).
+async fn drain(
+    ws: &mut Ws,
+    mut msg: Option<Result<Message, WsError>>,
+    mut on_text: impl FnMut(&str) -> Option<Message>,
+) -> Result<(), Stop> {
+    loop {
+        if let Some(t) = text_of(msg).map_err(Stop::Read)? {
+            if let Some(frame) = on_text(&t) {
+                ws.feed(frame).await.map_err(Stop::Write)?;
+            }
+        }
+        match ws.next().now_or_never() {
+            Some(m) => msg = m,
+            None => return Ok(()),
+        }
+    }
+}
+
 /// Reads frames (answering pings) until one satisfies `want`; returns it.
 async fn expect(ws: &mut Ws, want: impl Fn(&str, Glance<'_>) -> bool) -> io::Result<String> {
     loop {
         let msg = timeout(STEP_TIMEOUT, ws.next())
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no answer from the server"))?;
-        match msg {
-            Some(Ok(Message::Text(t))) => match reply::glance(&t) {
-                Glance::Ping(value) => {
-                    ws.send(text(request::encode_pong(value)))
-                        .await
-                        .map_err(ws_err)?;
-                }
-                glance if want(&t, glance) => return Ok(t.as_str().to_owned()),
-                _ => {}
-            },
-            Some(Ok(Message::Close(_))) | None => return Err(closed_err("closed by the server")),
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(ws_err(e)),
+        let Some(t) = text_of(msg)? else {
+            continue;
+        };
+        match reply::glance(&t) {
+            Glance::Ping(value) => {
+                ws.send(text(request::encode_pong(value)))
+                    .await
+                    .map_err(ws_err)?;
+            }
+            glance if want(&t, glance) => return Ok(t.as_str().to_owned()),
+            _ => {}
         }
     }
 }
@@ -265,16 +310,23 @@ pub(super) async fn action(
     .await?;
     let w = phases.window(args, "round trips/s").await;
     let (out, failed, stuck) = collect(handles).await;
+    let mut m = counted("round_trips", ctx, &w, &out.hist);
+    failures(&mut m, setup_failed, failed, stuck, out.error);
+    Ok(m)
+}
+
+/// The start of a counting mode's result: `unit`, the count of `ctx.done` and its rate
+/// over the window, `ctx.errors`, the latencies of `hist`, and the CPU figures.
+fn counted(unit: &str, ctx: &Ctx, w: &Window, hist: &Histogram) -> Map<String, Value> {
     let count = ctx.done.load(Ordering::Relaxed);
     let mut m = Map::new();
-    m.insert("unit".into(), "round_trips".into());
+    m.insert("unit".into(), unit.into());
     m.insert("count".into(), count.into());
     m.insert("rate".into(), round(count as f64 / w.seconds, 1).into());
     m.insert("errors".into(), ctx.errors.load(Ordering::Relaxed).into());
-    m.insert("latency_us".into(), latency_json(&out.hist));
-    cpu_json(&w, count, &mut m);
-    failures(&mut m, setup_failed, failed, stuck, out.error);
-    Ok(m)
+    m.insert("latency_us".into(), latency_json(hist));
+    cpu_json(w, count, &mut m);
+    m
 }
 
 fn failures(
@@ -321,62 +373,42 @@ async fn action_client(
     let stopped = stop_signal(ctx.phase_rx.clone());
     tokio::pin!(stopped);
     'run: loop {
-        let mut msg = tokio::select! {
+        let msg = tokio::select! {
             biased;
             m = ws.next() => m,
             _ = &mut stopped => break 'run,
         };
         let mut n = 0u64;
         let mut errors = 0u64;
-        loop {
-            match msg {
-                Some(Ok(Message::Text(t))) => match reply::glance(&t) {
-                    Glance::Object {
-                        message_id: Some(id),
-                        error,
-                    } => {
-                        if let Some(i) = pending.iter().position(|p| p.0 == id) {
-                            let (_, sent) = pending.swap_remove(i);
-                            let now = ctx.now_ns();
-                            let phase = ctx.phase();
-                            if phase == MEASURE {
-                                out.hist.record(now.saturating_sub(sent));
-                                n += 1;
-                                errors += u64::from(error);
-                            }
-                            if phase < STOP {
-                                let frame = action_frame(&template, next_id);
-                                pending.push((next_id, now));
-                                next_id += 1;
-                                if let Err(e) = ws.feed(frame).await {
-                                    out.error = Some(e.to_string());
-                                    break 'run;
-                                }
-                            }
-                        }
-                    }
-                    Glance::Ping(value) => {
-                        if let Err(e) = ws.feed(text(request::encode_pong(value))).await {
-                            out.error = Some(e.to_string());
-                            break 'run;
-                        }
-                    }
-                    Glance::Object { .. } | Glance::Other => {}
-                },
-                Some(Ok(Message::Close(_))) | None => {
-                    out.error = Some("closed by the server".into());
-                    break 'run;
+        let drained = drain(&mut ws, msg, |t| match reply::glance(t) {
+            Glance::Object {
+                message_id: Some(id),
+                error,
+            } => {
+                let i = pending.iter().position(|p| p.0 == id)?;
+                let (_, sent) = pending.swap_remove(i);
+                let now = ctx.now_ns();
+                let phase = ctx.phase();
+                if phase == MEASURE {
+                    out.hist.record(now.saturating_sub(sent));
+                    n += 1;
+                    errors += u64::from(error);
                 }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    out.error = Some(e.to_string());
-                    break 'run;
+                if phase >= STOP {
+                    return None;
                 }
+                let frame = action_frame(&template, next_id);
+                pending.push((next_id, now));
+                next_id += 1;
+                Some(frame)
             }
-            match ws.next().now_or_never() {
-                Some(m) => msg = m,
-                None => break,
-            }
+            Glance::Ping(value) => Some(text(request::encode_pong(value))),
+            Glance::Object { .. } | Glance::Other => None,
+        })
+        .await;
+        if let Err(stop) = drained {
+            out.error = Some(stop.into_error(|e| e.to_string()));
+            break 'run;
         }
         if n > 0 {
             ctx.done.fetch_add(n, Ordering::Relaxed);
@@ -618,31 +650,13 @@ async fn broadcast_client(
         tokio::select! {
             biased;
             msg = ws.next() => {
-                let mut msg = msg;
-                loop {
-                    match msg {
-                        Some(Ok(Message::Text(t))) => {
-                            if let Some(pong) = b.on_text(&ctx, &t, &mut out, &mut tally) {
-                                if ws.feed(text(pong)).await.is_err() {
-                                    out.error = Some("write failed".into());
-                                    break 'run;
-                                }
-                            }
-                        }
-                        Some(Ok(Message::Close(_))) | None => {
-                            out.error = Some("closed by the server".into());
-                            break 'run;
-                        }
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => {
-                            out.error = Some(e.to_string());
-                            break 'run;
-                        }
-                    }
-                    match ws.next().now_or_never() {
-                        Some(m) => msg = m,
-                        None => break,
-                    }
+                let drained = drain(&mut ws, msg, |t| {
+                    b.on_text(&ctx, t, &mut out, &mut tally).map(text)
+                })
+                .await;
+                if let Err(stop) = drained {
+                    out.error = Some(stop.into_error(|_| "write failed".into()));
+                    break 'run;
                 }
             }
             Some(slot) = completions.recv(), if is_sender => {
@@ -732,14 +746,7 @@ pub(super) async fn connect(
     }
     let w = phases.window(args, "cycles/s").await;
     let (out, _, stuck) = collect(handles).await;
-    let count = ctx.done.load(Ordering::Relaxed);
-    let mut m = Map::new();
-    m.insert("unit".into(), "connect_cycles".into());
-    m.insert("count".into(), count.into());
-    m.insert("rate".into(), round(count as f64 / w.seconds, 1).into());
-    m.insert("errors".into(), ctx.errors.load(Ordering::Relaxed).into());
-    m.insert("latency_us".into(), latency_json(&out.hist));
-    cpu_json(&w, count, &mut m);
+    let mut m = counted("connect_cycles", ctx, &w, &out.hist);
     m.insert("stuck".into(), stuck.into());
     if let Some(e) = out.error {
         m.insert("first_error".into(), e.into());
@@ -803,8 +810,8 @@ async fn hold_client(mut ws: Ws, ctx: Arc<Ctx>) -> ClientOut {
     tokio::pin!(stopped);
     loop {
         tokio::select! {
-            msg = ws.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
+            msg = ws.next() => match text_of(msg) {
+                Ok(Some(t)) => {
                     if let Glance::Ping(value) = reply::glance(&t) {
                         if ws.send(text(request::encode_pong(value))).await.is_err() {
                             out.error = Some("write failed".into());
@@ -813,12 +820,8 @@ async fn hold_client(mut ws: Ws, ctx: Arc<Ctx>) -> ClientOut {
                         ctx.done.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                Some(Ok(Message::Close(_))) | None => {
-                    out.error = Some("closed by the server".into());
-                    break;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
+                Ok(None) => {}
+                Err(e) => {
                     out.error = Some(e.to_string());
                     break;
                 }

@@ -1,23 +1,25 @@
 //! `ahws`: an Actionhero-compatible WebSocket server and client on the command line.
 //!
 //! ```text
-//! ahws serve   [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]... [--ping-interval MS] [--welcome TEXT] [--metrics ADDR]
+//! ahws serve   [--config FILE] [--print-config] [--listen 127.0.0.1:8080] [--public DIR] [--room NAME]...
+//!              [--tls-cert FILE --tls-key FILE] [--metrics ADDR] [SETTING FLAGS]
 //! ahws call    [--url URL] ACTION [key=value]...
-//! ahws connect [--url URL] [--room NAME]... [--fingerprint ID] [--ping-timeout MS]
+//! ahws connect [--url URL] [--room NAME]... [--fingerprint ID] [--ping-timeout MS] [--request-timeout MS]
 //! ahws bench   [--url URL] --mode action|broadcast|connect|hold [--clients N] [--seconds S] [--inflight K] [--senders M]
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use actionhero_ws::client::{ClientConfig, ClientEvent, ReconnectConfig, RequestFailure};
-use actionhero_ws::server::{Event, ServerConfig};
-use actionhero_ws::{Fingerprint, RoomName};
+use actionhero_ws::server::Event;
+use actionhero_ws::{Fingerprint, MessageId, RoomName};
 use actionhero_ws_tokio::client::{self, ClientHandle, Request, RequestError};
 use actionhero_ws_tokio::server::ServerBuilder;
-use clap::{Args, Parser, Subcommand};
+use ahws::config::{Resolved, Settings, SettingsError};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncBufReadExt as _;
 use tokio::sync::{mpsc, watch};
@@ -36,7 +38,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve an Actionhero 29 WebSocket endpoint with Actionhero's sample actions.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run one action and print its response JSON (exit 0 ok, 1 error response, 2 no
     /// connection).
     Call(CallArgs),
@@ -77,41 +79,32 @@ struct ConnectArgs {
     /// Default: 1.5 x the server's pingInterval, read from its /primus/spec.
     #[arg(long, value_name = "MS")]
     ping_timeout: Option<u64>,
+    /// A request not answered this long after it was issued fails with `timedOut`
+    /// (milliseconds); `quit` and end of input wait at most this long for each.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    request_timeout: u64,
 }
 
 #[derive(Args, Debug)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: String,
-    /// Directory of static files, served over HTTP (`/`, `/public/…`) and by the `file`
-    /// verb (default: the crate's `public/`, with the demo chat page, when present).
+    /// A TOML file with any of the settings below (see the README); a flag given here
+    /// overrides it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective settings (defaults, file and flags) as a config file, and exit.
     #[arg(long)]
-    public: Option<PathBuf>,
-    /// An origin allowed to make cross-origin HTTP requests (repeatable; default: any,
-    /// as Actionhero). Others are refused with `403`.
-    #[arg(long = "cors-origin", value_name = "ORIGIN")]
-    cors_origins: Vec<String>,
-    /// A chat room to create at start (repeatable; default: defaultRoom and otherRoom).
-    #[arg(long = "room", value_name = "NAME")]
-    rooms: Vec<String>,
-    /// Primus heartbeat interval in milliseconds (0 disables it).
-    #[arg(long, value_name = "MS", default_value_t = 30_000)]
-    ping_interval: u64,
-    /// Welcome text sent to every new connection.
-    #[arg(long, default_value = "Welcome to the actionhero api")]
-    welcome: String,
-    /// No per-connection log lines (and no event channel: what benchmarks run).
-    #[arg(long)]
-    quiet: bool,
-    /// Serve Prometheus metrics at `http://ADDR/metrics` on a listener of its own (for
-    /// example 127.0.0.1:9100; keep it off the public interface).
-    #[arg(long, value_name = "ADDR")]
-    metrics: Option<String>,
+    print_config: bool,
+    #[command(flatten)]
+    settings: Settings,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `serve --help` shows each setting's default, read from the library's.
+    let command = Cli::command().mut_subcommand("serve", ahws::config::with_defaults_in_help);
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let cli = match cli.command {
         // The generator builds its own runtime (worker count is an option).
         Command::Bench(args) => return ahws::bench::main(args),
@@ -129,7 +122,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Call(args) => call(args).await,
             Command::Connect(args) => connect(args).await,
             Command::Bench(_) => ExitCode::FAILURE,
@@ -137,39 +130,56 @@ fn main() -> ExitCode {
     })
 }
 
+/// The settings of the file (if any) with the command line's over them, resolved.
+fn serve_settings(args: ServeArgs) -> Result<Resolved, SettingsError> {
+    let settings = match &args.config {
+        Some(path) => Settings::from_file(path)?.overridden_by(args.settings)?,
+        None => args.settings,
+    };
+    settings.resolve()
+}
+
 async fn serve(args: ServeArgs) -> ExitCode {
-    let config = ServerConfig {
-        welcome: Some(args.welcome),
-        ping_interval: (args.ping_interval > 0).then(|| Duration::from_millis(args.ping_interval)),
-        ..ServerConfig::default()
+    let print = args.print_config;
+    let resolved = match serve_settings(args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ahws: {e}");
+            return ExitCode::from(2);
+        }
     };
-    let handshake = actionhero_ws::handshake::HandshakeConfig {
-        ping_interval_ms: args.ping_interval,
-        ..Default::default()
-    };
-    let rooms = if args.rooms.is_empty() {
-        actionhero_ws::samples::STARTING_ROOMS
-            .iter()
-            .map(|r| (*r).to_owned())
-            .collect()
-    } else {
-        args.rooms
-    };
-    let public = args.public.or_else(|| {
-        let shipped = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/public"));
-        shipped.is_dir().then_some(shipped)
-    });
-    let mut web = actionhero_ws::http::WebConfig::default();
-    if !args.cors_origins.is_empty() {
-        web.cors.allowed_origins = Some(args.cors_origins.clone());
+    if print {
+        return match Settings::from_resolved(&resolved).and_then(|s| s.to_toml()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ahws: {e}");
+                ExitCode::from(2)
+            }
+        };
     }
+    let Resolved {
+        listen,
+        public,
+        rooms,
+        quiet,
+        tls,
+        metrics,
+        server: config,
+        handshake,
+        web,
+        adapter,
+    } = resolved;
     let mut builder = ServerBuilder::new()
-        .listen(args.listen.clone())
+        .listen(listen.clone())
         .config(config)
         .handshake_config(handshake)
-        .web_config(web);
+        .web_config(web)
+        .adapter_config(adapter);
     let mut events_rx = None;
-    if !args.quiet {
+    if !quiet {
         let (tx, rx) = mpsc::channel(1024);
         builder = builder.events(tx);
         events_rx = Some(rx);
@@ -180,22 +190,36 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if let Some(dir) = &public {
         builder = builder.public_dir(dir.clone());
     }
+    if let Some((cert, key)) = &tls {
+        match actionhero_ws_tokio::tls::server_config_from_files(cert, key) {
+            Ok(config) => builder = builder.tls(config),
+            Err(e) => {
+                eprintln!("ahws: TLS: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (ws, http) = if tls.is_some() {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
     let builder = actionhero_ws_tokio::samples::register(builder);
     let server = match builder.serve().await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("ahws: cannot serve on {}: {e}", args.listen);
+            eprintln!("ahws: cannot serve on {listen}: {e}");
             return ExitCode::from(2);
         }
     };
     eprintln!(
-        "ahws: listening on ws://{0}/primus, http://{0}/ (public: {1})",
+        "ahws: listening on {ws}://{0}/primus, {http}://{0}/ (public: {1})",
         server.local_addr(),
         public
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string()),
     );
-    if let Some(addr) = &args.metrics {
+    if let Some(addr) = &metrics {
         let listener = match tokio::net::TcpListener::bind(addr.as_str()).await {
             Ok(l) => l,
             Err(e) => {
@@ -352,6 +376,7 @@ async fn connect(args: ConnectArgs) -> ExitCode {
     let mut config = ClientConfig {
         rooms,
         fingerprint: args.fingerprint.map(Fingerprint::from),
+        request_timeout: Duration::from_millis(args.request_timeout),
         ..ClientConfig::default()
     };
     match args.ping_timeout {
@@ -365,52 +390,52 @@ async fn connect(args: ConnectArgs) -> ExitCode {
             }
         }
     }
-    let (client, mut events) = match client::connect(args.url, config) {
+    let (client, events) = match client::connect(args.url, config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ahws: {e}");
             return ExitCode::from(2);
         }
     };
-    let mut printer = tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            println!("{}", event_json(&event));
-            if let ClientEvent::Disconnected { reason } = &event {
-                return matches!(reason, actionhero_ws::client::DisconnectReason::Local);
-            }
-        }
-        true
-    });
+    let mut session = Session {
+        client,
+        events,
+        events_open: true,
+        outstanding: BTreeSet::new(),
+    };
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    // `quit` or end of input: read no more commands, let the requests already sent
+    // settle (answered, or failed by their timeout), then disconnect.
+    let mut leaving = false;
+    let mut disconnecting = false;
     loop {
+        if leaving && !disconnecting && session.outstanding.is_empty() {
+            disconnecting = true;
+            // In a task: the event loop below keeps draining events meanwhile, so the
+            // client can never wait on a full event queue while we wait on it.
+            let client = session.client.clone();
+            tokio::spawn(async move { client.disconnect().await });
+        }
         tokio::select! {
-            line = lines.next_line() => {
-                let line = match line {
-                    Ok(Some(line)) => line,
-                    // End of input: let the outstanding requests finish, then leave.
-                    Ok(None) | Err(_) => {
-                        while client.pending_requests().await.unwrap_or(0) > 0 {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                        client.disconnect().await;
-                        break;
-                    }
-                };
-                match run_command(&client, &line).await {
-                    Flow::Continue => {}
-                    Flow::Quit => {
-                        client.disconnect().await;
-                        break;
+            line = lines.next_line(), if !leaving => match line {
+                Ok(Some(line)) => match session.run_command(&line).await {
+                    Step::Continue => {}
+                    Step::Quit => leaving = true,
+                    Step::Stopped(ok) => return exit_for(ok),
+                },
+                Ok(None) | Err(_) => leaving = true,
+            },
+            event = session.events.recv() => match event {
+                Some(event) => {
+                    if let Some(ok) = session.show(&event) {
+                        return exit_for(ok);
                     }
                 }
-            }
-            done = &mut printer => {
-                return exit_for(done.unwrap_or(false));
-            }
+                // The client ended without saying why.
+                None => return exit_for(false),
+            },
         }
     }
-    let ok = printer.await.unwrap_or(false);
-    exit_for(ok)
 }
 
 fn exit_for(ok: bool) -> ExitCode {
@@ -421,13 +446,111 @@ fn exit_for(ok: bool) -> ExitCode {
     }
 }
 
-enum Flow {
-    Continue,
-    Quit,
+/// An `ahws connect` session: the only writer of stdout, so a request's `sent` line
+/// always comes before its `response`.
+struct Session {
+    client: ClientHandle,
+    events: client::ClientEvents,
+    events_open: bool,
+    /// Requests sent and not yet settled (no `response` or `requestFailed` yet).
+    outstanding: BTreeSet<MessageId>,
 }
 
-/// Parses and issues one command line; problems are printed as JSON lines.
-async fn run_command(client: &ClientHandle, line: &str) -> Flow {
+/// What the session does after a command line.
+enum Step {
+    Continue,
+    Quit,
+    /// The client stopped for good (`true`: because we asked it to).
+    Stopped(bool),
+}
+
+impl Session {
+    /// Prints one event and notes settled requests; `Some(ok)` once the client stopped
+    /// (`ok`: it was our own disconnect).
+    fn show(&mut self, event: &ClientEvent) -> Option<bool> {
+        println!("{}", event_json(event));
+        match event {
+            ClientEvent::Response { id, .. } | ClientEvent::RequestFailed { id, .. } => {
+                self.outstanding.remove(id);
+                None
+            }
+            ClientEvent::Disconnected { reason } => Some(matches!(
+                reason,
+                actionhero_ws::client::DisconnectReason::Local
+            )),
+            _ => None,
+        }
+    }
+
+    /// Parses and issues one command line; problems are printed as JSON lines.
+    async fn run_command(&mut self, line: &str) -> Step {
+        let request = match parse_command(line) {
+            Line::Empty => return Step::Continue,
+            Line::Quit => return Step::Quit,
+            Line::Request(r) => r,
+            Line::Invalid(error) => {
+                println!(
+                    "{}",
+                    json!({"event": "commandError", "command": line.trim(), "error": error})
+                );
+                return Step::Continue;
+            }
+        };
+        // Events arriving while the client takes the request are held and printed after
+        // `sent` (still draining them: the client must never block on a full queue).
+        let mut held = Vec::new();
+        let submitted = {
+            let submit = self.client.submit(request);
+            tokio::pin!(submit);
+            loop {
+                tokio::select! {
+                    biased;
+                    result = &mut submit => break result,
+                    event = self.events.recv(), if self.events_open => match event {
+                        Some(event) => held.push(event),
+                        None => self.events_open = false,
+                    },
+                }
+            }
+        };
+        match submitted {
+            Ok(id) => {
+                println!(
+                    "{}",
+                    json!({"event": "sent", "command": line.trim(), "messageId": id.to_json()})
+                );
+                self.outstanding.insert(id);
+            }
+            Err(e) => {
+                println!(
+                    "{}",
+                    json!({"event": "commandError", "command": line.trim(), "error": e.to_string()})
+                );
+            }
+        }
+        for event in held {
+            if let Some(ok) = self.show(&event) {
+                return Step::Stopped(ok);
+            }
+        }
+        if self.events_open {
+            Step::Continue
+        } else {
+            Step::Stopped(false)
+        }
+    }
+}
+
+/// One parsed command line.
+enum Line {
+    Empty,
+    Quit,
+    Request(Request),
+    Invalid(String),
+}
+
+/// Parses one command line.
+fn parse_command(line: &str) -> Line {
     let line = line.trim();
     let (verb, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
     let rest = rest.trim();
@@ -438,8 +561,8 @@ async fn run_command(client: &ClientHandle, line: &str) -> Flow {
         }
     };
     let request = match verb {
-        "" => return Flow::Continue,
-        "quit" | "exit" => return Flow::Quit,
+        "" => return Line::Empty,
+        "quit" | "exit" => return Line::Quit,
         "action" => {
             let mut words = rest.split_whitespace();
             match words.next() {
@@ -472,31 +595,10 @@ async fn run_command(client: &ClientHandle, line: &str) -> Flow {
             "unknown command `{other}` (action, say, join, leave, view, details, file, quit)"
         )),
     };
-    let request = match request {
-        Ok(r) => r,
-        Err(error) => {
-            println!(
-                "{}",
-                json!({"event": "commandError", "command": line, "error": error})
-            );
-            return Flow::Continue;
-        }
-    };
-    match client.submit(request).await {
-        Ok(id) => {
-            println!(
-                "{}",
-                json!({"event": "sent", "command": line, "messageId": id.to_json()})
-            );
-        }
-        Err(e) => {
-            println!(
-                "{}",
-                json!({"event": "commandError", "command": line, "error": e.to_string()})
-            );
-        }
+    match request {
+        Ok(request) => Line::Request(request),
+        Err(error) => Line::Invalid(error),
     }
-    Flow::Continue
 }
 
 /// One JSON object per client event.

@@ -4,7 +4,7 @@
 //! the connection's outbound latency.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
@@ -18,14 +18,18 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::WebSocket;
 
 use super::driver::DriverMsg;
+use super::stream::ServerStream;
 use super::{files, Config, Shared};
 use crate::pump::{self, End, Inbound};
 use crate::trace;
 use crate::util::{epoch_ms, is_timeout, random_bytes16};
 
 /// Serves one accepted socket until it closes.
-pub(crate) fn run(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+pub(crate) fn run(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
     let _ = stream.set_nodelay(true);
+    let Some(mut stream) = secure(stream, shared) else {
+        return;
+    };
     if stream
         .set_write_timeout(Some(shared.config.write_timeout))
         .is_err()
@@ -37,12 +41,32 @@ pub(crate) fn run(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
     }
 }
 
+/// The TLS handshake when the server has TLS, bounded by
+/// [`Config::tls_handshake_timeout`]; `None` when it failed or took too long (the
+/// socket is dropped; rustls has sent its alert, if any).
+#[cfg(feature = "rustls")]
+fn secure(stream: TcpStream, shared: &Shared) -> Option<ServerStream> {
+    use super::stream::tls::TlsStream;
+    let Some(config) = &shared.tls else {
+        return Some(ServerStream::Plain(stream));
+    };
+    let limit = shared.config.tls_handshake_timeout;
+    TlsStream::accept(config.clone(), stream, limit)
+        .ok()
+        .map(|tls| ServerStream::Tls(Box::new(tls)))
+}
+
+#[cfg(not(feature = "rustls"))]
+fn secure(stream: TcpStream, _shared: &Shared) -> Option<ServerStream> {
+    Some(ServerStream::Plain(stream))
+}
+
 /// Serves HTTP requests until one is a WebSocket upgrade: reads each head, lets the
 /// core's router decide, and carries the decision out (write, serve a file, run an
 /// action through the driver). Returns the upgrade (its handshake, the `101` bytes and
 /// what was read past the head), or `None` when the connection ended without one.
 fn http(
-    stream: &mut TcpStream,
+    stream: &mut ServerStream,
     peer: SocketAddr,
     shared: &Shared,
 ) -> Option<(Handshake, Vec<u8>, Vec<u8>)> {
@@ -73,6 +97,7 @@ fn http(
             Route::Upgrade {
                 handshake,
                 response,
+                ..
             } => return Some((handshake, response, buf)),
             Route::Respond(response) => response,
             Route::File(file) => file.serve(files::stat, files::read),
@@ -109,7 +134,7 @@ fn http(
 
 /// Reads what arrives before `deadline` into `buf`; `None` at EOF, on an error, or
 /// when the deadline passed.
-fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant) -> Option<()> {
+fn read_more(stream: &mut ServerStream, buf: &mut Vec<u8>, deadline: Instant) -> Option<()> {
     let mut chunk = [0u8; 4096];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -131,7 +156,7 @@ fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>, deadline: Instant) -> Op
 
 /// Writes a complete HTTP response, ends our side, and waits briefly for the peer to
 /// close, so the response is not cut short by a reset.
-fn respond_and_close(stream: &mut TcpStream, response: &[u8], cfg: &Config) {
+fn respond_and_close(stream: &mut ServerStream, response: &[u8], cfg: &Config) {
     if stream
         .write_all(response)
         .and_then(|()| stream.flush())
@@ -139,7 +164,7 @@ fn respond_and_close(stream: &mut TcpStream, response: &[u8], cfg: &Config) {
     {
         return;
     }
-    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.shutdown_write();
     let start = Instant::now();
     let mut sink = [0u8; 1024];
     while start.elapsed() < cfg.close_linger {
@@ -159,7 +184,7 @@ fn respond_and_close(stream: &mut TcpStream, response: &[u8], cfg: &Config) {
 /// Registers the connection with the driver, writes the core's `101`, and runs the
 /// WebSocket loop.
 fn upgrade(
-    mut stream: TcpStream,
+    mut stream: ServerStream,
     handshake: Handshake,
     response: &[u8],
     leftover: Vec<u8>,
@@ -244,7 +269,7 @@ impl Drop for ClosedGuard {
 
 /// The WebSocket loop; records why it ended in `guard.cause`.
 fn serve(
-    ws: &mut WebSocket<TcpStream>,
+    ws: &mut WebSocket<ServerStream>,
     frames: &Receiver<Frame>,
     depth: &AtomicUsize,
     guard: &mut ClosedGuard,

@@ -44,6 +44,7 @@ mod connection;
 mod driver;
 mod files;
 mod pool;
+mod stream;
 
 use std::fmt;
 use std::io;
@@ -83,9 +84,14 @@ pub struct Config {
     /// used by the `file` verb), `/api`, the fingerprint cookie, CORS, keep-alive.
     pub web: WebConfig,
     /// How long a new socket may take to send its first complete HTTP request head
-    /// (and the body of an `/api` request); after that, a kept-alive connection waits
-    /// for its next request as long as the core's answer said. Default: 10 s.
+    /// (and the body of an `/api` request), from accept or, with TLS, from the end of
+    /// the TLS handshake; after that, a kept-alive connection waits for its next
+    /// request as long as the core's answer said. Default: 10 s.
     pub handshake_timeout: Duration,
+    /// How long a new socket may take to complete the TLS handshake on a server with
+    /// [`ServerBuilder::tls`]; failed or slower handshakes drop the socket. Default:
+    /// 10 s.
+    pub tls_handshake_timeout: Duration,
     /// Socket read timeout of an upgraded connection's loop. It is also the longest a
     /// frame queued for that connection waits before it is written, so it bounds
     /// outbound latency (smaller = lower latency, more wake-ups). Must be non-zero.
@@ -125,6 +131,7 @@ impl Default for Config {
             handshake: HandshakeConfig::default(),
             web: WebConfig::default(),
             handshake_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_millis(20),
             write_timeout: Duration::from_secs(10),
             close_linger: Duration::from_secs(1),
@@ -147,8 +154,13 @@ impl Config {
                 what.to_string(),
             ))
         };
-        if self.read_timeout.is_zero() || self.handshake_timeout.is_zero() {
-            return bad("read_timeout and handshake_timeout must be non-zero");
+        if self.read_timeout.is_zero()
+            || self.handshake_timeout.is_zero()
+            || self.tls_handshake_timeout.is_zero()
+        {
+            return bad(
+                "read_timeout, handshake_timeout and tls_handshake_timeout must be non-zero",
+            );
         }
         if self.write_timeout.is_zero() {
             return bad("write_timeout must be non-zero");
@@ -190,6 +202,8 @@ pub struct ServerBuilder {
     rooms: Vec<String>,
     hooks: Vec<(i32, Box<dyn ChatHooks>)>,
     events: Option<SyncSender<Event>>,
+    #[cfg(feature = "rustls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -211,7 +225,19 @@ impl ServerBuilder {
             rooms: Vec::new(),
             hooks: Vec::new(),
             events: None,
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
+    }
+
+    /// Serves TLS (`https://`, `wss://`): every accepted socket does the TLS handshake
+    /// first, on its connection thread and within [`Config::tls_handshake_timeout`],
+    /// then everything runs as without TLS. [`crate::tls::server_config`] builds a
+    /// configuration from PEM files.
+    #[cfg(feature = "rustls")]
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
     }
 
     /// Registers an action version and the function that runs it (on a worker thread).
@@ -274,6 +300,8 @@ impl ServerBuilder {
             rooms,
             hooks,
             events,
+            #[cfg(feature = "rustls")]
+            tls,
         } = self;
         let mut config = config;
         config.validate()?;
@@ -320,6 +348,8 @@ impl ServerBuilder {
             config,
             router,
             to_driver,
+            #[cfg(feature = "rustls")]
+            tls,
             local_addr,
             connection_threads: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
@@ -356,6 +386,9 @@ pub(crate) struct Shared {
     /// The core's HTTP decisions (routes, static files, the `file` verb's lookups).
     pub(crate) router: Router,
     pub(crate) to_driver: SyncSender<DriverMsg>,
+    /// Set: every accepted socket speaks TLS first.
+    #[cfg(feature = "rustls")]
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     local_addr: SocketAddr,
     connection_threads: AtomicUsize,
     stopping: AtomicBool,

@@ -17,23 +17,37 @@ pub(crate) enum MaybeTls {
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
+fn io_err(e: io::Error) -> OpenFailure {
+    OpenFailure::Io(e.to_string())
+}
+
+/// Connects to `host:port` (`TCP_NODELAY`), wraps the stream in TLS for `host` when
+/// `use_tls`, and writes `request`.
+async fn connect_and_write(
+    host: &str,
+    port: u16,
+    use_tls: bool,
+    request: &[u8],
+    tls: &super::Tls,
+) -> Result<MaybeTls, OpenFailure> {
+    let tcp = TcpStream::connect((host, port)).await.map_err(io_err)?;
+    let _ = tcp.set_nodelay(true);
+    let mut stream = if use_tls {
+        tls.wrap(host, tcp).await?
+    } else {
+        MaybeTls::Plain(tcp)
+    };
+    stream.write_all(request).await.map_err(io_err)?;
+    Ok(stream)
+}
+
 /// Connects, writes the upgrade request and reads the `101`. Returns the stream and the
 /// bytes read past the response head (already WebSocket frames).
 pub(crate) async fn open(
     req: ClientUpgrade,
     tls: &super::Tls,
 ) -> Result<(MaybeTls, Vec<u8>), OpenFailure> {
-    let io_err = |e: io::Error| OpenFailure::Io(e.to_string());
-    let tcp = TcpStream::connect((req.host.as_str(), req.port))
-        .await
-        .map_err(io_err)?;
-    let _ = tcp.set_nodelay(true);
-    let mut stream = if req.tls {
-        tls.wrap(&req.host, tcp).await?
-    } else {
-        MaybeTls::Plain(tcp)
-    };
-    stream.write_all(&req.request).await.map_err(io_err)?;
+    let mut stream = connect_and_write(&req.host, req.port, req.tls, &req.request, tls).await?;
     let limits = HandshakeLimits::default();
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 2048];
@@ -64,16 +78,7 @@ pub(crate) async fn fetch_spec(
     tls: &super::Tls,
 ) -> Result<Option<std::time::Duration>, OpenFailure> {
     let req = handshake::spec_request(url, pathname).map_err(|e| OpenFailure::Io(e.to_string()))?;
-    let io_err = |e: io::Error| OpenFailure::Io(e.to_string());
-    let tcp = TcpStream::connect((req.host.as_str(), req.port))
-        .await
-        .map_err(io_err)?;
-    let mut stream = if req.tls {
-        tls.wrap(&req.host, tcp).await?
-    } else {
-        MaybeTls::Plain(tcp)
-    };
-    stream.write_all(&req.request).await.map_err(io_err)?;
+    let mut stream = connect_and_write(&req.host, req.port, req.tls, &req.request, tls).await?;
     let limits = HandshakeLimits::default();
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 2048];

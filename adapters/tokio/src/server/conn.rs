@@ -1,5 +1,6 @@
-//! The accept loop and the per-connection task: HTTP head → core handshake decision →
-//! tokio-tungstenite → whole messages to the driver, queued frames to the socket.
+//! The accept loop and the per-connection task: (TLS handshake →) HTTP head → core
+//! handshake decision → tokio-tungstenite → whole messages to the driver, queued frames
+//! to the socket.
 
 use std::future::pending;
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
+use super::stream::ServerIo;
 use super::{AdapterConfig, Inbound, Outbound};
 use crate::trace;
 
@@ -35,16 +37,25 @@ pub(crate) struct ConnShared {
     pub(crate) adapter: AdapterConfig,
     pub(crate) max_message: usize,
     pub(crate) inbound: mpsc::Sender<Inbound>,
+    /// Set: every accepted socket speaks TLS first.
+    #[cfg(feature = "rustls")]
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Accepts until told to stop. Every connection task holds a clone of `alive`, so the
-/// driver knows when the last one has ended.
+/// driver knows when the last one has ended. Without a listener (a server whose
+/// connections all come from an embedding HTTP server) it only holds `alive` until the
+/// stop.
 pub(crate) async fn accept_loop(
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     shared: Arc<ConnShared>,
     mut stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
+    let Some(listener) = listener else {
+        let _ = stop.wait_for(|stop| *stop).await;
+        return;
+    };
     loop {
         tokio::select! {
             // Only ever set to true (or dropped with the driver): either way, stop.
@@ -69,6 +80,10 @@ async fn connection(
     shared: Arc<ConnShared>,
     _alive: mpsc::Sender<()>,
 ) {
+    let _ = stream.set_nodelay(true);
+    let Some(stream) = secure(stream, &shared).await else {
+        return;
+    };
     // The upgrade's buffers live in its own future and are freed before the connection
     // settles down: idle connections are many, so their footprint matters.
     let Some((ws, handshake)) = upgrade(stream, peer, &shared).await else {
@@ -77,15 +92,45 @@ async fn connection(
     websocket(ws, handshake, &shared).await;
 }
 
+/// The TLS handshake when the server has TLS, bounded by
+/// [`AdapterConfig::tls_handshake_timeout`]; `None` when it failed or took too long
+/// (the socket is dropped; rustls has sent its alert, if any).
+#[cfg(feature = "rustls")]
+async fn secure(stream: TcpStream, shared: &ConnShared) -> Option<ServerIo> {
+    let Some(acceptor) = &shared.tls else {
+        return Some(ServerIo::Plain(stream));
+    };
+    match timeout(
+        shared.adapter.tls_handshake_timeout,
+        acceptor.accept(stream),
+    )
+    .await
+    {
+        Ok(Ok(tls)) => Some(ServerIo::Tls(Box::new(tls))),
+        Ok(Err(_error)) => {
+            trace::debug!(error = %_error, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            trace::debug!("TLS handshake timed out");
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "rustls"))]
+async fn secure(stream: TcpStream, _shared: &ConnShared) -> Option<ServerIo> {
+    Some(ServerIo::Plain(stream))
+}
+
 /// Serves HTTP requests until one is a WebSocket upgrade: reads each head, lets the
 /// core's router decide, and carries the decision out (write, read a file, run an action
 /// through the driver). `None` when the connection ended without an upgrade.
 async fn upgrade(
-    mut stream: TcpStream,
+    mut stream: ServerIo,
     peer: SocketAddr,
     shared: &ConnShared,
 ) -> Option<(Ws, handshake::Handshake)> {
-    let _ = stream.set_nodelay(true);
     let mut deadline = Instant::now() + shared.adapter.handshake_timeout;
     let mut buf = Vec::with_capacity(1024);
     loop {
@@ -118,15 +163,13 @@ async fn upgrade(
             Route::Upgrade {
                 handshake,
                 response,
+                ..
             } => {
                 match timeout_at(deadline, stream.write_all(&response)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) | Err(_) => return None,
                 }
-                let config = WebSocketConfig::default()
-                    .read_buffer_size(shared.adapter.read_buffer_size.max(64))
-                    .max_message_size(Some(shared.max_message))
-                    .max_frame_size(Some(shared.max_message));
+                let config = shared.ws_config();
                 let ws =
                     WebSocketStream::from_partially_read(stream, buf, Role::Server, Some(config))
                         .await;
@@ -189,7 +232,7 @@ async fn upgrade(
 
 /// Writes a complete HTTP response, half-closes, and drains what the client still sends
 /// (briefly), so the answer is not lost to a reset.
-async fn answer_and_close(mut stream: TcpStream, response: &[u8], shared: &ConnShared) {
+async fn answer_and_close(mut stream: ServerIo, response: &[u8], shared: &ConnShared) {
     let wait = shared.adapter.close_timeout;
     if !matches!(timeout(wait, stream.write_all(response)).await, Ok(Ok(()))) {
         return;
@@ -204,9 +247,22 @@ async fn answer_and_close(mut stream: TcpStream, response: &[u8], shared: &ConnS
     }
 }
 
-type Ws = WebSocketStream<TcpStream>;
+pub(crate) type Ws = WebSocketStream<ServerIo>;
 
-async fn websocket(mut ws: Ws, handshake: handshake::Handshake, shared: &ConnShared) {
+impl ConnShared {
+    /// tungstenite's settings for an upgraded connection: the adapter's read buffer,
+    /// the core's message limit.
+    pub(crate) fn ws_config(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .read_buffer_size(self.adapter.read_buffer_size.max(64))
+            .max_message_size(Some(self.max_message))
+            .max_frame_size(Some(self.max_message))
+    }
+}
+
+/// Runs an upgraded connection: registers it with the driver, then moves messages until
+/// it ends.
+pub(crate) async fn websocket(mut ws: Ws, handshake: handshake::Handshake, shared: &ConnShared) {
     let (writer, frames) = mpsc::channel(shared.adapter.outbound_queue.max(1));
     let depth = Arc::new(AtomicUsize::new(0));
     let (kill, killed) = oneshot::channel();

@@ -11,6 +11,12 @@
 
 pub(crate) mod conn;
 mod driver;
+#[cfg(feature = "hyper")]
+mod embed;
+mod stream;
+
+#[cfg(feature = "hyper")]
+pub use embed::{BoxError, HttpFuture, HttpService};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -45,9 +51,15 @@ type Handler = Arc<dyn Fn(ActionContext) -> ActionFuture + Send + Sync>;
 /// Protocol limits are in the core's [`ServerConfig`] and [`HandshakeConfig`].
 #[derive(Clone, Debug)]
 pub struct AdapterConfig {
-    /// How long a client may take to send its complete HTTP upgrade head, from accept.
-    /// Slower clients are dropped without an answer. Default: 10 s.
+    /// How long a client may take to send its complete HTTP upgrade head, from accept
+    /// (with TLS: from the end of the TLS handshake). Slower clients are dropped without
+    /// an answer. Default: 10 s. In an embedding HTTP server (`HttpService`, feature
+    /// `hyper`) it bounds the wait for an `/api` request's body instead.
     pub handshake_timeout: Duration,
+    /// How long a client may take to complete the TLS handshake, from accept, on a
+    /// server with [`ServerBuilder::tls`]. Failed or slower handshakes drop the socket.
+    /// Default: 10 s.
+    pub tls_handshake_timeout: Duration,
     /// Batches of frames queued for one connection's writer (a batch is what the driver
     /// produced for the connection in one pass, at most 64 frames). When a batch does
     /// not fit, the connection is closed as a slow consumer (the others carry on).
@@ -75,6 +87,7 @@ impl Default for AdapterConfig {
     fn default() -> Self {
         Self {
             handshake_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
             outbound_queue: 1024,
             inbound_queue: 1024,
             command_queue: 1024,
@@ -105,6 +118,8 @@ pub struct ServerBuilder {
     actions: Vec<(ActionSpec, Handler)>,
     seed: Option<[u8; 32]>,
     events: Option<mpsc::Sender<Event>>,
+    #[cfg(feature = "rustls")]
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -116,6 +131,7 @@ impl fmt::Debug for ServerBuilder {
             .field("rooms", &self.rooms)
             .field("public_dir", &self.public_dir)
             .field("actions", &self.actions.len())
+            .field("tls", &self.has_tls())
             .finish_non_exhaustive()
     }
 }
@@ -142,7 +158,27 @@ impl ServerBuilder {
             actions: Vec::new(),
             seed: None,
             events: None,
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
+    }
+
+    fn has_tls(&self) -> bool {
+        #[cfg(feature = "rustls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "rustls"))]
+        false
+    }
+
+    /// Serves TLS (`https://`, `wss://`) on the listener: every accepted socket does
+    /// the TLS handshake first (bounded by [`AdapterConfig::tls_handshake_timeout`]),
+    /// then everything runs as without TLS. [`crate::tls::server_config`] builds a
+    /// configuration from PEM files. Connections handed over by an embedding HTTP
+    /// server are that server's business (it terminates TLS itself).
+    #[cfg(feature = "rustls")]
+    pub fn tls(mut self, config: Arc<tokio_rustls::rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
     }
 
     /// Sets the listen address (`host:port`; port 0 picks a free one).
@@ -239,8 +275,27 @@ impl ServerBuilder {
     /// # Errors
     /// The configuration or a room name is invalid, or the OS random source fails.
     pub fn serve_on(self, listener: TcpListener) -> io::Result<ServerHandle> {
-        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
         let local_addr = listener.local_addr()?;
+        self.run(Some(listener), local_addr)
+    }
+
+    /// Starts the server without a listener of its own: every connection comes from an
+    /// embedding HTTP server through `ServerHandle::http_service` (feature `hyper`).
+    /// [`ServerHandle::local_addr`] is then the unspecified address `0.0.0.0:0`.
+    ///
+    /// # Errors
+    /// The configuration or a room name is invalid, or the OS random source fails.
+    pub fn start(self) -> io::Result<ServerHandle> {
+        let unspecified = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0));
+        self.run(None, unspecified)
+    }
+
+    fn run(
+        self,
+        listener: Option<TcpListener>,
+        local_addr: SocketAddr,
+    ) -> io::Result<ServerHandle> {
+        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
         let seed = match self.seed {
             Some(s) => s,
             None => crate::os_seed()?,
@@ -281,19 +336,24 @@ impl ServerBuilder {
         let (stop_accept_tx, stop_accept_rx) = watch::channel(false);
         let (stopped_tx, stopped_rx) = watch::channel(false);
         let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
-        let handle = ServerHandle {
-            inner: Arc::new(Shared {
-                commands: command_tx,
-                local_addr,
-                stopped: stopped_rx,
-            }),
-        };
         let conn_shared = Arc::new(conn::ConnShared {
             router: router.clone(),
             adapter: self.adapter.clone(),
             max_message,
             inbound: inbound_tx,
+            #[cfg(feature = "rustls")]
+            tls: self.tls.map(tokio_rustls::TlsAcceptor::from),
         });
+        let handle = ServerHandle {
+            inner: Arc::new(Shared {
+                commands: command_tx,
+                local_addr,
+                stopped: stopped_rx,
+                conns: conn_shared.clone(),
+                alive: alive_tx.downgrade(),
+                stopping: stop_accept_rx.clone(),
+            }),
+        };
         tokio::spawn(conn::accept_loop(
             listener,
             conn_shared,
@@ -324,6 +384,17 @@ struct Shared {
     commands: mpsc::Sender<Command>,
     local_addr: SocketAddr,
     stopped: watch::Receiver<bool>,
+    /// What connection tasks share (the router, the driver's inbound queue): connections
+    /// from an embedding HTTP server run with it too.
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    conns: Arc<conn::ConnShared>,
+    /// Weak, so the handle does not keep the driver waiting for connections at
+    /// shutdown; a connection task upgrades it while the server still accepts.
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    alive: mpsc::WeakSender<()>,
+    /// True from the start of a shutdown: no new connections or requests.
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    stopping: watch::Receiver<bool>,
 }
 
 /// A handle on a running server: its address, application commands, shutdown.
@@ -344,7 +415,8 @@ impl fmt::Debug for ServerHandle {
 }
 
 impl ServerHandle {
-    /// The address the server listens on.
+    /// The address the server listens on (`0.0.0.0:0` for a server started with
+    /// [`ServerBuilder::start`], which has no listener).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
     }

@@ -1,6 +1,6 @@
-//! A WebSocket peer on a plain std `TcpStream`, frame by frame, for tests of what a
-//! server does with frames no WebSocket library would send (std only: both adapters'
-//! tests include it with `#[path]`).
+//! A WebSocket peer on a plain std `TcpStream` (or a TLS stream over one), frame by
+//! frame, for tests of what a server does with frames no WebSocket library would send
+//! (std only: both adapters' tests include it with `#[path]`).
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::io::{Read, Write};
@@ -9,16 +9,28 @@ use std::time::Duration;
 
 use actionhero_ws::handshake::{self, HandshakeLimits, ResponseParsed};
 
-/// A raw client socket after a successful upgrade to `/primus`, with the bytes read
-/// past the `101`.
-pub struct RawPeer {
-    pub stream: TcpStream,
+/// A raw client stream (a `TcpStream`, or a TLS stream over one) after a successful
+/// upgrade to `/primus`, with the bytes read past the `101`.
+pub struct RawPeer<S = TcpStream> {
+    pub stream: S,
     buf: Vec<u8>,
 }
 
-impl RawPeer {
+impl RawPeer<TcpStream> {
     /// Connects and upgrades (the core's client handshake).
     pub fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        Self::upgrade(stream, addr)
+    }
+}
+
+impl<S: Read + Write> RawPeer<S> {
+    /// Upgrades a stream already connected to `addr` (a TLS session, say; its reads
+    /// should time out).
+    pub fn upgrade(mut stream: S, addr: SocketAddr) -> Self {
         let up = handshake::client_upgrade(
             &format!("http://{addr}"),
             "/primus",
@@ -28,11 +40,8 @@ impl RawPeer {
             "raw",
         )
         .expect("upgrade request");
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
         stream.write_all(&up.request).expect("write upgrade");
+        stream.flush().expect("flush upgrade");
         let mut buf = Vec::new();
         let consumed = loop {
             let mut chunk = [0u8; 1024];
@@ -51,7 +60,7 @@ impl RawPeer {
     }
 
     /// The socket and the bytes already read past the `101`, for a WebSocket library.
-    pub fn into_parts(self) -> (TcpStream, Vec<u8>) {
+    pub fn into_parts(self) -> (S, Vec<u8>) {
         (self.stream, self.buf)
     }
 
@@ -61,6 +70,7 @@ impl RawPeer {
         let mut frame = vec![0x81, text.len() as u8];
         frame.extend_from_slice(text.as_bytes());
         self.stream.write_all(&frame).expect("write frame");
+        self.stream.flush().expect("flush frame");
     }
 
     /// The next frame from the server: `(opcode, payload)`; `None` at end of stream.
@@ -89,7 +99,8 @@ impl RawPeer {
         }
     }
 
-    /// True when the server ends the TCP stream (EOF) within the read timeout.
+    /// True when the server ends the stream (EOF; over TLS after its `close_notify`)
+    /// within the read timeout.
     pub fn ends(&mut self) -> bool {
         let mut chunk = [0u8; 256];
         loop {
