@@ -17,6 +17,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -103,7 +105,8 @@ fn setup() -> impl Strategy<Value = Setup> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // 256 cases for CI; PROPTEST_CASES sets another count.
+    #![proptest_config(support::cases::config(256))]
 
     #[test]
     fn client_model(setup in setup(), ops in proptest::collection::vec(op(), 0..80)) {

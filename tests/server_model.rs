@@ -2,6 +2,7 @@
 //! simple reference model after every step (STYLE.md §7.4).
 
 mod sim;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -317,7 +318,8 @@ impl Run {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // 96 cases for CI; PROPTEST_CASES sets another count.
+    #![proptest_config(support::cases::config(96))]
 
     #[test]
     fn server_matches_model(ops in proptest::collection::vec(op(), 1..60), seed in any::<u8>()) {
