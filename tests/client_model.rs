@@ -17,7 +17,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-mod support;
+#[path = "support/cases.rs"]
+mod cases;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -106,7 +107,7 @@ fn setup() -> impl Strategy<Value = Setup> {
 
 proptest! {
     // 256 cases for CI; PROPTEST_CASES sets another count.
-    #![proptest_config(support::cases::config(256))]
+    #![proptest_config(cases::config(256))]
 
     #[test]
     fn client_model(setup in setup(), ops in proptest::collection::vec(op(), 0..80)) {

@@ -1,8 +1,9 @@
 //! Property test: random operation sequences against the server, checked against a
 //! simple reference model after every step (STYLE.md §7.4).
 
+#[path = "support/cases.rs"]
+mod cases;
 mod sim;
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -319,7 +320,7 @@ impl Run {
 
 proptest! {
     // 96 cases for CI; PROPTEST_CASES sets another count.
-    #![proptest_config(support::cases::config(96))]
+    #![proptest_config(cases::config(96))]
 
     #[test]
     fn server_matches_model(ops in proptest::collection::vec(op(), 1..60), seed in any::<u8>()) {

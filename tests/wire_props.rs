@@ -7,7 +7,8 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+#[path = "support/cases.rs"]
+mod cases;
 
 use actionhero_ws::wire::js;
 use actionhero_ws::wire::primus;
@@ -202,7 +203,7 @@ fn client_request() -> impl Strategy<Value = ClientRequest> {
 
 proptest! {
     // 256 cases for CI; PROPTEST_CASES sets another count.
-    #![proptest_config(support::cases::config(256))]
+    #![proptest_config(cases::config(256))]
 
     /// `write_json` output is JSON that parses back to the same value, with keys in
     /// JavaScript order, and never contains a raw control character, U+2028 or U+2029.

@@ -1,9 +1,14 @@
 //! How many cases a property test runs: a quick count fixed per test for CI, raised (or
 //! lowered) for every property at once by the `PROPTEST_CASES` environment variable.
 //!
+//! Included alone by the property tests (the rest of `support` is not needed there):
+//!
 //! ```ignore
+//! #[path = "support/cases.rs"]
+//! mod cases;
+//!
 //! proptest! {
-//!     #![proptest_config(support::cases::config(96))]
+//!     #![proptest_config(cases::config(96))]
 //!     // ...
 //! }
 //! ```

@@ -3,5 +3,4 @@
 // Test helpers: a panic is a failed assertion.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod cases;
 pub mod transcript;
