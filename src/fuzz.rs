@@ -236,6 +236,31 @@ mod tests {
     }
 }
 
+/// The room messages of `server_ops` op 4, by verb then room: written out rather than
+/// formatted per op.
+const ROOM_VERBS: [[&str; 3]; 4] = [
+    [
+        r#"{"event":"roomAdd","room":"r0","message":"m"}"#,
+        r#"{"event":"roomAdd","room":"r1","message":"m"}"#,
+        r#"{"event":"roomAdd","room":"r2","message":"m"}"#,
+    ],
+    [
+        r#"{"event":"roomLeave","room":"r0","message":"m"}"#,
+        r#"{"event":"roomLeave","room":"r1","message":"m"}"#,
+        r#"{"event":"roomLeave","room":"r2","message":"m"}"#,
+    ],
+    [
+        r#"{"event":"roomView","room":"r0","message":"m"}"#,
+        r#"{"event":"roomView","room":"r1","message":"m"}"#,
+        r#"{"event":"roomView","room":"r2","message":"m"}"#,
+    ],
+    [
+        r#"{"event":"say","room":"r0","message":"m"}"#,
+        r#"{"event":"say","room":"r1","message":"m"}"#,
+        r#"{"event":"say","room":"r2","message":"m"}"#,
+    ],
+];
+
 /// Drives a [`Server`](crate::server::Server) with an op sequence decoded from `data` and
 /// checks its invariants: no panic, no output for a connection after its `Disconnected`,
 /// `poll_timeout` never in the past after a drain, room membership symmetric.
@@ -269,13 +294,15 @@ pub fn server_ops(data: &[u8]) {
     let mut gone = std::collections::BTreeSet::new();
     let mut requests = Vec::new();
     let mut bytes = data.iter().copied();
-    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
+    // Built once: every open is from the same peer (formatting its address per open
+    // showed in the profile).
+    let handshake = Handshake::for_peer(std::net::SocketAddr::from(([127, 0, 0, 1], 1)), None);
     while let Some(op) = bytes.next() {
         let arg = bytes.next().unwrap_or(0) as usize;
         let pick = |live: &Vec<_>| (!live.is_empty()).then(|| live[arg % live.len()]);
         match op % 10 {
             0 => {
-                if let Ok(h) = server.handle_open(Handshake::for_peer(peer, None), now) {
+                if let Ok(h) = server.handle_open(handshake.clone(), now) {
                     live.push(h);
                 }
             }
@@ -296,10 +323,7 @@ pub fn server_ops(data: &[u8]) {
             }
             4 => {
                 if let Some(h) = pick(&live) {
-                    let room = rooms[arg % 3];
-                    let verb = ["roomAdd", "roomLeave", "roomView", "say"][(arg / 3) % 4];
-                    let text = format!(r#"{{"event":"{verb}","room":"{room}","message":"m"}}"#);
-                    server.handle_text(h, &text, now);
+                    server.handle_text(h, ROOM_VERBS[(arg / 3) % 4][arg % 3], now);
                 }
             }
             5 => {
@@ -352,21 +376,25 @@ pub fn server_ops(data: &[u8]) {
         if let Some(t) = server.poll_timeout() {
             assert!(t > now, "poll_timeout in the past after a drain");
         }
-        for r in rooms {
-            for h in server.members(r) {
+        // Room membership symmetric, with each room's members read once per step (not
+        // once per connection and room).
+        let members = rooms.map(|r| server.members(r));
+        for (r, hs) in rooms.iter().zip(&members) {
+            for h in hs {
                 let member = server
-                    .connection(h)
-                    .is_some_and(|c| c.rooms.iter().any(|x| x.as_str() == r));
+                    .connection(*h)
+                    .is_some_and(|c| c.rooms.iter().any(|x| x.as_str() == *r));
                 assert!(member, "room index and connection disagree");
             }
         }
         for h in &live {
             if let Some(c) = server.connection(*h) {
                 for r in c.rooms {
-                    assert!(
-                        server.members(r.as_str()).contains(h),
-                        "connection lists a room it is not in"
-                    );
+                    let listed = match rooms.iter().position(|x| *x == r.as_str()) {
+                        Some(i) => members[i].contains(h),
+                        None => server.members(r.as_str()).contains(h),
+                    };
+                    assert!(listed, "connection lists a room it is not in");
                 }
             }
         }
@@ -399,10 +427,11 @@ pub fn client_ops(data: &[u8]) {
         attempt: AttemptId,
         expect: Vec<String>,
         rejoined: usize,
-        details: Option<String>,
+        details: Option<MessageId>,
         configured: bool,
         joined: BTreeSet<String>,
-        answers: Vec<String>,
+        /// Answers not delivered yet, each with whether it answers `detailsView`.
+        answers: Vec<(String, bool)>,
     }
 
     let rooms = ["r0", "r1", "r2"];
@@ -430,14 +459,15 @@ pub fn client_ops(data: &[u8]) {
     let mut client = Client::new(config, [setup; 32], now, UNIX_EPOCH).unwrap();
     let mut pending_open: Option<AttemptId> = None;
     let mut conn: Option<Conn> = None;
+    let room_names = rooms.map(|r| RoomName::new(r).unwrap());
     let mut issued = BTreeSet::new();
-    let mut outcomes: BTreeMap<String, u32> = BTreeMap::new();
+    let mut outcomes: BTreeMap<MessageId, u32> = BTreeMap::new();
 
     let drain = |client: &mut Client,
                  now: Instant,
                  pending_open: &mut Option<AttemptId>,
                  conn: &mut Option<Conn>,
-                 outcomes: &mut BTreeMap<String, u32>| {
+                 outcomes: &mut BTreeMap<MessageId, u32>| {
         while let Some(out) = client.poll_output() {
             match out {
                 ClientOutput::Open { attempt, .. } => {
@@ -462,7 +492,7 @@ pub fn client_ops(data: &[u8]) {
                         c.rejoined += 1;
                     } else if c.details.is_none() {
                         assert_eq!(req.verb, Verb::DetailsView);
-                        c.details = Some(id.callback_key());
+                        c.details = Some(id.clone());
                     } else {
                         assert!(c.configured, "application frame before configure");
                     }
@@ -487,11 +517,12 @@ pub fn client_ops(data: &[u8]) {
                         }
                         _ => ok,
                     };
-                    c.answers.push(answer);
+                    let answers_details = c.details.as_ref() == Some(&id);
+                    c.answers.push((answer, answers_details));
                 }
                 ClientOutput::Event(e) => match e {
                     ClientEvent::Response { id, .. } | ClientEvent::RequestFailed { id, .. } => {
-                        *outcomes.entry(id.to_string()).or_default() += 1;
+                        *outcomes.entry(id).or_default() += 1;
                     }
                     ClientEvent::Connected { rooms, .. } => {
                         let c = conn.as_ref().expect("Connected without a socket");
@@ -510,7 +541,7 @@ pub fn client_ops(data: &[u8]) {
 
     while let Some(op) = bytes.next() {
         let arg = usize::from(bytes.next().unwrap_or(0));
-        let room = RoomName::new(rooms[arg % 3]).unwrap();
+        let room = room_names[arg % 3].clone();
         let issued_id = match op % 16 {
             0 => {
                 client.connect(now);
@@ -548,10 +579,8 @@ pub fn client_ops(data: &[u8]) {
             }
             8 | 9 => {
                 if let Some(c) = conn.as_mut().filter(|c| !c.answers.is_empty()) {
-                    let text = c.answers.remove(arg % c.answers.len());
-                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                    let key = MessageId::from_json(&v["messageId"]).map(|m| m.callback_key());
-                    if key.is_some() && key == c.details {
+                    let (text, answers_details) = c.answers.remove(arg % c.answers.len());
+                    if answers_details {
                         c.configured = true;
                     }
                     let attempt = c.attempt;
@@ -596,7 +625,7 @@ pub fn client_ops(data: &[u8]) {
             }
         };
         if let Some(id) = issued_id {
-            assert!(issued.insert(id.to_string()), "message id reused");
+            assert!(issued.insert(id), "message id reused");
         }
         drain(
             &mut client,

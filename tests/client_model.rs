@@ -17,6 +17,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+#[path = "support/cases.rs"]
+mod cases;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -103,7 +106,8 @@ fn setup() -> impl Strategy<Value = Setup> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // 256 cases for CI; PROPTEST_CASES sets another count.
+    #![proptest_config(cases::config(256))]
 
     #[test]
     fn client_model(setup in setup(), ops in proptest::collection::vec(op(), 0..80)) {

@@ -1,6 +1,8 @@
 //! Property test: random operation sequences against the server, checked against a
 //! simple reference model after every step (docs/architecture.md#property-models).
 
+#[path = "support/cases.rs"]
+mod cases;
 mod sim;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -317,7 +319,8 @@ impl Run {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // 96 cases for CI; PROPTEST_CASES sets another count.
+    #![proptest_config(cases::config(96))]
 
     #[test]
     fn server_matches_model(ops in proptest::collection::vec(op(), 1..60), seed in any::<u8>()) {

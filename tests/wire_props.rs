@@ -2,10 +2,14 @@
 //! client requests round-trip, `reply::glance` agrees with `reply::decode`, and decoding
 //! never panics.
 //!
-//! Case counts default to 256 per property (override with `PROPTEST_CASES`).
+//! 256 cases per property for CI; `PROPTEST_CASES` sets another count (see
+//! `tests/support/cases.rs`).
 
 // Test code: a panic is a failed assertion.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/cases.rs"]
+mod cases;
 
 use actionhero_ws::wire::js;
 use actionhero_ws::wire::primus;
@@ -242,7 +246,8 @@ fn client_request() -> impl Strategy<Value = ClientRequest> {
 // ---------------------------------------------------------------------------------------
 
 proptest! {
-    // proptest's default: 256 cases per property, or PROPTEST_CASES.
+    // 256 cases for CI; PROPTEST_CASES sets another count.
+    #![proptest_config(cases::config(256))]
 
     /// `write_json` output is JSON that parses back to the same value, with keys in
     /// JavaScript order, and never contains a raw control character, U+2028 or U+2029.
