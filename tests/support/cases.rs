@@ -20,7 +20,7 @@ use proptest::test_runner::Config;
 
 /// `quick` cases per property, or `PROPTEST_CASES` when it is set and not empty. Every other setting
 /// is proptest's default, which reads the other `PROPTEST_*` variables.
-pub fn config(quick: u32) -> Config {
+pub(crate) fn config(quick: u32) -> Config {
     let default = Config::default();
     if std::env::var_os("PROPTEST_CASES").is_some_and(|v| !v.is_empty()) {
         // Config::default() has already read (and validated) PROPTEST_CASES.
