@@ -4,12 +4,13 @@
 //! input's default value, the chat `leave` hook, a file request with another request
 //! pipelined behind it, and `ClientHandle::state()` through a connection's life.
 
-use std::net::SocketAddr;
+#[path = "support/ws.rs"]
+mod ws;
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use actionhero_ws::client::{ClientConfig, ClientEvent, ClientState, DisconnectReason};
-use actionhero_ws::handshake::{self, HandshakeLimits, ResponseParsed};
 use actionhero_ws::server::{
     ActionOutcome, ActionSpec, ChatHooks, ConnectionInfo, DisconnectReason as ServerDisconnect,
     Event, Input, ServerConfig,
@@ -19,13 +20,10 @@ use actionhero_ws_tokio::client::{self, ClientEvents, Request, RequestError};
 use actionhero_ws_tokio::server::{ServerBuilder, ServerHandle};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Map, Value};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
+use ws::{raw_ws, RawWs};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -91,40 +89,6 @@ async fn wait_client(
 
 fn connected(e: &ClientEvent) -> bool {
     matches!(e, ClientEvent::Connected { .. })
-}
-
-type RawWs = WebSocketStream<TcpStream>;
-
-/// A WebSocket opened with the core's client handshake, without a client machine.
-async fn raw_ws(addr: SocketAddr) -> RawWs {
-    let up = handshake::client_upgrade(
-        &format!("http://{addr}"),
-        "/primus",
-        "sessionID",
-        None,
-        [9; 16],
-        "test",
-    )
-    .expect("upgrade request");
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(&up.request).await.expect("write");
-    let mut buf = Vec::new();
-    let consumed = loop {
-        let mut chunk = [0u8; 1024];
-        let n = timeout(WAIT, stream.read(&mut chunk))
-            .await
-            .expect("response in time")
-            .expect("read");
-        assert!(n > 0, "server closed during the handshake");
-        buf.extend_from_slice(&chunk[..n]);
-        match handshake::parse_response(&buf, &up.expected_accept, &HandshakeLimits::default())
-            .expect("valid 101")
-        {
-            ResponseParsed::NeedMore => {}
-            ResponseParsed::Complete { consumed } => break consumed,
-        }
-    };
-    WebSocketStream::from_partially_read(stream, buf.split_off(consumed), Role::Client, None).await
 }
 
 /// The next message that is not a Primus ping.

@@ -4,10 +4,11 @@
 
 mod support;
 
-use std::net::SocketAddr;
+#[path = "support/ws.rs"]
+mod ws;
+
 use std::time::Duration;
 
-use actionhero_ws::handshake::{self, HandshakeLimits, ResponseParsed};
 use actionhero_ws::server::{CloseReason, DisconnectReason, Event, ServerConfig};
 use actionhero_ws_tokio::server::{AdapterConfig, ServerBuilder, ServerHandle};
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -16,13 +17,10 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
+use ws::{raw_ws, RawWs};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-type RawWs = WebSocketStream<TcpStream>;
 
 fn test_config() -> ServerConfig {
     ServerConfig {
@@ -50,38 +48,6 @@ async fn start(
         .await
         .expect("serve");
     (server, rx)
-}
-
-/// Opens a WebSocket with the core's client handshake, without any client machine.
-async fn raw_ws(addr: SocketAddr) -> RawWs {
-    let up = handshake::client_upgrade(
-        &format!("http://{addr}"),
-        "/primus",
-        "sessionID",
-        None,
-        [7; 16],
-        "test",
-    )
-    .expect("upgrade request");
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(&up.request).await.expect("write");
-    let mut buf = Vec::new();
-    let consumed = loop {
-        let mut chunk = [0u8; 1024];
-        let n = timeout(WAIT, stream.read(&mut chunk))
-            .await
-            .expect("response in time")
-            .expect("read");
-        assert!(n > 0, "server closed during the handshake");
-        buf.extend_from_slice(&chunk[..n]);
-        match handshake::parse_response(&buf, &up.expected_accept, &HandshakeLimits::default())
-            .expect("valid 101")
-        {
-            ResponseParsed::NeedMore => {}
-            ResponseParsed::Complete { consumed } => break consumed,
-        }
-    };
-    WebSocketStream::from_partially_read(stream, buf.split_off(consumed), Role::Client, None).await
 }
 
 /// The next text message (skipping Primus pings, answering them), parsed.

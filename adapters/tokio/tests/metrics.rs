@@ -6,25 +6,24 @@
 mod raw_ws;
 mod support;
 
+#[path = "support/ws.rs"]
+mod ws;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use actionhero_ws::handshake::{self, HandshakeLimits, ResponseParsed};
 use actionhero_ws::server::{CloseCause, DisconnectReason, Event, ServerConfig};
 use actionhero_ws_tokio::server::{ServerBuilder, ServerHandle};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
+use ws::{raw_ws, RawWs};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-type Ws = WebSocketStream<TcpStream>;
 
 /// A server with the sample actions and `defaultRoom`, no heartbeat (so the counts are
 /// exact), its events, and a metrics listener.
@@ -58,45 +57,14 @@ async fn start_with(
     (server, rx, metrics)
 }
 
-async fn connect(addr: SocketAddr) -> Ws {
-    let up = handshake::client_upgrade(
-        &format!("http://{addr}"),
-        "/primus",
-        "sessionID",
-        None,
-        [7; 16],
-        "test",
-    )
-    .expect("upgrade request");
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(&up.request).await.expect("write");
-    let mut buf = Vec::new();
-    let consumed = loop {
-        let mut chunk = [0u8; 1024];
-        let n = timeout(WAIT, stream.read(&mut chunk))
-            .await
-            .expect("in time")
-            .expect("read");
-        assert!(n > 0);
-        buf.extend_from_slice(&chunk[..n]);
-        match handshake::parse_response(&buf, &up.expected_accept, &HandshakeLimits::default())
-            .expect("101")
-        {
-            ResponseParsed::NeedMore => {}
-            ResponseParsed::Complete { consumed } => break consumed,
-        }
-    };
-    WebSocketStream::from_partially_read(stream, buf.split_off(consumed), Role::Client, None).await
-}
-
-async fn request(ws: &mut Ws, value: Value) -> Value {
+async fn request(ws: &mut RawWs, value: Value) -> Value {
     ws.send(Message::text(value.to_string()))
         .await
         .expect("send");
     next(ws).await
 }
 
-async fn next(ws: &mut Ws) -> Value {
+async fn next(ws: &mut RawWs) -> Value {
     loop {
         let msg = timeout(WAIT, ws.next())
             .await
@@ -143,7 +111,7 @@ fn assert_series(text: &str, lines: &[&str]) {
 async fn metrics_are_scraped_after_a_known_exchange() {
     let (server, mut events, metrics) = start().await;
     let addr = server.local_addr();
-    let mut ws = connect(addr).await;
+    let mut ws = raw_ws(addr).await;
     let _welcome = next(&mut ws).await;
     let r = request(
         &mut ws,
