@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::js;
@@ -380,7 +380,7 @@ impl<'de> Visitor<'de> for GlanceSeed {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Valid>()?.is_some() {}
         Ok(Glance::Other)
     }
 
@@ -392,11 +392,66 @@ impl<'de> Visitor<'de> for GlanceSeed {
                 Key::MessageId => message_id = map.next_value_seed(IdSeed)?,
                 Key::Error => error = map.next_value_seed(TruthySeed)?,
                 Key::Other => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Valid>()?;
                 }
             }
         }
         Ok(Glance::Object { message_id, error })
+    }
+}
+
+/// A value [`glance`] skips, checked as a `serde_json::Value` parse checks it (serde's
+/// `IgnoredAny` lets through numbers out of `f64` range, such as `5e357305`, which
+/// [`decode`] refuses).
+struct Valid;
+
+impl<'de> Deserialize<'de> for Valid {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValidVisitor)
+    }
+}
+
+struct ValidVisitor;
+
+impl<'de> Visitor<'de> for ValidVisitor {
+    type Value = Valid;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Valid, E> {
+        Ok(Valid)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Valid, A::Error> {
+        while seq.next_element::<Valid>()?.is_some() {}
+        Ok(Valid)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Valid, A::Error> {
+        while map.next_entry::<Valid, Valid>()?.is_some() {}
+        Ok(Valid)
     }
 }
 
@@ -477,12 +532,12 @@ impl<'de> Visitor<'de> for IdSeed {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Valid>()?.is_some() {}
         Ok(None)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Valid, Valid>()?.is_some() {}
         Ok(None)
     }
 }
@@ -530,12 +585,12 @@ impl<'de> Visitor<'de> for TruthySeed {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Valid>()?.is_some() {}
         Ok(true)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Valid, Valid>()?.is_some() {}
         Ok(true)
     }
 }
@@ -702,6 +757,10 @@ mod tests {
                 object(Some(7), true),
             ),
             (r#"{"messageId":"7","error":0.0}"#, object(None, false)),
+            // A number out of f64 range anywhere is not JSON to `decode`: not to
+            // `glance` either (found by `glance_agrees_with_decode`).
+            (r#"{"a":{"":5e357305},"messageId":3}"#, Glance::Other),
+            (r#"{"a":[1e999]}"#, Glance::Other),
             (r#"{"messageId":0,"error":-1}"#, object(None, true)),
             (r#"{"messageId":1.5,"error":{}}"#, object(None, true)),
             (r#"{"messageId":-3,"error":null}"#, object(None, false)),
