@@ -288,31 +288,42 @@ fn decode_object(text: &str) -> Option<Request> {
             .map(|(_, raw)| *raw)
     };
     let parse = |raw: &RawValue| serde_json::from_str::<Value>(raw.get()).ok();
-    let verb = match last("event") {
+    let (event_raw, id_raw, room_raw) = (last("event"), last("messageId"), last("room"));
+    let verb = match event_raw {
         None => Verb::from_event(None),
         Some(raw) => match serde_json::from_str::<Str<'_>>(raw.get()) {
             Ok(Str(name)) => Verb::from_name(&name),
             Err(_) => Verb::from_event(Some(&parse(raw)?)),
         },
     };
-    let message_id = match last("messageId") {
+    let message_id = match id_raw {
         Some(raw) => MessageId::from_json(&parse(raw)?),
         None => None,
     };
     // Only verbs other than action/file take a truthy `room` out of the remnant.
-    let room = match (&verb, last("room")) {
+    let room = match (&verb, room_raw) {
         (Verb::Action | Verb::File, _) | (_, None) => None,
         (_, Some(raw)) => Some(parse(raw)?).filter(truthy),
     };
     let mut remnant = Map::new();
     for (key, raw) in &fields {
-        let skip = match key.as_ref() {
-            "event" | "messageId" => true,
-            "room" => room.is_some(),
-            _ => false,
+        let taken = match key.as_ref() {
+            "event" => Some(event_raw),
+            "messageId" => Some(id_raw),
+            "room" if room.is_some() => Some(room_raw),
+            _ => None,
         };
-        if !skip {
-            remnant.insert(key.clone().into_owned(), parse(raw)?);
+        match taken {
+            None => {
+                remnant.insert(key.clone().into_owned(), parse(raw)?);
+            }
+            // The value read above.
+            Some(Some(read)) if std::ptr::eq(read, *raw) => {}
+            // An earlier repeat of a taken key: dropped, but it must still be JSON
+            // (a number out of range is not).
+            Some(_) => {
+                parse(raw)?;
+            }
         }
     }
     Some(Request {
@@ -604,6 +615,21 @@ pub fn encode_pong(ping_value: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_dropped_repeat_must_still_be_json() {
+        // JSON.parse refuses a number out of range anywhere, also in a key repeated
+        // later; so does the general path, so the object fast path must too.
+        for text in [
+            r#"{"event":1e999,"event":"say","room":"r","message":"m"}"#,
+            r#"{"messageId":-1e999,"event":"detailsView","messageId":1}"#,
+            r#"{"event":"roomAdd","room":[1e999],"room":"r"}"#,
+        ] {
+            assert!(decode(text).is_err(), "{text}");
+            assert!(serde_json::from_str::<Value>(text).is_err(), "{text}");
+        }
+        assert!(decode(r#"{"event":"say","event":"roomAdd","room":"r"}"#).is_ok());
+    }
 
     fn req(text: &str) -> Request {
         match decode(text).unwrap() {
