@@ -84,6 +84,17 @@ async fn connections_and_requests_get_spans() {
         }
     }
     server.shutdown(false).await;
+    // The connection span closes when its task ends, which may be just after the
+    // driver reported the stop: wait for its close line (or give up after 5 s).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !captured
+        .text()
+        .lines()
+        .any(|l| l.contains("connection{peer=") && l.contains(": close"))
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let text = captured.text();
     for action in ["atOnce", "later"] {
