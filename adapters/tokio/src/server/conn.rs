@@ -1,10 +1,9 @@
-//! The accept loop and the per-connection task: (TLS handshake →) HTTP head → core
-//! handshake decision → tokio-tungstenite → whole messages to the driver, queued frames
-//! to the socket.
+//! The accept loop and the per-connection task, on the worker's thread: (TLS handshake
+//! →) HTTP head → core handshake decision → tokio-tungstenite → whole messages fed to
+//! the core, its answers written back.
 
-use std::future::pending;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,31 +23,34 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::stream::ServerIo;
-use super::{AdapterConfig, Inbound, Outbound};
+use super::worker::{Outbox, Worker};
+use super::AdapterConfig;
 use crate::trace;
 
-/// Frames written per flush when several are queued.
+/// Frames a connection keeps room for between writes (a larger burst's buffer is freed).
 const WRITE_BATCH: usize = 64;
-/// Text messages already read that go to the driver in one hop, at most.
+/// Text messages already read that are fed to the core in one borrow, at most.
 const READ_BATCH: usize = 64;
 
+/// What every connection task reads, on any thread (embedding servers decide routes on
+/// their own threads).
 pub(crate) struct ConnShared {
     pub(crate) router: Arc<Router>,
     pub(crate) adapter: AdapterConfig,
     pub(crate) max_message: usize,
-    pub(crate) inbound: mpsc::Sender<Inbound>,
     /// Set: every accepted socket speaks TLS first.
     #[cfg(feature = "rustls")]
     pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Accepts until told to stop. Every connection task holds a clone of `alive`, so the
-/// driver knows when the last one has ended. Without a listener (a server whose
+/// worker knows when the last one has ended. Without a listener (a server whose
 /// connections all come from an embedding HTTP server) it only holds `alive` until the
 /// stop.
 pub(crate) async fn accept_loop(
     listener: Option<TcpListener>,
     shared: Arc<ConnShared>,
+    worker: Rc<Worker>,
     mut stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
@@ -62,8 +64,9 @@ pub(crate) async fn accept_loop(
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let task = connection(stream, peer, shared.clone(), alive.clone());
-                    tokio::spawn(trace::connection(task, peer));
+                    let task =
+                        connection(stream, peer, shared.clone(), worker.clone(), alive.clone());
+                    tokio::task::spawn_local(trace::connection(task, peer));
                 }
                 Err(_) => {
                     // Out of file descriptors and the like: back off a little.
@@ -78,6 +81,7 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<ConnShared>,
+    worker: Rc<Worker>,
     _alive: mpsc::Sender<()>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -86,10 +90,10 @@ async fn connection(
     };
     // The upgrade's buffers live in its own future and are freed before the connection
     // settles down: idle connections are many, so their footprint matters.
-    let Some((ws, handshake)) = upgrade(stream, peer, &shared).await else {
+    let Some((ws, handshake)) = upgrade(stream, peer, &shared, &worker).await else {
         return;
     };
-    websocket(ws, handshake, &shared).await;
+    websocket(ws, handshake, &shared, &worker).await;
 }
 
 /// The TLS handshake when the server has TLS, bounded by
@@ -125,11 +129,12 @@ async fn secure(stream: TcpStream, _shared: &ConnShared) -> Option<ServerIo> {
 
 /// Serves HTTP requests until one is a WebSocket upgrade: reads each head, lets the
 /// core's router decide, and carries the decision out (write, read a file, run an action
-/// through the driver). `None` when the connection ended without an upgrade.
+/// through the core). `None` when the connection ended without an upgrade.
 async fn upgrade(
     mut stream: ServerIo,
     peer: SocketAddr,
     shared: &ConnShared,
+    worker: &Rc<Worker>,
 ) -> Option<(Ws, handshake::Handshake)> {
     let mut deadline = Instant::now() + shared.adapter.handshake_timeout;
     let mut buf = Vec::with_capacity(1024);
@@ -195,18 +200,15 @@ async fn upgrade(
                 }
                 let body: Vec<u8> = buf.drain(..api.body_len).collect();
                 let (reply, answer) = oneshot::channel();
-                let sent = shared
-                    .inbound
-                    .send(Inbound::Api(ApiCall {
-                        request: api,
-                        body,
-                        reply,
-                    }))
-                    .await;
-                match (sent, answer.await) {
-                    (Ok(()), Ok(response)) => response,
+                worker.api(ApiCall {
+                    request: api,
+                    body,
+                    reply,
+                });
+                match answer.await {
+                    Ok(response) => response,
                     // The server is stopping.
-                    _ => return None,
+                    Err(_) => return None,
                 }
             }
         };
@@ -260,221 +262,198 @@ impl ConnShared {
     }
 }
 
-/// Runs an upgraded connection: registers it with the driver, then moves messages until
+/// Runs an upgraded connection: registers it with the core, then moves messages until
 /// it ends.
-pub(crate) async fn websocket(mut ws: Ws, handshake: handshake::Handshake, shared: &ConnShared) {
-    let (writer, frames) = mpsc::channel(shared.adapter.outbound_queue.max(1));
-    let depth = Arc::new(AtomicUsize::new(0));
-    let (kill, killed) = oneshot::channel();
-    let (reply, handle) = oneshot::channel();
-    let opened = Inbound::Opened {
-        handshake,
-        writer,
-        depth: depth.clone(),
-        kill,
-        reply,
-    };
-    if shared.inbound.send(opened).await.is_err() {
-        return;
-    }
-    let conn = match handle.await {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(rejected)) => {
+pub(crate) async fn websocket(
+    mut ws: Ws,
+    handshake: handshake::Handshake,
+    shared: &ConnShared,
+    worker: &Rc<Worker>,
+) {
+    let (conn, outbox) = match worker.open(handshake) {
+        Ok(opened) => opened,
+        Err(rejected) => {
             // Refused by the core (too many connections, shutting down).
             let close = close_frame(&rejected.close_frame());
             let _ = timeout(shared.adapter.close_timeout, ws.close(close)).await;
             return;
         }
-        Err(_) => return,
     };
     trace::opened(conn);
     let mut guard = ClosedGuard {
         conn,
-        inbound: Some(shared.inbound.clone()),
+        worker: Some(worker.clone()),
     };
-    // The driver sends on `kill` for a slow consumer: drop the socket at once, even in the
-    // middle of a write. A dropped `kill` sender (normal close) does not kill.
-    let killed = async {
-        if killed.await.is_err() {
-            pending::<()>().await;
-        }
-    };
+    // The worker kills a slow consumer: drop the socket at once, even in the middle of
+    // a write.
     let cause = tokio::select! {
-        () = killed => CloseCause::Error("killed: slow consumer".into()),
-        cause = pump(&mut ws, frames, &depth, conn, shared) => cause,
+        () = outbox.killed() => CloseCause::Error("killed: slow consumer".into()),
+        cause = pump(&mut ws, &outbox, conn, shared, worker) => cause,
     };
     // A cause with a close frame is one `fail` sent that frame for: the core hears of
     // the end at once, then the peer gets time to read the frame and close.
     let linger = cause.close_frame().is_some();
-    if let Some(inbound) = guard.inbound.take() {
-        let _ = inbound.send(Inbound::Closed { conn, cause }).await;
+    if let Some(worker) = guard.worker.take() {
+        worker.closed(conn, cause);
     }
     if linger {
         drain(&mut ws, shared.adapter.close_timeout).await;
     }
 }
 
-/// Tells the driver about the close however the task ends (also if it is dropped).
+/// Tells the core about the close however the task ends (also if it is dropped).
 struct ClosedGuard {
     conn: ConnectionHandle,
-    inbound: Option<mpsc::Sender<Inbound>>,
+    worker: Option<Rc<Worker>>,
 }
 
 impl Drop for ClosedGuard {
     fn drop(&mut self) {
-        if let Some(inbound) = self.inbound.take() {
-            let _ = inbound.try_send(Inbound::Closed {
-                conn: self.conn,
-                cause: CloseCause::Error("connection task ended".into()),
-            });
+        if let Some(worker) = self.worker.take() {
+            let cause = CloseCause::Error("connection task ended".into());
+            worker.closed_later(self.conn, cause);
         }
     }
 }
 
-/// Moves messages both ways until the socket ends; returns how it ended.
+/// Moves messages both ways until the socket ends; returns how it ended. Text messages
+/// are fed to the core by this task, with every other one already read (up to
+/// `READ_BATCH`), in one borrow of the core; what the core answered for this connection
+/// is written right after, with one flush.
 async fn pump(
     ws: &mut Ws,
-    mut frames: mpsc::Receiver<Outbound>,
-    depth: &AtomicUsize,
+    outbox: &Outbox,
     conn: ConnectionHandle,
     shared: &ConnShared,
+    worker: &Rc<Worker>,
 ) -> CloseCause {
     let close_wait = shared.adapter.close_timeout;
+    let mut batch: Vec<Frame> = Vec::new();
     loop {
-        tokio::select! {
-            msg = ws.next() => {
-                // This message and every other one already read: text messages go to
-                // the driver together, so it answers them in one pass.
-                let mut msg = msg;
-                let mut texts: Vec<Utf8Bytes> = Vec::new();
+        // What the core queued for this connection, from this task or from others.
+        outbox.take_into(&mut batch);
+        if !batch.is_empty() {
+            match write_frames(ws, &mut batch).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    finish_close(ws, close_wait).await;
+                    return CloseCause::Remote { code: None };
+                }
+                Err(e) => return CloseCause::Error(e.to_string()),
+            }
+            if batch.capacity() > WRITE_BATCH {
+                // A burst (a busy room) should not stay with an idle connection.
+                batch = Vec::new();
+            }
+            continue;
+        }
+        if outbox.is_done() {
+            // The worker let go without a close frame (it is stopping).
+            let _ = timeout(close_wait, ws.close(None)).await;
+            return CloseCause::Remote { code: None };
+        }
+        worker.events_room().await;
+        let msg = tokio::select! {
+            msg = ws.next() => msg,
+            () = outbox.ready() => continue,
+        };
+        let other = match msg {
+            Some(Ok(Message::Text(text))) => {
+                let mut core = worker.enter();
+                let now = std::time::Instant::now();
+                core.server.handle_text(conn, &text, now);
+                let mut n = 1;
                 let other = loop {
-                    match msg {
-                        Some(Ok(Message::Text(text))) => texts.push(text),
-                        Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
-                        other => break Some(other),
-                    }
-                    if texts.len() >= READ_BATCH {
+                    if n >= READ_BATCH {
                         break None;
                     }
                     match ws.next().now_or_never() {
-                        Some(next) => msg = next,
+                        Some(Some(Ok(Message::Text(text)))) => {
+                            core.server.handle_text(conn, &text, now);
+                            n += 1;
+                        }
+                        Some(Some(Ok(Message::Pong(_) | Message::Frame(_)))) => {}
+                        Some(other) => break Some(other),
                         None => break None,
                     }
                 };
-                let batch = match texts.len() {
-                    0 => None,
-                    1 => texts.pop().map(|text| Inbound::Text { conn, text }),
-                    _ => Some(Inbound::Texts { conn, texts }),
-                };
-                if let Some(batch) = batch {
-                    if shared.inbound.send(batch).await.is_err() {
-                        return CloseCause::Error("server stopped".into());
-                    }
-                }
-                let Some(msg) = other else { continue };
-                let inbound = match msg {
-                    Some(Ok(Message::Text(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                    Some(Ok(Message::Binary(data))) => Inbound::Binary { conn, data },
-                    // tungstenite answers pings itself; Primus counts them as liveness.
-                    Some(Ok(Message::Ping(_))) => Inbound::Ping { conn },
-                    Some(Ok(Message::Close(frame))) => {
-                        // Polling on flushes tungstenite's close reply.
-                        finish_close(ws, close_wait).await;
-                        return CloseCause::Remote { code: frame.map(|f| u16::from(f.code)) };
-                    }
-                    Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                        return fail(ws, CloseCause::MessageTooLarge, close_wait).await;
-                    }
-                    Some(Err(
-                        WsError::ConnectionClosed
-                        | WsError::AlreadyClosed
-                        | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
-                    ))
-                    | None => {
-                        return CloseCause::Remote { code: None };
-                    }
-                    Some(Err(WsError::Protocol(e))) => {
-                        trace::debug!(error = %e, "WebSocket protocol error");
-                        return fail(ws, CloseCause::Protocol(e.to_string()), close_wait).await;
-                    }
-                    Some(Err(WsError::Utf8(_))) => {
-                        return fail(ws, CloseCause::InvalidUtf8, close_wait).await;
-                    }
-                    Some(Err(e)) => return CloseCause::Error(e.to_string()),
-                };
-                if shared.inbound.send(inbound).await.is_err() {
-                    return CloseCause::Error("server stopped".into());
+                worker.leave(core, Some(conn));
+                match other {
+                    Some(other) => other,
+                    None => continue,
                 }
             }
-            frame = frames.recv() => {
-                let Some(frame) = frame else {
-                    // The driver let go without a close frame (it is stopping).
-                    let _ = timeout(close_wait, ws.close(None)).await;
-                    return CloseCause::Remote { code: None };
-                };
-                match write_frames(ws, frame, &mut frames, depth).await {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        finish_close(ws, close_wait).await;
-                        return CloseCause::Remote { code: None };
-                    }
-                    Err(e) => return CloseCause::Error(e.to_string()),
-                }
+            other => other,
+        };
+        match other {
+            Some(Ok(Message::Text(text))) => {
+                // Only after a full batch; fed on its own.
+                let mut core = worker.enter();
+                core.server
+                    .handle_text(conn, &text, std::time::Instant::now());
+                worker.leave(core, Some(conn));
             }
+            Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
+            Some(Ok(Message::Binary(data))) => {
+                let mut core = worker.enter();
+                core.server
+                    .handle_binary(conn, &data, std::time::Instant::now());
+                worker.leave(core, Some(conn));
+            }
+            // tungstenite answers pings itself; Primus counts them as liveness.
+            Some(Ok(Message::Ping(_))) => {
+                let mut core = worker.enter();
+                core.server.handle_ws_ping(conn, std::time::Instant::now());
+                worker.leave(core, Some(conn));
+            }
+            Some(Ok(Message::Close(frame))) => {
+                // Polling on flushes tungstenite's close reply.
+                finish_close(ws, close_wait).await;
+                return CloseCause::Remote {
+                    code: frame.map(|f| u16::from(f.code)),
+                };
+            }
+            Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
+                return fail(ws, CloseCause::MessageTooLarge, close_wait).await;
+            }
+            Some(Err(
+                WsError::ConnectionClosed
+                | WsError::AlreadyClosed
+                | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+            ))
+            | None => {
+                return CloseCause::Remote { code: None };
+            }
+            Some(Err(WsError::Protocol(e))) => {
+                trace::debug!(error = %e, "WebSocket protocol error");
+                return fail(ws, CloseCause::Protocol(e.to_string()), close_wait).await;
+            }
+            Some(Err(WsError::Utf8(_))) => {
+                return fail(ws, CloseCause::InvalidUtf8, close_wait).await;
+            }
+            Some(Err(e)) => return CloseCause::Error(e.to_string()),
         }
     }
 }
 
-/// Writes `first` and whatever else is queued (up to a batch), then flushes. Returns true
-/// when a close frame was written (the connection is done).
-async fn write_frames(
-    ws: &mut Ws,
-    first: Outbound,
-    frames: &mut mpsc::Receiver<Outbound>,
-    depth: &AtomicUsize,
-) -> Result<bool, WsError> {
-    let mut next = Some(first);
-    let mut written = 0;
-    while let Some(out) = next.take() {
-        depth.fetch_sub(out.len(), Ordering::Relaxed);
-        match out {
-            Outbound::One(frame) => {
-                written += 1;
-                if write_frame(ws, frame).await? {
-                    return Ok(true);
+/// Writes the frames of `batch` (emptied), then flushes once. Returns true when a close
+/// frame was written (the connection is done).
+async fn write_frames(ws: &mut Ws, batch: &mut Vec<Frame>) -> Result<bool, WsError> {
+    for frame in batch.drain(..) {
+        match frame {
+            Frame::Text(text) => {
+                if let Ok(text) = Utf8Bytes::try_from(text.into_bytes()) {
+                    ws.feed(Message::Text(text)).await?;
                 }
             }
-            Outbound::Many(batch) => {
-                for frame in batch {
-                    written += 1;
-                    if write_frame(ws, frame).await? {
-                        return Ok(true);
-                    }
-                }
+            close => {
+                ws.close(close_frame(&close)).await?;
+                return Ok(true);
             }
-        }
-        if written < WRITE_BATCH {
-            next = frames.try_recv().ok();
         }
     }
     ws.flush().await?;
     Ok(false)
-}
-
-/// Buffers one frame (a close frame is written and flushed: returns true).
-async fn write_frame(ws: &mut Ws, frame: Frame) -> Result<bool, WsError> {
-    match frame {
-        Frame::Text(text) => {
-            if let Ok(text) = Utf8Bytes::try_from(text.into_bytes()) {
-                ws.feed(Message::Text(text)).await?;
-            }
-            Ok(false)
-        }
-        close => {
-            ws.close(close_frame(&close)).await?;
-            Ok(true)
-        }
-    }
 }
 
 /// tungstenite's form of a core close frame (`None`: a close without a status code).

@@ -5,16 +5,16 @@
 //! The request head goes to the core's `Router`, exactly as on the server's own sockets
 //! (docs/architecture.md#the-http-side); the service only carries the decision out:
 //! an accepted upgrade is answered with the core's `101` and, once hyper hands the
-//! connection over, runs as a connection of the same server (same driver, rooms,
-//! actions and hooks); `/api` bodies go to the driver; static files are read on a
-//! blocking thread. What the service cannot carry out is answered with the core's
+//! connection over, runs on the server's worker thread like every connection of the
+//! server (same core, rooms, actions and hooks); `/api` requests go to the worker
+//! with their bodies; static files are read on a blocking thread. What the service cannot carry out is answered with the core's
 //! [`Unserved`] responses.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use actionhero_ws::handshake::{self, Handshake};
@@ -27,9 +27,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
-use super::conn::{self, ConnShared};
+use super::conn;
 use super::stream::ServerIo;
-use super::{Inbound, ServerHandle};
+use super::worker::Worker;
+use super::{Command, ServerHandle};
 use crate::trace;
 
 /// The server's HTTP side as a tower [`Service`](tower_service::Service): Primus
@@ -151,12 +152,19 @@ where
             let Some(on_upgrade) = on_upgrade else {
                 return Unserved::UpgradeUnavailable.response().into_http();
             };
-            // Held by the connection task: the driver waits for it at shutdown.
+            // Held by the connection task: the worker waits for it at shutdown.
             let Some(alive) = inner.alive.upgrade() else {
                 return Unserved::ServerStopped.response().into_http();
             };
-            let task = upgraded(on_upgrade, handshake, shared.clone(), alive);
-            tokio::spawn(trace::connection(task, peer));
+            let handoff = Handoff {
+                on_upgrade,
+                handshake,
+                peer,
+                alive,
+            };
+            if !handle.command(Command::Upgraded(handoff)).await {
+                return Unserved::ServerStopped.response().into_http();
+            }
             return handshake::switching_protocols(&accept).map(|()| Bytes::new());
         }
         Route::Respond(response) => response,
@@ -166,7 +174,7 @@ where
                 .await
                 .unwrap_or_else(|_| Unserved::ServerStopped.response())
         }
-        Route::Action(api) => action(shared, api, body).await,
+        Route::Action(api) => action(handle, api, body).await,
     };
     response.into_http()
 }
@@ -184,14 +192,14 @@ fn peer(extensions: &http::Extensions) -> SocketAddr {
 }
 
 /// Reads an `/api` request's body (the core's length, within the adapter's time) and
-/// has the driver run it.
-async fn action<B>(shared: &ConnShared, api: ApiRequest, body: B) -> HttpResponse
+/// has the worker run it.
+async fn action<B>(handle: &ServerHandle, api: ApiRequest, body: B) -> HttpResponse
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let limit = shared.adapter.handshake_timeout;
+    let limit = handle.inner.conns.adapter.handshake_timeout;
     let body = match tokio::time::timeout(limit, Limited::new(body, api.body_len).collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(_)) => return Unserved::BodyFailed.response(),
@@ -206,7 +214,7 @@ where
         body: body.to_vec(),
         reply,
     };
-    if shared.inbound.send(Inbound::Api(call)).await.is_err() {
+    if !handle.command(Command::Api(call)).await {
         return Unserved::ServerStopped.response();
     }
     answer
@@ -214,20 +222,36 @@ where
         .unwrap_or_else(|_| Unserved::ServerStopped.response())
 }
 
-/// An accepted upgrade, once hyper has written the `101` and hands the connection over:
-/// a WebSocket connection of this server like any other.
-async fn upgraded(
+/// An accepted upgrade on its way to the worker thread.
+pub(crate) struct Handoff {
     on_upgrade: OnUpgrade,
     handshake: Handshake,
-    shared: Arc<ConnShared>,
-    _alive: mpsc::Sender<()>,
-) {
-    let Ok(upgraded) = on_upgrade.await else {
-        trace::debug!("the embedding server did not hand the connection over");
-        return;
+    peer: SocketAddr,
+    /// Held by the connection task: the worker waits for it at shutdown.
+    alive: mpsc::Sender<()>,
+}
+
+/// An accepted upgrade, once hyper has written the `101` and hands the connection over:
+/// a WebSocket connection of this server like any other, run on the worker's thread
+/// (the socket stays registered with the embedding server's runtime).
+pub(crate) async fn upgraded(handoff: Handoff, worker: Rc<Worker>) {
+    let Handoff {
+        on_upgrade,
+        handshake,
+        peer,
+        alive,
+    } = handoff;
+    let shared = worker.handle().inner.conns.clone();
+    let task = async move {
+        let _alive = alive;
+        let Ok(upgraded) = on_upgrade.await else {
+            trace::debug!("the embedding server did not hand the connection over");
+            return;
+        };
+        // Bytes hyper read past the request head are replayed by `Upgraded`.
+        let io = ServerIo::Upgraded(Box::new(TokioIo::new(upgraded)));
+        let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(shared.ws_config())).await;
+        conn::websocket(ws, handshake, &shared, &worker).await;
     };
-    // Bytes hyper read past the request head are replayed by `Upgraded`.
-    let io = ServerIo::Upgraded(Box::new(TokioIo::new(upgraded)));
-    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(shared.ws_config())).await;
-    conn::websocket(ws, handshake, &shared).await;
+    trace::connection(task, peer).await;
 }

@@ -1,24 +1,26 @@
 //! The tokio server: a builder, the running server's handle, and the action context.
 //!
 //! ```text
-//!  accept loop ──► connection task (one per socket) ──Inbound──►┐
-//!                   handshake: parse_request → evaluate           │   driver task
-//!                   then tokio-tungstenite                        ├──► owns core Server
-//!  action tasks ──────────────── Command::Respond ───────────────►│   (docs/architecture.md#the-adapter-loop)
-//!  ServerHandle ───────────────── Command::* ────────────────────►┘
-//!                   ◄── bounded per-connection frame queue (try_send; full → slow consumer)
+//!  worker thread (current-thread runtime; docs/architecture.md#the-adapter-loop)
+//!  ┌──────────────────────────────────────────────────────────────────────────────┐
+//!  │ accept loop ──► connection task (one per socket): HTTP → core Router,          │
+//!  │                  then tokio-tungstenite; reads feed the core directly ──┐      │
+//!  │ action tasks (handlers that wait) ── answer the core directly ──────────┤      │
+//!  │ timer task ── the core's deadline ──────────────────────────────────────┤ core │
+//!  │ command task ◄── Command::* ── ServerHandle, embedding servers ─────────┘ Server│
+//!  │   frames: per-connection Outbox (over outbound_queue → slow consumer)         │
+//!  └──────────────────────────────────────────────────────────────────────────────┘
 //! ```
 
 pub(crate) mod conn;
-mod driver;
 #[cfg(feature = "hyper")]
 mod embed;
 mod stream;
+mod worker;
 
 #[cfg(feature = "hyper")]
 pub use embed::{BoxError, HttpFuture, HttpService};
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -40,7 +42,9 @@ use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub(crate) use driver::{Command, Inbound, Outbound};
+use crate::trace;
+
+pub(crate) use worker::Command;
 
 /// The boxed future an action handler returns.
 pub type ActionFuture = Pin<Box<dyn Future<Output = ActionOutcome> + Send + 'static>>;
@@ -60,15 +64,16 @@ pub struct AdapterConfig {
     /// server with [`ServerBuilder::tls`]. Failed or slower handshakes drop the socket.
     /// Default: 10 s.
     pub tls_handshake_timeout: Duration,
-    /// Batches of frames queued for one connection's writer (a batch is what the driver
-    /// produced for the connection in one pass, at most 64 frames). When a batch does
-    /// not fit, the connection is closed as a slow consumer (the others carry on).
-    /// Default: 1024.
+    /// Frames queued for one connection and not yet written to its socket. When one
+    /// more does not fit, the connection is closed as a slow consumer (the others carry
+    /// on). Default: 1024.
     pub outbound_queue: usize,
-    /// Messages from all connections waiting for the driver; readers wait when it is
-    /// full (backpressure on chatty peers). Default: 1024.
+    /// Events queued for the application's [`ServerBuilder::events`] channel beyond what
+    /// the channel holds; while it is full, connections stop reading (backpressure
+    /// instead of a growing queue). Default: 1024.
     pub inbound_queue: usize,
-    /// Commands (application calls, action results) waiting for the driver. Default: 1024.
+    /// Commands (application calls, embedding servers' requests) waiting for the
+    /// worker. Default: 1024.
     pub command_queue: usize,
     /// How long a connection waits for the peer's close reply after sending a close
     /// frame (or how long it tries to send one). Default: 1 s.
@@ -332,7 +337,6 @@ impl ServerBuilder {
         let router = Arc::new(router);
 
         let (command_tx, command_rx) = mpsc::channel(self.adapter.command_queue.max(1));
-        let (inbound_tx, inbound_rx) = mpsc::channel(self.adapter.inbound_queue.max(1));
         let (stop_accept_tx, stop_accept_rx) = watch::channel(false);
         let (stopped_tx, stopped_rx) = watch::channel(false);
         let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
@@ -340,7 +344,6 @@ impl ServerBuilder {
             router: router.clone(),
             adapter: self.adapter.clone(),
             max_message,
-            inbound: inbound_tx,
             #[cfg(feature = "rustls")]
             tls: self.tls.map(tokio_rustls::TlsAcceptor::from),
         });
@@ -354,29 +357,87 @@ impl ServerBuilder {
                 stopping: stop_accept_rx.clone(),
             }),
         };
-        tokio::spawn(conn::accept_loop(
-            listener,
-            conn_shared,
-            stop_accept_rx,
-            alive_tx,
-        ));
-        let driver = driver::Driver {
+        // The listener moves to the worker's runtime.
+        let listener = listener.map(TcpListener::into_std).transpose()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let parts = worker::WorkerParts {
             server,
-            handle: handle.clone(),
             handlers,
+            handle: handle.clone(),
             router,
-            events: self.events,
-            web_waiters: Default::default(),
             adapter: self.adapter,
-            writers: BTreeMap::new(),
-            staged: Vec::new(),
             stop_accept: stop_accept_tx,
-            stopped: stopped_tx,
-            alive: alive_rx,
-            shutdown_waiters: Vec::new(),
+            events: self.events.is_some(),
         };
-        tokio::spawn(driver.run(inbound_rx, command_rx));
+        let run = WorkerRun {
+            parts,
+            listener,
+            conns: conn_shared,
+            stop_accept: stop_accept_rx,
+            alive: (alive_tx, alive_rx),
+            commands: command_rx,
+            events: self.events,
+            stopped: stopped_tx,
+        };
+        std::thread::Builder::new()
+            .name("ahws-worker".into())
+            .spawn(move || {
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&runtime, run.run());
+            })?;
         Ok(handle)
+    }
+}
+
+/// Everything the worker thread starts with.
+struct WorkerRun {
+    parts: worker::WorkerParts,
+    listener: Option<std::net::TcpListener>,
+    conns: Arc<conn::ConnShared>,
+    stop_accept: watch::Receiver<bool>,
+    alive: (mpsc::Sender<()>, mpsc::Receiver<()>),
+    commands: mpsc::Receiver<Command>,
+    events: Option<mpsc::Sender<Event>>,
+    stopped: watch::Sender<bool>,
+}
+
+impl WorkerRun {
+    /// The worker thread's main task: starts the accept loop and the worker's tasks,
+    /// waits for the core's shutdown, lets the connections write their last frames
+    /// (bounded by [`AdapterConfig::shutdown_flush_timeout`]), then reports the stop.
+    async fn run(self) {
+        let worker = worker::Worker::new(self.parts);
+        if let Some(tx) = self.events {
+            tokio::task::spawn_local(worker.clone().forward_events(tx));
+        }
+        tokio::task::spawn_local(worker.clone().timer());
+        tokio::task::spawn_local(worker.clone().commands(self.commands));
+        let listener = match self.listener.map(TcpListener::from_std).transpose() {
+            Ok(listener) => listener,
+            Err(_error) => {
+                trace::debug!(error = %_error, "the listener cannot move to the worker");
+                None
+            }
+        };
+        let (alive, mut alive_rx) = self.alive;
+        tokio::task::spawn_local(conn::accept_loop(
+            listener,
+            self.conns,
+            worker.clone(),
+            self.stop_accept,
+            alive,
+        ));
+        worker.shutdown_complete().await;
+        let waiters = worker.let_go_all();
+        let flush = worker.adapter().shutdown_flush_timeout;
+        let _ =
+            tokio::time::timeout(flush, async { while alive_rx.recv().await.is_some() {} }).await;
+        for w in waiters {
+            let _ = w.send(());
+        }
+        let _ = self.stopped.send(true);
     }
 }
 
