@@ -10,8 +10,8 @@
 # Env: RUNS (3) runs per cell, SECS (5) measured seconds per run, WARMUP (1) unmeasured
 # seconds before each, HOLD (10000) idle connections for the memory figure, WAIT_LOAD
 # (1.0) wait up to WAIT_MAX (300) seconds for the 1-minute load average to drop below
-# this before measuring, ONLY (all) a regex of workload names to run, OUT
-# (target/bench-results).
+# this before measuring, ONLY (all) a regex of workload names to run, SLEEP_MS (10) the
+# sleepTest row's sleepDuration, OUT (target/bench-results).
 #
 # Every run is `ahws bench ... --server-pid <server>`: the generator reads the server's
 # /proc/<pid>/stat utime+stime at the start and end of the measured window (and its
@@ -28,6 +28,7 @@ HOLD=${HOLD:-10000}
 WAIT_LOAD=${WAIT_LOAD:-1.0}
 WAIT_MAX=${WAIT_MAX:-300}
 ONLY=${ONLY:-.}
+SLEEP_MS=${SLEEP_MS:-10}
 OUT=${OUT:-target/bench-results}
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
@@ -116,6 +117,12 @@ start_base echo main4k --read-buffer 4096
 ECHO4_PID=$PID ECHO4_PORT=$PORT
 start_base fanout main4k --read-buffer 4096
 FAN4_PID=$PID FAN4_PORT=$PORT
+# For the sleepTest row: echo each message SLEEP_MS after it arrived (the transport's
+# limit for an action that waits).
+start_base echo delay --delay-ms "$SLEEP_MS"
+DELAY_PID=$PID DELAY_PORT=$PORT
+start_base echo delay4k --delay-ms "$SLEEP_MS" --read-buffer 4096
+DELAY4_PID=$PID DELAY4_PORT=$PORT
 start_ah main
 AH_PID=$PID AH_PORT=$PORT
 log "ahws :$AHWS_PORT (pid $AHWS_PID)  echo :$ECHO_PORT/:$ECHO4_PORT  fanout :$FAN_PORT/:$FAN4_PORT  actionhero :$AH_PORT (pid $AH_PID, redis pid $REDIS_PID)"
@@ -131,6 +138,7 @@ WORKLOADS=(
   "broadcast-m50|--mode broadcast --clients 50 --senders 4 --inflight 1|fanout"
   "broadcast-m1000|--mode broadcast --clients 1000 --senders 4 --inflight 1|fanout"
   "connect-c20|--mode connect --clients 20|echo"
+  "sleep$SLEEP_MS-c200|--mode action --clients 200 --inflight 1 --action sleepTest --params {\"sleepDuration\":$SLEEP_MS}|delay"
 )
 
 bench() { # workload server run port pid [extra args...]
@@ -152,7 +160,12 @@ for r in $(seq "$RUNS"); do
     [[ $name =~ $ONLY ]] || continue
     # shellcheck disable=SC2086
     bench "$name" ahws "$r" "$AHWS_PORT" "$AHWS_PID" $args
-    if [ "$bare" = fanout ]; then
+    if [ "$bare" = delay ]; then
+      # shellcheck disable=SC2086
+      bench "$name" bare "$r" "$DELAY_PORT" "$DELAY_PID" $args
+      # shellcheck disable=SC2086
+      bench "$name" bare4k "$r" "$DELAY4_PORT" "$DELAY4_PID" $args
+    elif [ "$bare" = fanout ]; then
       # shellcheck disable=SC2086
       bench "$name" bare "$r" "$FAN_PORT" "$FAN_PID" $args
       # shellcheck disable=SC2086
@@ -172,6 +185,8 @@ stop "$ECHO_PID"
 stop "$FAN_PID"
 stop "$ECHO4_PID"
 stop "$FAN4_PID"
+stop "$DELAY_PID"
+stop "$DELAY4_PID"
 stop "$AH_PID"
 
 if [[ hold =~ $ONLY ]] || [ "$ONLY" = . ]; then

@@ -3,7 +3,9 @@
 //! lets the generator count a unit.
 //!
 //! * `echo` (action mode): every text message is written back to its sender. The
-//!   generator counts the echoed request as the response (same `messageId`).
+//!   generator counts the echoed request as the response (same `messageId`). With
+//!   `--delay-ms N` each message is written back N ms after it arrived, from a task of
+//!   its own (the transport's limit for an action that waits, such as `sleepTest`).
 //! * `fanout` (broadcast mode): a text message containing `"event":"say"` is written to
 //!   every connection (one shared buffer through a `tokio::sync::broadcast` channel);
 //!   any other text message (the generator's `detailsView`, `roomAdd`) is echoed.
@@ -59,6 +61,9 @@ pub struct BaselineArgs {
     /// tungstenite `read_buffer_size` (default: tungstenite's 128 KiB).
     #[arg(long)]
     pub read_buffer: Option<usize>,
+    /// Echo mode: write each message back this many milliseconds after it arrived.
+    #[arg(long)]
+    pub delay_ms: Option<u64>,
 }
 
 const WELCOME: &str = r#"{"welcome":"Welcome to the actionhero api","context":"api"}"#;
@@ -93,7 +98,8 @@ pub fn main(args: BaselineArgs) -> ExitCode {
             config = config.read_buffer_size(n.max(64));
         }
         let (fanout, _) = broadcast::channel::<Utf8Bytes>(4096);
-        let shared = Arc::new((args.mode, config, fanout));
+        let delay = args.delay_ms.map(std::time::Duration::from_millis);
+        let shared = Arc::new((args.mode, config, fanout, delay));
         loop {
             let Ok((stream, peer)) = listener.accept().await else {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -101,8 +107,8 @@ pub fn main(args: BaselineArgs) -> ExitCode {
             };
             let shared = shared.clone();
             tokio::spawn(async move {
-                let (mode, config, fanout) = &*shared;
-                let _ = connection(stream, peer, *mode, *config, fanout).await;
+                let (mode, config, fanout, delay) = &*shared;
+                let _ = connection(stream, peer, *mode, *config, fanout, *delay).await;
             });
         }
     })
@@ -115,6 +121,7 @@ async fn connection(
     mode: BaselineMode,
     config: WebSocketConfig,
     fanout: &broadcast::Sender<Utf8Bytes>,
+    delay: Option<std::time::Duration>,
 ) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut buf = Vec::with_capacity(1024);
@@ -149,9 +156,10 @@ async fn connection(
     let rest = buf.split_off(head_end);
     let mut ws =
         WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
-    let r = match mode {
-        BaselineMode::Echo | BaselineMode::Welcome => echo(&mut ws).await,
-        BaselineMode::Fanout => fan_out(&mut ws, fanout).await,
+    let r = match (mode, delay) {
+        (BaselineMode::Echo, Some(delay)) => delayed_echo(&mut ws, delay).await,
+        (BaselineMode::Echo | BaselineMode::Welcome, _) => echo(&mut ws).await,
+        (BaselineMode::Fanout, _) => fan_out(&mut ws, fanout).await,
     };
     r.map_err(|e| std::io::Error::other(e.to_string()))
 }
@@ -181,6 +189,39 @@ async fn echo(ws: &mut Ws) -> WsResult {
         ws.flush().await?;
     }
     Ok(())
+}
+
+/// Echoes every text message `delay` after it arrived: a task per message sleeps, then
+/// hands it back to the connection, which writes what is ready with one flush.
+async fn delayed_echo(ws: &mut Ws, delay: std::time::Duration) -> WsResult {
+    ws.send(Message::Text(Utf8Bytes::from_static(WELCOME)))
+        .await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Utf8Bytes>();
+    loop {
+        tokio::select! {
+            msg = ws.next() => {
+                let Some(msg) = msg else { return Ok(()) };
+                match msg? {
+                    Message::Text(t) => {
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            let _ = tx.send(t);
+                        });
+                    }
+                    Message::Close(_) => return Ok(()),
+                    _ => {}
+                }
+            }
+            Some(t) = rx.recv() => {
+                ws.feed(Message::Text(t)).await?;
+                while let Ok(t) = rx.try_recv() {
+                    ws.feed(Message::Text(t)).await?;
+                }
+                ws.flush().await?;
+            }
+        }
+    }
 }
 
 /// Fans `say` messages out to every connection, echoes the rest.

@@ -297,6 +297,9 @@ pub(super) async fn action(
 ) -> io::Result<Map<String, Value>> {
     let mut params = Map::new();
     params.insert("action".into(), Value::String(args.action.clone()));
+    if let Some(more) = &args.params {
+        params.extend(more.clone());
+    }
     // Encoded once; each request only adds its id.
     let template = Arc::new(Template::new(&ClientRequest::Action {
         params,

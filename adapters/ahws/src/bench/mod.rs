@@ -97,6 +97,10 @@ pub struct BenchArgs {
     /// The action to call (action mode).
     #[arg(long, default_value = "randomNumber")]
     pub action: String,
+    /// More params for each action request, as a JSON object (action mode), e.g.
+    /// `{"sleepDuration":10}` for `sleepTest`.
+    #[arg(long, value_parser = parse_params)]
+    pub params: Option<Map<String, Value>>,
     /// The room to join (broadcast mode).
     #[arg(long, default_value = "defaultRoom")]
     pub room: String,
@@ -377,5 +381,14 @@ pub(crate) fn cpu_json(w: &Window, units: u64, out: &mut Map<String, Value>) {
             round(a * 1e6 / units as f64, 3).into()
         };
         out.insert("aux_cpu_us_per_msg".into(), per);
+    }
+}
+
+/// `--params`: a JSON object.
+fn parse_params(s: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str::<Value>(s) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err("not a JSON object".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
