@@ -8,9 +8,10 @@
 //! hands events to the application. Heartbeats, rooms, message ids, reconnects and every
 //! limit live in the core.
 //!
-//! * [`server`]: [`ServerBuilder`] → [`ServerHandle`]. One driver task owns the core
-//!   [`Server`](actionhero_ws::server::Server); one task per connection owns its socket.
-//!   Actions are async Rust functions run as their own tasks.
+//! * [`server`]: [`ServerBuilder`] → [`ServerHandle`]. One worker thread owns the core
+//!   [`Server`](actionhero_ws::server::Server) and runs every connection of the server
+//!   (a task per socket, which feeds the core itself). Actions are async Rust functions,
+//!   polled once as they are requested and run as tasks of the worker if they wait.
 //! * [`samples`]: Actionhero's sample actions (`randomNumber`, `status`, `sleepTest`,
 //!   `cacheTest`, `validationTest`, `createChatRoom`) registered on a builder.
 //! * [`files`]: the `file` verb's reads from a public directory.

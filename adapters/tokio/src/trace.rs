@@ -4,7 +4,7 @@
 //!   whole life of one accepted socket.
 //! * `request` (fields `kind` = `action` | `file`, `name`, `conn`, `request`): one action
 //!   or file request handed to the application, from its handler's first poll (on the
-//!   driver, for actions that finish at once) to its answer.
+//!   worker, for actions that finish at once) to its answer.
 
 use std::future::Future;
 use std::net::SocketAddr;

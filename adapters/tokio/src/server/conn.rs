@@ -60,7 +60,7 @@ pub(crate) async fn accept_loop(
     };
     loop {
         tokio::select! {
-            // Only ever set to true (or dropped with the driver): either way, stop.
+            // Only ever set to true (or dropped with the worker): either way, stop.
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {

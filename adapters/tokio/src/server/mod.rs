@@ -240,8 +240,10 @@ impl ServerBuilder {
     }
 
     /// Registers an action: the core validates its inputs against `spec`, then `handler`
-    /// runs as its own task and its outcome becomes the response. A handler that panics
-    /// answers with the error `action failed`.
+    /// runs on the server's worker thread (polled once at once; if it waits, as a task of
+    /// that thread) and its outcome becomes the response. A handler that panics answers
+    /// with the core's error for a failed action. A handler that blocks the thread blocks
+    /// the server, as in Node: move blocking work to `tokio::task::spawn_blocking`.
     pub fn action<F, Fut>(mut self, spec: ActionSpec, handler: F) -> Self
     where
         F: Fn(ActionContext) -> Fut + Send + Sync + 'static,
@@ -258,18 +260,21 @@ impl ServerBuilder {
         self
     }
 
-    /// Sends every core [`Event`] to `events`. The driver waits when the channel is full,
-    /// so a slow reader slows the whole server down; without a channel events are dropped.
+    /// Sends every core [`Event`] to `events`. While the channel is full (plus
+    /// [`AdapterConfig::inbound_queue`] queued events), connections stop reading, so a
+    /// slow reader slows the whole server down; without a channel events are dropped.
     pub fn events(mut self, events: mpsc::Sender<Event>) -> Self {
         self.events = Some(events);
         self
     }
 
-    /// Binds the listen address and starts serving.
+    /// Binds the listen address and starts serving on a worker thread of its own (a
+    /// current-thread tokio runtime that owns the core and runs every connection and
+    /// action of this server; the caller's runtime only needs to be able to bind).
     ///
     /// # Errors
-    /// Binding fails, the configuration is invalid, a room name is invalid, or the OS
-    /// random source fails.
+    /// Binding fails, the configuration is invalid, a room name is invalid, the OS
+    /// random source fails, or the worker thread or its runtime cannot be started.
     pub async fn serve(self) -> io::Result<ServerHandle> {
         let listener = TcpListener::bind(self.listen.as_str()).await?;
         self.serve_on(listener)
@@ -278,7 +283,8 @@ impl ServerBuilder {
     /// Starts serving on an already bound listener.
     ///
     /// # Errors
-    /// The configuration or a room name is invalid, or the OS random source fails.
+    /// The configuration or a room name is invalid, the OS random source fails, or the
+    /// worker thread or its runtime cannot be started.
     pub fn serve_on(self, listener: TcpListener) -> io::Result<ServerHandle> {
         let local_addr = listener.local_addr()?;
         self.run(Some(listener), local_addr)
@@ -289,7 +295,8 @@ impl ServerBuilder {
     /// [`ServerHandle::local_addr`] is then the unspecified address `0.0.0.0:0`.
     ///
     /// # Errors
-    /// The configuration or a room name is invalid, or the OS random source fails.
+    /// The configuration or a room name is invalid, the OS random source fails, or the
+    /// worker thread or its runtime cannot be started.
     pub fn start(self) -> io::Result<ServerHandle> {
         let unspecified = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0));
         self.run(None, unspecified)
@@ -445,11 +452,11 @@ struct Shared {
     commands: mpsc::Sender<Command>,
     local_addr: SocketAddr,
     stopped: watch::Receiver<bool>,
-    /// What connection tasks share (the router, the driver's inbound queue): connections
+    /// What connection tasks share (the router, the adapter settings): connections
     /// from an embedding HTTP server run with it too.
     #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
     conns: Arc<conn::ConnShared>,
-    /// Weak, so the handle does not keep the driver waiting for connections at
+    /// Weak, so the handle does not keep the worker waiting for connections at
     /// shutdown; a connection task upgrades it while the server still accepts.
     #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
     alive: mpsc::WeakSender<()>,

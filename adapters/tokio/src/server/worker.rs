@@ -86,6 +86,7 @@ pub(crate) enum Command {
     },
     /// An action request over HTTP from an embedding server; the answer goes to its
     /// `reply`.
+    #[cfg(feature = "hyper")]
     Api(ApiCall<oneshot::Sender<HttpResponse>>),
     /// A connection an embedding HTTP server upgraded: the worker runs it.
     #[cfg(feature = "hyper")]
@@ -518,6 +519,7 @@ impl Worker {
             Command::Metrics { reply } => {
                 let _ = reply.send(self.metrics(&core));
             }
+            #[cfg(feature = "hyper")]
             Command::Api(call) => {
                 drop(core);
                 return self.api(call);
