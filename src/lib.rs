@@ -5,6 +5,7 @@
 )]
 
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod frame;

@@ -17,6 +17,7 @@ const TARGETS: &[(&str, Body)] = &[
     ("handshake", actionhero_ws::fuzz::handshake),
     ("server_ops", actionhero_ws::fuzz::server_ops),
     ("client_ops", actionhero_ws::fuzz::client_ops),
+    ("cluster_channel", actionhero_ws::fuzz::cluster_channel),
 ];
 
 /// Targets with seeds whose body is not in this crate yet (none).
