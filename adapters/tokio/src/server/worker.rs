@@ -143,7 +143,7 @@ impl Outbox {
             if self.closed.get() || !self.frames.borrow().is_empty() {
                 Poll::Ready(())
             } else {
-                self.waker.set(Some(cx.waker().clone()));
+                register(&self.waker, cx);
                 Poll::Pending
             }
         })
@@ -156,12 +156,22 @@ impl Outbox {
             if self.killed.get() {
                 Poll::Ready(())
             } else {
-                self.kill_waker.set(Some(cx.waker().clone()));
+                register(&self.kill_waker, cx);
                 Poll::Pending
             }
         })
         .await;
     }
+}
+
+/// Keeps `cx`'s waker in `slot`, cloning it only when it is not the one already there
+/// (a connection task polls with the same waker every time).
+fn register(slot: &Cell<Option<Waker>>, cx: &Context<'_>) {
+    let waker = match slot.take() {
+        Some(w) if w.will_wake(cx.waker()) => w,
+        _ => cx.waker().clone(),
+    };
+    slot.set(Some(waker));
 }
 
 /// What the `RefCell` guards: the core and the tables that go with it.
