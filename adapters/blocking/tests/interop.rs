@@ -141,7 +141,10 @@ fn url(server: &ServerHandle) -> String {
 }
 
 fn run_scenario(scenario: &str, server: &ServerHandle) {
-    let (mut child, lines) = support::spawn_js_client(scenario, &url(server), &[]);
+    // The pool runs the two instant actions of `concurrent` on two threads: either may
+    // answer first.
+    let env = [("INSTANT_ORDER", "any")];
+    let (mut child, lines) = support::spawn_js_client(scenario, &url(server), &env);
     let out = support::collect_lines(&lines, SCENARIO_WAIT);
     let status = child.wait_timeout(Duration::from_secs(10));
     assert!(
