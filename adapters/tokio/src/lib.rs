@@ -51,6 +51,8 @@ pub use tokio_rustls::rustls;
 pub mod client;
 pub mod files;
 pub mod metrics;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod samples;
 pub mod server;
 mod timer;

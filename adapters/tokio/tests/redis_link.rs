@@ -1,0 +1,164 @@
+//! The Redis link against a real `redis-server` (started here on a free loopback port,
+//! killed and restarted on the same port for the outage).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use actionhero_ws_tokio::redis::{LinkEvent, RedisConfig, RedisLink};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.restart();
+        redis
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/test installs it)");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn next(events: &mut mpsc::Receiver<LinkEvent>) -> LinkEvent {
+    timeout(WAIT, events.recv())
+        .await
+        .expect("a link event in time")
+        .expect("the link is running")
+}
+
+async fn expect_message(events: &mut mpsc::Receiver<LinkEvent>, want: &[u8]) {
+    match next(events).await {
+        LinkEvent::Message(m) => assert_eq!(m, want, "{}", String::from_utf8_lossy(&m)),
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+fn args(parts: &[&str]) -> Vec<Vec<u8>> {
+    parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+#[tokio::test]
+async fn publishes_commands_and_an_outage() {
+    let mut redis = Redis::start();
+    let config = RedisConfig {
+        channel: "link-test".into(),
+        max_queued_publishes: 3,
+        reconnect_min: Duration::from_millis(20),
+        reconnect_max: Duration::from_millis(200),
+        ..RedisConfig::new(redis.url())
+    };
+    let (a, mut a_events) = RedisLink::start(config.clone()).expect("a valid URL");
+    let (b, mut b_events) = RedisLink::start(config.clone()).expect("a valid URL");
+    assert!(matches!(next(&mut a_events).await, LinkEvent::Up));
+    assert!(matches!(next(&mut b_events).await, LinkEvent::Up));
+
+    // A publish reaches every subscriber, the publisher's own link included, in order.
+    a.publish(b"one".to_vec());
+    a.publish(b"two".to_vec());
+    for events in [&mut a_events, &mut b_events] {
+        expect_message(events, b"one").await;
+        expect_message(events, b"two").await;
+    }
+
+    // Commands run in order with publishes; each gets its own answer, errors included.
+    let set = a.command(args(&["HSET", "h", "k", "v"]));
+    let get = a.command(args(&["HGETALL", "h"]));
+    let wrong = a.command(args(&["LPUSH", "h", "x"]));
+    let after = a.command(args(&["HGET", "h", "k"]));
+    assert_eq!(set.await.unwrap(), Ok(redis::Value::Int(1)));
+    let all = get.await.unwrap().expect("HGETALL answered");
+    assert!(format!("{all:?}").contains('k'), "{all:?}");
+    assert!(
+        wrong.await.unwrap().is_err(),
+        "WRONGTYPE is that command's error"
+    );
+    assert_eq!(
+        after.await.unwrap(),
+        Ok(redis::Value::BulkString(b"v".to_vec()))
+    );
+
+    // Redis goes away: both links report it; commands fail at once; publishes wait,
+    // at most `max_queued_publishes` of them (the oldest are dropped and counted).
+    redis.kill();
+    assert!(matches!(next(&mut a_events).await, LinkEvent::Down { .. }));
+    assert!(matches!(next(&mut b_events).await, LinkEvent::Down { .. }));
+    let failed = timeout(WAIT, a.command(args(&["PING"])))
+        .await
+        .expect("answered at once")
+        .unwrap();
+    assert!(failed.is_err(), "{failed:?}");
+    for n in 1..=5 {
+        a.publish(format!("queued {n}").into_bytes());
+    }
+    // Let the link take them while it is down.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(a.dropped_publishes(), 2);
+
+    // Back: both links reconnect and resubscribe; what waited is published, in order.
+    redis.restart();
+    assert!(matches!(next(&mut b_events).await, LinkEvent::Up));
+    // `a` may have come back first and published before `b` subscribed again: wait for
+    // `a`, then check `a` (subscribed before it flushed its queue) got all three.
+    assert!(matches!(next(&mut a_events).await, LinkEvent::Up));
+    for n in 3..=5 {
+        expect_message(&mut a_events, format!("queued {n}").as_bytes()).await;
+    }
+    let pong = a.command(args(&["PING"])).await.unwrap();
+    assert_eq!(pong, Ok(redis::Value::SimpleString("PONG".into())));
+    drop(b);
+}
+
+#[test]
+fn a_bad_url_is_refused() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        assert!(RedisLink::start(RedisConfig::new("http://nope")).is_err());
+    });
+}
