@@ -25,6 +25,7 @@ mod conn;
 mod hooks;
 mod mime;
 mod rooms;
+mod shared;
 mod stats;
 mod types;
 mod verbs;
@@ -43,6 +44,10 @@ pub use action::{
 pub use config::{ServerConfig, DEFAULT_VERBS};
 pub use hooks::{ChatHooks, ConnectionInfo};
 pub use mime::mime_type;
+pub use shared::{
+    RoomCommand, SharedOutput, SharedRoomsConfig, StoreAnswer, StoreOp, StoreRequestId,
+    SHARED_BUSY_ERROR, SHARED_TIMEOUT_ERROR,
+};
 pub use stats::{ActionStats, Histogram, ServerStats, LATENCY_BUCKETS_US, UNKNOWN_ACTION};
 pub use types::{
     ActionCall, ActionContext, ActionOutcome, CloseReason, ConnectionView, Delivery,
@@ -107,6 +112,8 @@ pub struct Server {
     next_tick: Option<Instant>,
     shutdown: Option<Shutdown>,
     stats: Counters,
+    /// Shared rooms (`None`: rooms local to this server).
+    shared: Option<Box<shared::Shared>>,
 }
 
 impl fmt::Debug for Server {
@@ -134,6 +141,10 @@ impl Server {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         let next_tick = config.ping_interval.map(|d| time::add(now, d));
+        let shared = config
+            .shared_rooms
+            .clone()
+            .map(|c| Box::new(shared::Shared::new(c)));
         Ok(Self {
             config,
             clock: Clock::new(now, unix_now),
@@ -151,6 +162,7 @@ impl Server {
             next_tick,
             shutdown: None,
             stats: Counters::default(),
+            shared,
         })
     }
 
@@ -359,6 +371,9 @@ impl Server {
                 }
                 self.check_shutdown_complete();
             }
+        }
+        if self.shared.is_some() {
+            self.expire_shared(now);
         }
     }
 
@@ -762,7 +777,17 @@ impl Server {
             .shutdown
             .and_then(|s| s.deadline)
             .map(|t| (t, TimerKind::ShutdownGrace));
-        match (hb, sd) {
+        let first = match (hb, sd) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        let Some(shared) = &self.shared else {
+            return first;
+        };
+        let waiting = shared
+            .next_deadline()
+            .map(|t| (t, TimerKind::SharedRequest));
+        match (first, waiting) {
             (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
             (a, b) => a.or(b),
         }
