@@ -837,3 +837,151 @@ fn room_view(room: &RoomName, records: &[MemberRecord]) -> Value {
     d.insert("membersCount".into(), Value::from(count));
     Value::Object(d)
 }
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // one real Instant is the virtual epoch
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use super::*;
+    use crate::handshake::Handshake;
+    use crate::server::{Output, ServerConfig, TimerKind};
+
+    fn shared(server_id: &str) -> ServerConfig {
+        ServerConfig {
+            shared_rooms: Some(SharedRoomsConfig::new(server_id)),
+            ..ServerConfig::default()
+        }
+    }
+
+    fn server(now: Instant) -> Server {
+        let unix: SystemTime = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        Server::new(shared("n1"), [3; 32], now, unix).unwrap()
+    }
+
+    fn open(s: &mut Server, now: Instant) -> ConnectionHandle {
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let h = s.handle_open(Handshake::for_peer(peer, None), now).unwrap();
+        while s.poll_output().is_some() {}
+        h
+    }
+
+    fn frames(s: &mut Server) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(o) = s.poll_output() {
+            if let Output::Transmit(t) = o {
+                out.push(format!("{:?}", t.frame));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn invalid_settings_are_config_errors() {
+        let mut c = shared("");
+        assert!(c.validate().is_err());
+        c.shared_rooms = Some(SharedRoomsConfig {
+            request_timeout: Duration::ZERO,
+            ..SharedRoomsConfig::new("n")
+        });
+        assert!(c.validate().is_err());
+        c.shared_rooms = Some(SharedRoomsConfig {
+            max_pending_requests: 0,
+            ..SharedRoomsConfig::new("n")
+        });
+        assert!(c.validate().is_err());
+        assert!(shared("n").validate().is_ok());
+    }
+
+    #[test]
+    fn a_wrong_or_late_answer_is_ignored() {
+        let t0 = Instant::now(); // virtual epoch
+        let mut s = server(t0);
+        let h = open(&mut s, t0);
+        s.add_member(h, &RoomName::new("r").unwrap(), t0).unwrap();
+        let Some(SharedOutput::Store(StoreOp::RoomExists { id, .. })) = s.poll_shared() else {
+            panic!("expected an existence query");
+        };
+        // An answer of another kind leaves the query waiting.
+        s.handle_store(id, StoreAnswer::Created(true), t0);
+        assert_eq!(s.timeout_reason(), Some(TimerKind::SharedRequest));
+        let deadline = s.poll_timeout().unwrap();
+        assert_eq!(deadline, t0 + Duration::from_secs(5));
+        s.handle_timeout(deadline);
+        let done: Vec<_> = std::iter::from_fn(|| s.poll_output()).collect();
+        assert!(matches!(
+            done.as_slice(),
+            [Output::Event(Event::RoomCommandDone {
+                result: Err(RoomError::Timeout),
+                ..
+            })]
+        ));
+        // The real answer after the timeout changes nothing.
+        s.handle_store(id, StoreAnswer::Exists(true), deadline);
+        assert!(s.poll_output().is_none());
+        assert!(s.poll_shared().is_none());
+        assert!(s.connection(h).unwrap().rooms.is_empty());
+    }
+
+    #[test]
+    fn a_join_emits_the_member_record_and_a_close_deletes_it() {
+        let t0 = Instant::now(); // virtual epoch
+        let mut s = server(t0);
+        let h = open(&mut s, t0);
+        let id = s.connection(h).unwrap().id.to_string();
+        s.handle_text(h, r#"{"event":"roomAdd","room":"r","messageId":1}"#, t0);
+        let Some(SharedOutput::Store(StoreOp::RoomExists { id: q, .. })) = s.poll_shared() else {
+            panic!("expected an existence query");
+        };
+        assert!(frames(&mut s).is_empty());
+        s.handle_store(q, StoreAnswer::Exists(true), t0);
+        assert_eq!(frames(&mut s).len(), 1);
+        assert_eq!(
+            s.poll_shared(),
+            Some(SharedOutput::Store(StoreOp::PutMember {
+                room: RoomName::new("r").unwrap(),
+                record: MemberRecord {
+                    id: id.clone(),
+                    joined_at: 1_800_000_000_000,
+                    host: "n1".into()
+                }
+            }))
+        );
+        s.handle_closed(h, crate::frame::CloseCause::Remote { code: None }, t0);
+        assert_eq!(
+            s.poll_shared(),
+            Some(SharedOutput::Store(StoreOp::DeleteMember {
+                room: RoomName::new("r").unwrap(),
+                connection_id: id
+            }))
+        );
+        assert!(s.poll_shared().is_none());
+        assert_eq!(s.rooms().count(), 0, "no local member left, no local room");
+    }
+
+    #[test]
+    fn a_say_is_published_not_delivered() {
+        let t0 = Instant::now(); // virtual epoch
+        let mut s = server(t0);
+        let h = open(&mut s, t0);
+        s.handle_text(h, r#"{"event":"roomAdd","room":"r","messageId":1}"#, t0);
+        let Some(SharedOutput::Store(StoreOp::RoomExists { id: q, .. })) = s.poll_shared() else {
+            panic!("expected an existence query");
+        };
+        s.handle_store(q, StoreAnswer::Exists(true), t0);
+        while s.poll_shared().is_some() {}
+        frames(&mut s);
+        s.handle_text(
+            h,
+            r#"{"event":"say","room":"r","message":"m","messageId":2}"#,
+            t0,
+        );
+        assert_eq!(frames(&mut s).len(), 1, "only the answer");
+        let Some(SharedOutput::Publish(m @ ChannelMessage::Chat(_))) = s.poll_shared() else {
+            panic!("expected a chat to publish");
+        };
+        s.handle_channel(m, t0);
+        assert_eq!(frames(&mut s).len(), 1, "the copy, from the bus");
+    }
+}

@@ -1,0 +1,699 @@
+//! Shared rooms (docs/architecture.md#shared-rooms): several `Server` cores wired
+//! together in memory through a tiny bus and store that carry each core's
+//! `poll_shared` effects to the inputs of every core, in a virtual clock.
+#![allow(clippy::disallowed_methods)] // one real Instant is the virtual epoch
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use actionhero_ws::cluster::{ChannelCodec, ChannelConfig, ChannelMessage, MemberRecord};
+use actionhero_ws::handshake::Handshake;
+use actionhero_ws::server::{
+    ChatHooks, ConnectionInfo, Event, Output, RoomCommand, RoomError, Server, ServerConfig,
+    SharedOutput, SharedRoomsConfig, StoreAnswer, StoreOp, StoreRequestId, TimerKind,
+};
+use actionhero_ws::{ConnectionHandle, Frame, RoomName};
+use serde_json::{Map, Value};
+
+const EPOCH_MS: u64 = 1_795_615_000_000;
+
+fn room(name: &str) -> RoomName {
+    RoomName::new(name).unwrap()
+}
+
+/// One in-process store: Redis's room set and members hashes (insertion order).
+#[derive(Default)]
+struct Store {
+    rooms: BTreeSet<String>,
+    members: BTreeMap<String, Vec<MemberRecord>>,
+}
+
+impl Store {
+    /// Applies one operation; a query gets its answer.
+    fn apply(&mut self, op: StoreOp) -> Option<(StoreRequestId, StoreAnswer)> {
+        match op {
+            StoreOp::CreateRoom { id, room } => Some((
+                id,
+                StoreAnswer::Created(self.rooms.insert(room.to_string())),
+            )),
+            StoreOp::RoomExists { id, room } => {
+                Some((id, StoreAnswer::Exists(self.rooms.contains(room.as_str()))))
+            }
+            StoreOp::ReadMembers { id, room } => {
+                let members = self
+                    .rooms
+                    .contains(room.as_str())
+                    .then(|| self.members.get(room.as_str()).cloned().unwrap_or_default());
+                Some((id, StoreAnswer::Members(members)))
+            }
+            StoreOp::PutMember { room, record } => {
+                let hash = self.members.entry(room.to_string()).or_default();
+                match hash.iter_mut().find(|r| r.id == record.id) {
+                    Some(r) => *r = record,
+                    None => hash.push(record),
+                }
+                None
+            }
+            StoreOp::DeleteMember {
+                room,
+                connection_id,
+            } => {
+                if let Some(hash) = self.members.get_mut(room.as_str()) {
+                    hash.retain(|r| r.id != connection_id);
+                }
+                None
+            }
+            StoreOp::DeleteRoom { room } => {
+                self.rooms.remove(room.as_str());
+                self.members.remove(room.as_str());
+                None
+            }
+            other => panic!("unexpected store op {other:?}"),
+        }
+    }
+}
+
+/// Cores + bus + store + virtual clock.
+struct Cluster {
+    cores: Vec<Server>,
+    now: Instant,
+    start: Instant,
+    store: Store,
+    /// Messages on the bus, in publish order, as the bytes a Redis channel carries.
+    bus: VecDeque<String>,
+    /// Store answers on their way back: (core, id, answer).
+    answers: VecDeque<(usize, StoreRequestId, StoreAnswer)>,
+    /// Cores whose store connection is cut: their queries are never answered.
+    cut: BTreeSet<usize>,
+    inbox: BTreeMap<(usize, ConnectionHandle), Vec<String>>,
+    events: Vec<Vec<Event>>,
+    codec: ChannelCodec,
+    /// Every channel message published, decoded, for assertions.
+    published: Vec<ChannelMessage>,
+    next_port: u16,
+}
+
+impl Cluster {
+    fn new(n: usize) -> Self {
+        Self::with(n, |_| {})
+    }
+
+    fn with(n: usize, tune: impl Fn(&mut ServerConfig)) -> Self {
+        let start = Instant::now(); // virtual epoch
+        let unix = UNIX_EPOCH + Duration::from_millis(EPOCH_MS);
+        let cores = (0..n)
+            .map(|i| {
+                let mut config = ServerConfig {
+                    shared_rooms: Some(SharedRoomsConfig::new(format!("node-{i}"))),
+                    ..ServerConfig::default()
+                };
+                tune(&mut config);
+                Server::new(config, [i as u8 + 1; 32], start, unix).unwrap()
+            })
+            .collect();
+        Self {
+            cores,
+            now: start,
+            start,
+            store: Store::default(),
+            bus: VecDeque::new(),
+            answers: VecDeque::new(),
+            cut: BTreeSet::new(),
+            inbox: BTreeMap::new(),
+            events: vec![Vec::new(); n],
+            codec: ChannelCodec::new(ChannelConfig::default()).unwrap(),
+            published: Vec::new(),
+            next_port: 40_000,
+        }
+    }
+
+    /// Carries every output to its destination until nothing moves.
+    fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            for i in 0..self.cores.len() {
+                while let Some(out) = self.cores[i].poll_output() {
+                    moved = true;
+                    match out {
+                        Output::Transmit(t) => {
+                            let text = match t.frame {
+                                Frame::Text(t) => t.to_string(),
+                                other => format!("{other:?}"),
+                            };
+                            self.inbox.entry((i, t.conn)).or_default().push(text);
+                        }
+                        Output::Event(e) => self.events[i].push(e),
+                        Output::Http(h) => panic!("no web request: {h:?}"),
+                    }
+                }
+                while let Some(out) = self.cores[i].poll_shared() {
+                    moved = true;
+                    match out {
+                        SharedOutput::Publish(m) => {
+                            let bytes = self.codec.encode(&m);
+                            self.published.push(m);
+                            self.bus.push_back(bytes);
+                        }
+                        SharedOutput::Store(op) => {
+                            let answer = self.store.apply(op);
+                            if let Some((id, a)) = answer {
+                                if !self.cut.contains(&i) {
+                                    self.answers.push_back((i, id, a));
+                                }
+                            }
+                        }
+                        other => panic!("unexpected shared output {other:?}"),
+                    }
+                }
+            }
+            if let Some(bytes) = self.bus.pop_front() {
+                moved = true;
+                let message = self
+                    .codec
+                    .decode(bytes.as_bytes())
+                    .expect("a valid message");
+                for core in &mut self.cores {
+                    core.handle_channel(message.clone(), self.now);
+                }
+            }
+            if let Some((i, id, answer)) = self.answers.pop_front() {
+                moved = true;
+                self.cores[i].handle_store(id, answer, self.now);
+            }
+            if !moved {
+                break;
+            }
+        }
+        for core in &self.cores {
+            if let Some(t) = core.poll_timeout() {
+                assert!(t > self.now, "deadline in the past after a drain");
+            }
+        }
+    }
+
+    fn open(&mut self, core: usize) -> ConnectionHandle {
+        self.next_port += 1;
+        let peer: SocketAddr = format!("127.0.0.1:{}", self.next_port).parse().unwrap();
+        let h = self.cores[core]
+            .handle_open(Handshake::for_peer(peer, None), self.now)
+            .unwrap();
+        self.pump();
+        self.inbox.entry((core, h)).or_default().clear();
+        h
+    }
+
+    fn id(&self, core: usize, h: ConnectionHandle) -> String {
+        self.cores[core].connection(h).unwrap().id.to_string()
+    }
+
+    fn send(&mut self, core: usize, h: ConnectionHandle, text: &str) {
+        self.cores[core].handle_text(h, text, self.now);
+        self.pump();
+    }
+
+    /// The frames `h` on `core` received since the last call.
+    fn take(&mut self, core: usize, h: ConnectionHandle) -> Vec<String> {
+        std::mem::take(self.inbox.entry((core, h)).or_default())
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        for core in &mut self.cores {
+            core.handle_timeout(self.now);
+        }
+        self.pump();
+    }
+
+    fn ms(&self) -> u64 {
+        EPOCH_MS + self.now.duration_since(self.start).as_millis() as u64
+    }
+
+    /// Creates a room from `core` and checks the outcome.
+    fn create(&mut self, core: usize, name: &str) {
+        self.cores[core].create_room(room(name)).unwrap();
+        self.pump();
+        assert_eq!(
+            self.done(core),
+            vec![(RoomCommand::Create, room(name), Ok(()))]
+        );
+    }
+
+    fn done(&mut self, core: usize) -> Vec<(RoomCommand, RoomName, Result<(), RoomError>)> {
+        let mut out = Vec::new();
+        self.events[core].retain(|e| match e {
+            Event::RoomCommandDone {
+                command,
+                room,
+                result,
+            } => {
+                out.push((command.clone(), room.clone(), result.clone()));
+                false
+            }
+            _ => true,
+        });
+        out
+    }
+}
+
+fn say(room: &str, message: &str, id: u64) -> String {
+    format!(r#"{{"event":"say","room":"{room}","message":"{message}","messageId":{id}}}"#)
+}
+
+fn verb(event: &str, room: &str, id: u64) -> String {
+    format!(r#"{{"event":"{event}","room":"{room}","messageId":{id}}}"#)
+}
+
+fn ok(id: u64) -> String {
+    format!(r#"{{"status":"OK","context":"response","data":true,"messageId":{id}}}"#)
+}
+
+fn chat(message: &str, room: &str, from: &str, sent_at: u64) -> String {
+    format!(
+        r#"{{"message":"{message}","room":"{room}","from":"{from}","context":"user","sentAt":{sent_at}}}"#
+    )
+}
+
+/// Three cores, one client each in `defaultRoom`.
+fn three_in_a_room() -> (Cluster, [ConnectionHandle; 3]) {
+    let mut c = Cluster::new(3);
+    c.create(0, "defaultRoom");
+    let hs = [c.open(0), c.open(1), c.open(2)];
+    for (i, h) in hs.iter().enumerate() {
+        c.send(i, *h, &verb("roomAdd", "defaultRoom", 1));
+        assert_eq!(c.take(i, *h), vec![ok(1)]);
+    }
+    (c, hs)
+}
+
+#[test]
+fn a_say_reaches_every_core_once_with_the_local_frames() {
+    let (mut c, [a, b, d]) = three_in_a_room();
+    c.advance(Duration::from_millis(250));
+    let from = c.id(1, b);
+    c.send(1, b, &say("defaultRoom", "hello", 2));
+    let copy = chat("hello", "defaultRoom", &from, c.ms());
+    assert_eq!(
+        c.take(1, b),
+        vec![
+            r#"{"status":"OK","context":"response","messageId":2}"#.to_string(),
+            copy.clone()
+        ]
+    );
+    assert_eq!(c.take(0, a), vec![copy.clone()]);
+    assert_eq!(c.take(2, d), vec![copy]);
+    // Exactly one publish, carrying the four fields Actionhero publishes.
+    let chats: Vec<_> = c
+        .published
+        .iter()
+        .filter(|m| matches!(m, ChannelMessage::Chat(_)))
+        .collect();
+    assert_eq!(chats.len(), 1);
+    assert_eq!(chats[0].server_id(), "node-1");
+}
+
+#[test]
+fn the_frames_equal_the_local_path() {
+    // The same client sequence on one core of a cluster and on a local server with the
+    // same seed gives the same bytes.
+    let unix = UNIX_EPOCH + Duration::from_millis(EPOCH_MS);
+    let mut c = Cluster::new(2);
+    c.create(1, "r");
+    let h = c.open(0);
+    let start = c.start;
+    let mut local = Server::new(ServerConfig::default(), [1; 32], start, unix).unwrap();
+    local.create_room(room("r")).unwrap();
+    let peer: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+    let lh = local
+        .handle_open(Handshake::for_peer(peer, None), start)
+        .unwrap();
+    while local.poll_output().is_some() {}
+    let script = [
+        verb("roomAdd", "r", 1),
+        verb("roomAdd", "r", 2),
+        say("r", "hi there", 3),
+        r#"{"event":"detailsView","messageId":4}"#.to_string(),
+        verb("roomView", "r", 5),
+        say("nope", "x", 6),
+        verb("roomLeave", "r", 7),
+        verb("roomView", "r", 8),
+        verb("roomAdd", "missing", 9),
+    ];
+    let mut local_frames = Vec::new();
+    for (step, text) in script.iter().enumerate() {
+        let now = start + Duration::from_millis(10 * step as u64);
+        c.now = now;
+        c.send(0, h, text);
+        local.handle_text(lh, text, now);
+        while let Some(out) = local.poll_output() {
+            if let Output::Transmit(t) = out {
+                if let Frame::Text(t) = t.frame {
+                    local_frames.push(t.to_string());
+                }
+            }
+        }
+    }
+    assert_eq!(c.take(0, h), local_frames);
+}
+
+#[test]
+fn room_view_counts_members_on_every_core() {
+    let (mut c, [a, b, d]) = three_in_a_room();
+    let ids = [c.id(0, a), c.id(1, b), c.id(2, d)];
+    c.send(2, d, &verb("roomView", "defaultRoom", 7));
+    let members: Vec<String> = ids
+        .iter()
+        .map(|id| format!(r#""{id}":{{"id":"{id}","joinedAt":{EPOCH_MS}}}"#))
+        .collect();
+    assert_eq!(
+        c.take(2, d),
+        vec![format!(
+            r#"{{"status":"OK","context":"response","data":{{"room":"defaultRoom","members":{{{}}},"membersCount":3}},"messageId":7}}"#,
+            members.join(",")
+        )]
+    );
+    // A leave and a disconnect are seen by the next view anywhere.
+    c.send(0, a, &verb("roomLeave", "defaultRoom", 8));
+    assert_eq!(c.take(0, a), vec![ok(8)]);
+    c.cores[1].handle_closed(
+        b,
+        actionhero_ws::server::CloseCause::Remote { code: None },
+        c.now,
+    );
+    c.pump();
+    c.send(2, d, &verb("roomView", "defaultRoom", 9));
+    let frame = c.take(2, d).pop().unwrap();
+    assert!(frame.contains(r#""membersCount":1"#), "{frame}");
+    assert_eq!(c.store.members["defaultRoom"].len(), 1);
+    assert_eq!(c.store.members["defaultRoom"][0].host, "node-2");
+}
+
+#[test]
+fn rooms_created_or_destroyed_on_one_core_are_seen_on_all() {
+    let (mut c, [a, b, d]) = three_in_a_room();
+    // Created on core 2, joined from core 0.
+    c.create(2, "other");
+    c.send(0, a, &verb("roomAdd", "other", 2));
+    assert_eq!(c.take(0, a), vec![ok(2)]);
+    c.cores[1].create_room(room("other")).unwrap();
+    c.pump();
+    assert_eq!(
+        c.done(1),
+        vec![(
+            RoomCommand::Create,
+            room("other"),
+            Err(RoomError::AlreadyExists)
+        )]
+    );
+    // Destroyed from core 1 (which has no member in it): core 0's member gets the
+    // notice and leaves.
+    c.advance(Duration::from_millis(5));
+    c.cores[1]
+        .destroy_room(&room("defaultRoom"), c.now)
+        .unwrap();
+    c.pump();
+    assert_eq!(
+        c.done(1),
+        vec![(RoomCommand::Destroy, room("defaultRoom"), Ok(()))]
+    );
+    let notice = chat("this room has been deleted", "defaultRoom", "0", c.ms());
+    for (i, h) in [(0, a), (1, b), (2, d)] {
+        assert_eq!(c.take(i, h), vec![notice.clone()], "core {i}");
+        assert!(
+            c.cores[i]
+                .connection(h)
+                .unwrap()
+                .rooms
+                .iter()
+                .all(|r| r.as_str() != "defaultRoom"),
+            "core {i} still lists the room"
+        );
+        assert!(c.events[i].contains(&Event::RoomLeft {
+            conn: h,
+            room: room("defaultRoom")
+        }));
+    }
+    assert!(!c.store.rooms.contains("defaultRoom"));
+    assert!(!c.store.members.contains_key("defaultRoom"));
+    c.send(2, d, &verb("roomAdd", "defaultRoom", 3));
+    assert_eq!(
+        c.take(2, d),
+        vec![
+            r#"{"status":"Error: room does not exist","error":"Error: room does not exist","context":"response","data":{},"messageId":3}"#
+        ]
+    );
+    // A room that does not exist cannot be destroyed.
+    c.cores[0]
+        .destroy_room(&room("defaultRoom"), c.now)
+        .unwrap();
+    c.pump();
+    assert_eq!(
+        c.done(0),
+        vec![(
+            RoomCommand::Destroy,
+            room("defaultRoom"),
+            Err(RoomError::NotFound)
+        )]
+    );
+}
+
+#[test]
+fn remove_member_reaches_the_core_that_owns_the_connection() {
+    let (mut c, [a, b, _]) = three_in_a_room();
+    let remote = c.id(1, b);
+    c.cores[0]
+        .remove_member_by_id(&remote, &room("defaultRoom"), c.now)
+        .unwrap();
+    c.pump();
+    assert_eq!(
+        c.done(0),
+        vec![(
+            RoomCommand::RemoveMember(remote.clone()),
+            room("defaultRoom"),
+            Ok(())
+        )]
+    );
+    assert!(c.cores[1].connection(b).unwrap().rooms.is_empty());
+    assert!(c.events[1].contains(&Event::RoomLeft {
+        conn: b,
+        room: room("defaultRoom")
+    }));
+    // Answered with `true` by the owner only, as Actionhero expects.
+    let answers: Vec<_> = c
+        .published
+        .iter()
+        .filter_map(|m| match m {
+            ChannelMessage::Response(r) => Some((r.server_id.clone(), r.response.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        answers,
+        vec![("node-1".to_string(), Some(Value::Bool(true)))]
+    );
+    // A say no longer reaches it.
+    c.send(0, a, &say("defaultRoom", "still here?", 2));
+    assert!(c.take(1, b).is_empty());
+    // A connection nobody owns: the call times out.
+    c.cores[0]
+        .remove_member_by_id("nobody", &room("defaultRoom"), c.now)
+        .unwrap();
+    c.pump();
+    assert!(c.done(0).is_empty());
+    assert_eq!(c.cores[0].timeout_reason(), Some(TimerKind::SharedRequest));
+    c.advance(Duration::from_millis(5000));
+    assert_eq!(
+        c.done(0),
+        vec![(
+            RoomCommand::RemoveMember("nobody".into()),
+            room("defaultRoom"),
+            Err(RoomError::Timeout)
+        )]
+    );
+}
+
+#[test]
+fn add_member_waits_for_the_store_and_answers_rpcs() {
+    let mut c = Cluster::new(2);
+    c.create(0, "r");
+    let a = c.open(0);
+    let b = c.open(1);
+    c.cores[0].add_member(a, &room("r"), c.now).unwrap();
+    assert!(
+        c.cores[0].connection(a).unwrap().rooms.is_empty(),
+        "waits for the store"
+    );
+    c.pump();
+    assert_eq!(
+        c.done(0),
+        vec![(RoomCommand::AddMember(a), room("r"), Ok(()))]
+    );
+    assert_eq!(c.cores[0].connection(a).unwrap().rooms, &[room("r")]);
+    // An Actionhero-style addMember RPC for core 1's connection is run there.
+    let call = actionhero_ws::cluster::RpcCall::new(
+        "node-x",
+        "m-1",
+        "api.chatRoom.addMember",
+        Some(c.id(1, b)),
+        vec![Value::String(c.id(1, b)), Value::String("r".into())],
+    );
+    for core in &mut c.cores {
+        core.handle_channel(ChannelMessage::Call(call.clone()), c.now);
+    }
+    c.pump();
+    assert_eq!(c.cores[1].connection(b).unwrap().rooms, &[room("r")]);
+    assert!(c.published.iter().any(|m| matches!(m,
+        ChannelMessage::Response(r) if r.message_id == "m-1" && r.server_id == "node-1"
+    )));
+    assert_eq!(c.store.members["r"].len(), 2);
+}
+
+#[test]
+fn a_pending_room_view_times_out_with_a_clear_error() {
+    let (mut c, [a, _, _]) = three_in_a_room();
+    c.cut.insert(0);
+    c.send(0, a, &verb("roomView", "defaultRoom", 4));
+    assert!(c.take(0, a).is_empty(), "waits for the store");
+    assert_eq!(c.cores[0].timeout_reason(), Some(TimerKind::SharedRequest));
+    c.advance(Duration::from_millis(4999));
+    assert!(c.take(0, a).is_empty());
+    c.advance(Duration::from_millis(1));
+    assert_eq!(
+        c.take(0, a),
+        vec![
+            r#"{"status":"Error: room request timed out","error":"Error: room request timed out","context":"response","data":{},"messageId":4}"#
+        ]
+    );
+    // The next heartbeat is the only deadline left.
+    assert_ne!(c.cores[0].timeout_reason(), Some(TimerKind::SharedRequest));
+    // A roomAdd times out the same way; nothing is joined.
+    c.create(1, "late");
+    c.send(0, a, &verb("roomAdd", "late", 5));
+    c.advance(Duration::from_millis(5000));
+    assert_eq!(
+        c.take(0, a),
+        vec![
+            r#"{"status":"Error: room request timed out","error":"Error: room request timed out","context":"response","data":{},"messageId":5}"#
+        ]
+    );
+    assert_eq!(
+        c.cores[0].connection(a).unwrap().rooms,
+        &[room("defaultRoom")]
+    );
+}
+
+#[test]
+fn pending_requests_are_bounded() {
+    let mut c = Cluster::with(1, |config| {
+        if let Some(s) = &mut config.shared_rooms {
+            s.max_pending_requests = 2;
+        }
+    });
+    c.create(0, "r");
+    let a = c.open(0);
+    c.send(0, a, &verb("roomAdd", "r", 1));
+    c.cut.insert(0);
+    c.send(0, a, &verb("roomView", "r", 2));
+    c.send(0, a, &verb("roomView", "r", 3));
+    c.send(0, a, &verb("roomView", "r", 4));
+    assert_eq!(
+        c.take(0, a),
+        vec![
+            ok(1),
+            r#"{"status":"Error: too many pending room requests","error":"Error: too many pending room requests","context":"response","data":{},"messageId":4}"#.to_string()
+        ]
+    );
+    assert_eq!(c.cores[0].create_room(room("x")), Err(RoomError::Busy));
+}
+
+/// Hooks that tag each delivered copy with the receiving core.
+struct Tag(&'static str);
+
+impl ChatHooks for Tag {
+    fn say(
+        &mut self,
+        _receiver: ConnectionInfo<'_>,
+        _room: &RoomName,
+        mut payload: Map<String, Value>,
+    ) -> Option<Map<String, Value>> {
+        payload.insert("core".into(), Value::String(self.0.into()));
+        Some(payload)
+    }
+
+    fn on_say_receive(
+        &mut self,
+        _sender: Option<ConnectionInfo<'_>>,
+        payload: Option<Map<String, Value>>,
+    ) -> Result<Option<Map<String, Value>>, String> {
+        Ok(payload.map(|mut p| {
+            if let Some(Value::String(m)) = p.get("message") {
+                let upper = m.to_uppercase();
+                p.insert("message".into(), Value::String(upper));
+            }
+            p
+        }))
+    }
+}
+
+#[test]
+fn say_receive_runs_on_the_sender_and_say_hooks_on_each_receiver() {
+    let mut c = Cluster::new(2);
+    c.cores[0].add_chat_hooks(100, Box::new(Tag("zero")));
+    c.cores[1].add_chat_hooks(100, Box::new(Tag("one")));
+    c.create(0, "r");
+    let a = c.open(0);
+    let b = c.open(1);
+    for (i, h) in [(0, a), (1, b)] {
+        c.send(i, h, &verb("roomAdd", "r", 1));
+        c.take(i, h);
+    }
+    let from = c.id(0, a);
+    c.send(0, a, &say("r", "hi", 2));
+    let ms = c.ms();
+    let copy = |core: &str| {
+        format!(
+            r#"{{"message":"HI","room":"r","from":"{from}","context":"user","sentAt":{ms},"core":"{core}"}}"#
+        )
+    };
+    assert_eq!(
+        c.take(0, a),
+        vec![
+            r#"{"status":"OK","context":"response","messageId":2}"#.to_string(),
+            copy("zero")
+        ]
+    );
+    assert_eq!(c.take(1, b), vec![copy("one")]);
+    // A server broadcast from core 1 reaches both too.
+    assert_eq!(
+        c.cores[1].broadcast(&room("r"), Value::String("news".into()), c.now),
+        Ok(0)
+    );
+    c.pump();
+    assert_eq!(c.take(0, a).len(), 1);
+    assert_eq!(c.take(1, b).len(), 1);
+}
+
+#[test]
+fn without_shared_rooms_nothing_is_emitted_and_channel_input_is_ignored() {
+    let unix = UNIX_EPOCH + Duration::from_millis(EPOCH_MS);
+    let start = Instant::now(); // virtual epoch
+    let mut s = Server::new(ServerConfig::default(), [1; 32], start, unix).unwrap();
+    s.create_room(room("r")).unwrap();
+    let peer: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+    let h = s
+        .handle_open(Handshake::for_peer(peer, None), start)
+        .unwrap();
+    s.handle_text(h, &verb("roomAdd", "r", 1), start);
+    s.handle_text(h, &say("r", "x", 2), start);
+    while s.poll_output().is_some() {}
+    assert!(s.poll_shared().is_none());
+    let m = ChannelMessage::Chat(actionhero_ws::cluster::ChatMessage {
+        server_id: "n".into(),
+        room: room("r"),
+        from: "z".into(),
+        message: Value::String("x".into()),
+        sent_at: 1,
+    });
+    s.handle_channel(m, start);
+    assert!(s.poll_output().is_none());
+}
