@@ -99,17 +99,15 @@ impl Cluster {
         Self::with(n, |_| {})
     }
 
-    fn with(n: usize, tune: impl Fn(&mut ServerConfig)) -> Self {
+    fn with(n: usize, tune: impl Fn(&mut SharedRoomsConfig)) -> Self {
         let start = Instant::now(); // virtual epoch
         let unix = UNIX_EPOCH + Duration::from_millis(EPOCH_MS);
         let cores = (0..n)
             .map(|i| {
-                let mut config = ServerConfig {
-                    shared_rooms: Some(SharedRoomsConfig::new(format!("node-{i}"))),
-                    ..ServerConfig::default()
-                };
-                tune(&mut config);
-                Server::new(config, [i as u8 + 1; 32], start, unix).unwrap()
+                let mut shared = SharedRoomsConfig::new(format!("node-{i}"));
+                tune(&mut shared);
+                let config = ServerConfig::default();
+                Server::with_shared_rooms(config, shared, [i as u8 + 1; 32], start, unix).unwrap()
             })
             .collect();
         Self {
@@ -584,11 +582,7 @@ fn a_pending_room_view_times_out_with_a_clear_error() {
 
 #[test]
 fn pending_requests_are_bounded() {
-    let mut c = Cluster::with(1, |config| {
-        if let Some(s) = &mut config.shared_rooms {
-            s.max_pending_requests = 2;
-        }
-    });
+    let mut c = Cluster::with(1, |s| s.max_pending_requests = 2);
     c.create(0, "r");
     let a = c.open(0);
     c.send(0, a, &verb("roomAdd", "r", 1));

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use super::shared::SharedRoomsConfig;
 use crate::error::ConfigError;
 
 /// The verbs Actionhero allows over WebSocket (`servers/websocket.ts`).
@@ -55,11 +54,6 @@ pub struct ServerConfig {
     /// How long `shutdown` waits for running actions before closing their connections.
     /// Default: 5 s.
     pub shutdown_grace: Duration,
-    /// Rooms shared with other cores (worker threads, Actionhero nodes): `say` is
-    /// published and membership kept in a shared store, through
-    /// [`Server::poll_shared`](super::Server::poll_shared) and its inputs
-    /// (docs/architecture.md#shared-rooms). Default: `None`, rooms local to this server.
-    pub shared_rooms: Option<SharedRoomsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -78,7 +72,6 @@ impl Default for ServerConfig {
             max_consecutive_violations: 16,
             max_rooms: 65_536,
             shutdown_grace: Duration::from_secs(5),
-            shared_rooms: None,
         }
     }
 }
@@ -104,17 +97,6 @@ impl ServerConfig {
         }
         if self.max_consecutive_violations == 0 {
             return bad("max_consecutive_violations", "must be at least 1");
-        }
-        if let Some(shared) = &self.shared_rooms {
-            if shared.server_id.is_empty() {
-                return bad("shared_rooms.server_id", "must not be empty");
-            }
-            if shared.request_timeout.is_zero() {
-                return bad("shared_rooms.request_timeout", "must be positive");
-            }
-            if shared.max_pending_requests == 0 {
-                return bad("shared_rooms.max_pending_requests", "must be at least 1");
-            }
         }
         Ok(())
     }

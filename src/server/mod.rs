@@ -139,12 +139,37 @@ impl Server {
         now: Instant,
         unix_now: SystemTime,
     ) -> Result<Self, ConfigError> {
+        Self::build(config, None, seed, now, unix_now)
+    }
+
+    /// Creates a server whose rooms are shared with other cores (worker threads, or
+    /// nodes of an Actionhero cluster) through the adapter's transport: see
+    /// [`Server::poll_shared`] and docs/architecture.md#shared-rooms. Chosen at
+    /// construction because it needs that transport; [`Server::new`] keeps rooms local.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when `config` or `shared` is invalid.
+    pub fn with_shared_rooms(
+        config: ServerConfig,
+        shared: SharedRoomsConfig,
+        seed: [u8; 32],
+        now: Instant,
+        unix_now: SystemTime,
+    ) -> Result<Self, ConfigError> {
+        shared.validate()?;
+        Self::build(config, Some(shared), seed, now, unix_now)
+    }
+
+    fn build(
+        config: ServerConfig,
+        shared: Option<SharedRoomsConfig>,
+        seed: [u8; 32],
+        now: Instant,
+        unix_now: SystemTime,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         let next_tick = config.ping_interval.map(|d| time::add(now, d));
-        let shared = config
-            .shared_rooms
-            .clone()
-            .map(|c| Box::new(shared::Shared::new(c)));
+        let shared = shared.map(|c| Box::new(shared::Shared::new(c)));
         Ok(Self {
             config,
             clock: Clock::new(now, unix_now),
@@ -169,6 +194,12 @@ impl Server {
     /// The configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// The shared-rooms settings, when this server shares its rooms
+    /// ([`Server::with_shared_rooms`]).
+    pub fn shared_rooms(&self) -> Option<&SharedRoomsConfig> {
+        self.shared.as_ref().map(|s| s.config())
     }
 
     /// The HTTP router for this server's endpoint: `handshake` and `web` as given, except
@@ -635,9 +666,11 @@ impl Server {
         self.open == 0
     }
 
-    /// True when there are no connections and no queued outputs.
+    /// True when there are no connections and no queued outputs (of either drain).
     pub fn is_idle(&self) -> bool {
-        self.open == 0 && self.out.is_empty()
+        self.open == 0
+            && self.out.is_empty()
+            && self.shared.as_ref().map_or(true, |s| s.is_drained())
     }
 
     /// Live connection handles, in slot order.

@@ -2,7 +2,7 @@
 //! process, or nodes of an Actionhero cluster), as event-in / effect-out
 //! (docs/architecture.md#shared-rooms, docs/protocol.md#cluster).
 //!
-//! With [`ServerConfig::shared_rooms`](super::ServerConfig::shared_rooms) set, the core
+//! A server made with [`Server::with_shared_rooms`]
 //! keeps only its *own* connections' memberships (for delivery, `detailsView` and the
 //! membership checks) and treats the rest as Actionhero does with Redis:
 //!
@@ -27,12 +27,13 @@ use serde_json::{Map, Value};
 use super::chat::Chat;
 use super::{Event, RoomError, Server};
 use crate::cluster::{CallResponse, ChannelMessage, ChatMessage, MemberRecord, Method, RpcCall};
+use crate::error::ConfigError;
 use crate::frame::Text;
 use crate::ids::{ConnectionHandle, MessageId, RoomName};
 use crate::time;
 use crate::wire::reply;
 
-/// Settings of shared rooms ([`ServerConfig::shared_rooms`](super::ServerConfig::shared_rooms)).
+/// Settings of shared rooms ([`Server::with_shared_rooms`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SharedRoomsConfig {
     /// This core's id in the cluster (Actionhero's `serverId`, the `host` of the member
@@ -55,6 +56,24 @@ impl SharedRoomsConfig {
             request_timeout: Duration::from_millis(crate::cluster::DEFAULT_RPC_TIMEOUT_MS),
             max_pending_requests: 4096,
         }
+    }
+
+    /// Checks every value.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidValue`] naming the first invalid field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, reason| Err(ConfigError::InvalidValue { field, reason });
+        if self.server_id.is_empty() {
+            return bad("shared_rooms.server_id", "must not be empty");
+        }
+        if self.request_timeout.is_zero() {
+            return bad("shared_rooms.request_timeout", "must be positive");
+        }
+        if self.max_pending_requests == 0 {
+            return bad("shared_rooms.max_pending_requests", "must be at least 1");
+        }
+        Ok(())
     }
 }
 
@@ -230,6 +249,15 @@ impl Shared {
             rpcs: BTreeMap::new(),
             next_id: 1,
         }
+    }
+
+    /// True when nothing waits in [`Server::poll_shared`]'s queue.
+    pub(super) fn is_drained(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    pub(super) fn config(&self) -> &SharedRoomsConfig {
+        &self.config
     }
 
     pub(super) fn server_id(&self) -> &str {
@@ -848,16 +876,10 @@ mod tests {
     use crate::handshake::Handshake;
     use crate::server::{Output, ServerConfig, TimerKind};
 
-    fn shared(server_id: &str) -> ServerConfig {
-        ServerConfig {
-            shared_rooms: Some(SharedRoomsConfig::new(server_id)),
-            ..ServerConfig::default()
-        }
-    }
-
     fn server(now: Instant) -> Server {
         let unix: SystemTime = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        Server::new(shared("n1"), [3; 32], now, unix).unwrap()
+        let shared = SharedRoomsConfig::new("n1");
+        Server::with_shared_rooms(ServerConfig::default(), shared, [3; 32], now, unix).unwrap()
     }
 
     fn open(s: &mut Server, now: Instant) -> ConnectionHandle {
@@ -879,19 +901,21 @@ mod tests {
 
     #[test]
     fn invalid_settings_are_config_errors() {
-        let mut c = shared("");
-        assert!(c.validate().is_err());
-        c.shared_rooms = Some(SharedRoomsConfig {
+        assert!(SharedRoomsConfig::new("").validate().is_err());
+        let c = SharedRoomsConfig {
             request_timeout: Duration::ZERO,
             ..SharedRoomsConfig::new("n")
-        });
+        };
         assert!(c.validate().is_err());
-        c.shared_rooms = Some(SharedRoomsConfig {
+        let c = SharedRoomsConfig {
             max_pending_requests: 0,
             ..SharedRoomsConfig::new("n")
-        });
+        };
         assert!(c.validate().is_err());
-        assert!(shared("n").validate().is_ok());
+        assert!(SharedRoomsConfig::new("n").validate().is_ok());
+        let t0 = Instant::now(); // virtual epoch
+        let s = server(t0);
+        assert_eq!(s.shared_rooms().map(|c| c.server_id.as_str()), Some("n1"));
     }
 
     #[test]
