@@ -10,10 +10,11 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use actionhero_ws::cluster::{ChannelCodec, ChannelConfig, ChannelMessage, MemberRecord};
 use actionhero_ws::handshake::Handshake;
 use actionhero_ws::server::{
-    ChatHooks, ConnectionInfo, Event, Output, RoomCommand, RoomError, Server, ServerConfig,
-    SharedOutput, SharedRoomsConfig, StoreAnswer, StoreOp, StoreRequestId, TimerKind,
+    ChatHooks, CloseCause, ConnectionInfo, Event, Output, RoomCommand, RoomError, Server,
+    ServerConfig, SharedOutput, SharedRoomsConfig, StoreAnswer, StoreOp, StoreRequestId, TimerKind,
 };
 use actionhero_ws::{ConnectionHandle, Frame, RoomName};
+use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 const EPOCH_MS: u64 = 1_795_615_000_000;
@@ -96,17 +97,17 @@ struct Cluster {
 
 impl Cluster {
     fn new(n: usize) -> Self {
-        Self::with(n, |_| {})
+        Self::with(n, &ServerConfig::default(), |_| {})
     }
 
-    fn with(n: usize, tune: impl Fn(&mut SharedRoomsConfig)) -> Self {
+    fn with(n: usize, config: &ServerConfig, tune: impl Fn(&mut SharedRoomsConfig)) -> Self {
         let start = Instant::now(); // virtual epoch
         let unix = UNIX_EPOCH + Duration::from_millis(EPOCH_MS);
         let cores = (0..n)
             .map(|i| {
                 let mut shared = SharedRoomsConfig::new(format!("node-{i}"));
                 tune(&mut shared);
-                let config = ServerConfig::default();
+                let config = config.clone();
                 Server::with_shared_rooms(config, shared, [i as u8 + 1; 32], start, unix).unwrap()
             })
             .collect();
@@ -373,11 +374,7 @@ fn room_view_counts_members_on_every_core() {
     // A leave and a disconnect are seen by the next view anywhere.
     c.send(0, a, &verb("roomLeave", "defaultRoom", 8));
     assert_eq!(c.take(0, a), vec![ok(8)]);
-    c.cores[1].handle_closed(
-        b,
-        actionhero_ws::server::CloseCause::Remote { code: None },
-        c.now,
-    );
+    c.cores[1].handle_closed(b, CloseCause::Remote { code: None }, c.now);
     c.pump();
     c.send(2, d, &verb("roomView", "defaultRoom", 9));
     let frame = c.take(2, d).pop().unwrap();
@@ -582,7 +579,9 @@ fn a_pending_room_view_times_out_with_a_clear_error() {
 
 #[test]
 fn pending_requests_are_bounded() {
-    let mut c = Cluster::with(1, |s| s.max_pending_requests = 2);
+    let mut c = Cluster::with(1, &ServerConfig::default(), |s| {
+        s.max_pending_requests = 2;
+    });
     c.create(0, "r");
     let a = c.open(0);
     c.send(0, a, &verb("roomAdd", "r", 1));
@@ -690,4 +689,258 @@ fn without_shared_rooms_nothing_is_emitted_and_channel_input_is_ignored() {
     });
     s.handle_channel(m, start);
     assert!(s.poll_output().is_none());
+}
+
+// ---- property model ---------------------------------------------------------------
+
+const ROOMS: [&str; 2] = ["a", "b"];
+const CORES: usize = 3;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Open(usize),
+    Close(usize),
+    Join(usize, usize),
+    Leave(usize, usize),
+    Say(usize, usize),
+    View(usize, usize),
+    Create(usize, usize),
+    Destroy(usize, usize),
+    RemoveById(usize, usize, usize),
+    Advance(u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let core = 0..CORES;
+    let r = 0..ROOMS.len();
+    prop_oneof![
+        3 => core.clone().prop_map(Op::Open),
+        1 => any::<usize>().prop_map(Op::Close),
+        4 => (any::<usize>(), r.clone()).prop_map(|(k, r)| Op::Join(k, r)),
+        2 => (any::<usize>(), r.clone()).prop_map(|(k, r)| Op::Leave(k, r)),
+        4 => (any::<usize>(), r.clone()).prop_map(|(k, r)| Op::Say(k, r)),
+        2 => (any::<usize>(), r.clone()).prop_map(|(k, r)| Op::View(k, r)),
+        1 => (core.clone(), r.clone()).prop_map(|(c, r)| Op::Create(c, r)),
+        1 => (core.clone(), r.clone()).prop_map(|(c, r)| Op::Destroy(c, r)),
+        1 => (core, any::<usize>(), r).prop_map(|(c, k, r)| Op::RemoveById(c, k, r)),
+        1 => (0u64..3000).prop_map(Op::Advance),
+    ]
+}
+
+/// A live connection: its core, handle and id.
+#[derive(Clone, Debug)]
+struct Peer {
+    core: usize,
+    h: ConnectionHandle,
+    id: String,
+}
+
+/// The reference: which rooms exist and who is in them (by connection id).
+#[derive(Default)]
+struct Model {
+    rooms: BTreeSet<usize>,
+    members: BTreeMap<usize, BTreeSet<String>>,
+    peers: Vec<Peer>,
+}
+
+impl Model {
+    fn peer(&self, k: usize) -> Option<Peer> {
+        if self.peers.is_empty() {
+            return None;
+        }
+        self.peers.get(k % self.peers.len()).cloned()
+    }
+
+    fn is_member(&self, r: usize, id: &str) -> bool {
+        self.members.get(&r).is_some_and(|m| m.contains(id))
+    }
+}
+
+fn parse(frame: &str) -> Value {
+    serde_json::from_str(frame).unwrap_or(Value::Null)
+}
+
+/// Frames of `p` since the last look, parsed.
+fn take_parsed(c: &mut Cluster, p: &Peer) -> Vec<Value> {
+    c.take(p.core, p.h).iter().map(|f| parse(f)).collect()
+}
+
+fn run(ops: Vec<Op>) {
+    let config = ServerConfig {
+        ping_interval: None,
+        ..ServerConfig::default()
+    };
+    let mut c = Cluster::with(CORES, &config, |_| {});
+    let mut m = Model::default();
+    for (step, op) in ops.into_iter().enumerate() {
+        let step = step as u64;
+        match op {
+            Op::Open(core) => {
+                let h = c.open(core);
+                let id = c.id(core, h);
+                m.peers.push(Peer { core, h, id });
+            }
+            Op::Close(k) => {
+                let Some(p) = m.peer(k) else { continue };
+                c.cores[p.core].handle_closed(p.h, CloseCause::Remote { code: None }, c.now);
+                c.pump();
+                m.peers.retain(|q| q.id != p.id);
+                for set in m.members.values_mut() {
+                    set.remove(&p.id);
+                }
+            }
+            Op::Join(k, r) => {
+                let Some(p) = m.peer(k) else { continue };
+                c.send(p.core, p.h, &verb("roomAdd", ROOMS[r], step));
+                let got = take_parsed(&mut c, &p);
+                let expect_ok = m.rooms.contains(&r) && !m.is_member(r, &p.id);
+                assert_eq!(got.len(), 1, "{got:?}");
+                assert_eq!(got[0]["status"] == "OK", expect_ok, "{got:?}");
+                if expect_ok {
+                    m.members.entry(r).or_default().insert(p.id.clone());
+                }
+            }
+            Op::Leave(k, r) => {
+                let Some(p) = m.peer(k) else { continue };
+                c.send(p.core, p.h, &verb("roomLeave", ROOMS[r], step));
+                let got = take_parsed(&mut c, &p);
+                assert_eq!(got[0]["status"] == "OK", m.is_member(r, &p.id), "{got:?}");
+                if let Some(set) = m.members.get_mut(&r) {
+                    set.remove(&p.id);
+                }
+            }
+            Op::Say(k, r) => {
+                let Some(p) = m.peer(k) else { continue };
+                let text = format!("m{step}");
+                c.send(p.core, p.h, &say(ROOMS[r], &text, step));
+                let allowed = m.is_member(r, &p.id);
+                for q in m.peers.clone() {
+                    let got = take_parsed(&mut c, &q);
+                    let copies = got.iter().filter(|v| v["message"] == text.as_str()).count();
+                    let expected = usize::from(allowed && m.is_member(r, &q.id));
+                    assert_eq!(copies, expected, "{q:?} got {got:?}");
+                    if q.id == p.id {
+                        assert_eq!(got[0]["status"] == "OK", allowed, "{got:?}");
+                    }
+                }
+            }
+            Op::View(k, r) => {
+                let Some(p) = m.peer(k) else { continue };
+                c.send(p.core, p.h, &verb("roomView", ROOMS[r], step));
+                let got = take_parsed(&mut c, &p);
+                assert_eq!(got.len(), 1, "{got:?}");
+                if m.is_member(r, &p.id) {
+                    let count = m.members[&r].len();
+                    assert_eq!(got[0]["data"]["membersCount"], count, "{got:?}");
+                } else {
+                    assert_ne!(got[0]["status"], "OK");
+                }
+            }
+            Op::Create(core, r) => {
+                c.cores[core].create_room(room(ROOMS[r])).unwrap();
+                c.pump();
+                let done = c.done(core);
+                let result = if m.rooms.insert(r) {
+                    Ok(())
+                } else {
+                    Err(RoomError::AlreadyExists)
+                };
+                assert_eq!(done, vec![(RoomCommand::Create, room(ROOMS[r]), result)]);
+            }
+            Op::Destroy(core, r) => {
+                c.cores[core].destroy_room(&room(ROOMS[r]), c.now).unwrap();
+                c.pump();
+                let done = c.done(core);
+                let existed = m.rooms.remove(&r);
+                let result = if existed {
+                    Ok(())
+                } else {
+                    Err(RoomError::NotFound)
+                };
+                assert_eq!(done, vec![(RoomCommand::Destroy, room(ROOMS[r]), result)]);
+                let members = m.members.remove(&r).unwrap_or_default();
+                for q in m.peers.clone() {
+                    let got = take_parsed(&mut c, &q);
+                    let notices = got
+                        .iter()
+                        .filter(|v| v["message"] == "this room has been deleted")
+                        .count();
+                    assert_eq!(notices, usize::from(members.contains(&q.id)), "{q:?}");
+                }
+            }
+            Op::RemoveById(core, k, r) => {
+                let Some(p) = m.peer(k) else { continue };
+                let member = m.is_member(r, &p.id);
+                let result = c.cores[core].remove_member_by_id(&p.id, &room(ROOMS[r]), c.now);
+                c.pump();
+                if core == p.core {
+                    assert_eq!(result.is_ok(), member);
+                } else if member {
+                    assert_eq!(
+                        c.done(core),
+                        vec![(
+                            RoomCommand::RemoveMember(p.id.clone()),
+                            room(ROOMS[r]),
+                            Ok(())
+                        )]
+                    );
+                }
+                if let Some(set) = m.members.get_mut(&r) {
+                    set.remove(&p.id);
+                }
+            }
+            Op::Advance(ms) => {
+                c.advance(Duration::from_millis(ms));
+                // Only calls for a connection not in the room wait long enough to expire.
+                for core in 0..CORES {
+                    for (command, _, result) in c.done(core) {
+                        assert!(matches!(command, RoomCommand::RemoveMember(_)));
+                        assert_eq!(result, Err(RoomError::Timeout));
+                    }
+                }
+            }
+        }
+        check(&c, &m);
+    }
+}
+
+/// Every core's own memberships and the store agree with the model.
+fn check(c: &Cluster, m: &Model) {
+    for p in &m.peers {
+        let mine: BTreeSet<String> = c.cores[p.core]
+            .connection(p.h)
+            .unwrap()
+            .rooms
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let model: BTreeSet<String> = m
+            .members
+            .iter()
+            .filter(|(_, set)| set.contains(&p.id))
+            .map(|(r, _)| ROOMS[*r].to_string())
+            .collect();
+        assert_eq!(mine, model, "{p:?}");
+    }
+    let rooms: BTreeSet<String> = m.rooms.iter().map(|r| ROOMS[*r].to_string()).collect();
+    assert_eq!(c.store.rooms, rooms);
+    for r in &m.rooms {
+        let stored: BTreeSet<String> = c
+            .store
+            .members
+            .get(ROOMS[*r])
+            .map(|h| h.iter().map(|rec| rec.id.clone()).collect())
+            .unwrap_or_default();
+        let model = m.members.get(r).cloned().unwrap_or_default();
+        assert_eq!(stored, model, "room {}", ROOMS[*r]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn cores_sharing_rooms_agree_with_one_reference(ops in proptest::collection::vec(op(), 1..60)) {
+        run(ops);
+    }
 }
