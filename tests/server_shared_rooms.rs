@@ -622,6 +622,38 @@ fn pending_requests_are_bounded() {
     assert_eq!(c.cores[0].create_room(room("x")), Err(RoomError::Busy));
 }
 
+#[test]
+fn one_connection_cannot_take_every_pending_slot() {
+    let mut c = Cluster::with(1, &ServerConfig::default(), |s| {
+        s.max_pending_per_connection = 2;
+    });
+    c.create(0, "r");
+    let (a, b) = (c.open(0), c.open(0));
+    for h in [a, b] {
+        c.send(0, h, &verb("roomAdd", "r", 1));
+        assert_eq!(c.take(0, h), vec![ok(1)]);
+    }
+    c.cut.insert(0);
+    for id in 2..5 {
+        c.send(0, a, &verb("roomView", "r", id));
+    }
+    assert_eq!(
+        c.take(0, a),
+        vec![
+            r#"{"status":"Error: too many pending room requests","error":"Error: too many pending room requests","context":"response","data":{},"messageId":4}"#
+        ]
+    );
+    c.send(0, b, &verb("roomView", "r", 5));
+    assert!(c.take(0, b).is_empty(), "b's view waits");
+    // Once the waits end (here by timing out), `a` may ask again.
+    c.advance(Duration::from_secs(5));
+    assert_eq!(c.take(0, a).len(), 2);
+    c.cut.clear();
+    c.send(0, a, &verb("roomView", "r", 6));
+    let frame = c.take(0, a).pop().unwrap();
+    assert!(frame.contains(r#""membersCount":2"#), "{frame}");
+}
+
 /// Hooks that tag each delivered copy with the receiving core.
 struct Tag(&'static str);
 

@@ -46,6 +46,10 @@ pub struct SharedRoomsConfig {
     /// Most requests waiting for the store or an RPC answer at once; more fail at once
     /// ([`SHARED_BUSY_ERROR`], [`RoomError::Busy`]). Default: 4096.
     pub max_pending_requests: usize,
+    /// Most `roomAdd` and `roomView` of one connection waiting at once (each keeps the
+    /// request's leftover fields for its answer); more are answered
+    /// [`SHARED_BUSY_ERROR`]. Default: 16.
+    pub max_pending_per_connection: usize,
 }
 
 impl SharedRoomsConfig {
@@ -55,6 +59,7 @@ impl SharedRoomsConfig {
             server_id: server_id.into(),
             request_timeout: Duration::from_millis(crate::cluster::DEFAULT_RPC_TIMEOUT_MS),
             max_pending_requests: 4096,
+            max_pending_per_connection: 16,
         }
     }
 
@@ -72,6 +77,12 @@ impl SharedRoomsConfig {
         }
         if self.max_pending_requests == 0 {
             return bad("shared_rooms.max_pending_requests", "must be at least 1");
+        }
+        if self.max_pending_per_connection == 0 {
+            return bad(
+                "shared_rooms.max_pending_per_connection",
+                "must be at least 1",
+            );
         }
         Ok(())
     }
@@ -188,8 +199,9 @@ enum Reply {
     },
     /// [`Server::add_member`]: report [`Event::RoomCommandDone`].
     Command,
-    /// An `api.chatRoom.addMember` RPC from another core: answer `true` on success.
-    Rpc(RpcCall),
+    /// An `api.chatRoom.addMember` RPC from another core (its `messageId`): answer
+    /// `true` on success.
+    Rpc(String),
 }
 
 #[derive(Debug)]
@@ -219,6 +231,21 @@ struct PendingStore {
     waiting: Waiting,
 }
 
+impl Waiting {
+    /// The connection whose verb waits (counted against its limit).
+    fn verb_conn(&self) -> Option<ConnectionHandle> {
+        match self {
+            Self::View { conn, .. }
+            | Self::Join {
+                conn,
+                reply: Reply::Verb { .. },
+                ..
+            } => Some(*conn),
+            Self::Join { .. } | Self::Create { .. } | Self::Destroy { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct PendingRpc {
     deadline: Instant,
@@ -237,6 +264,8 @@ pub(super) struct Shared {
     store: BTreeMap<StoreRequestId, PendingStore>,
     /// RPCs waiting for their `doResponse`, by sequence (first = earliest deadline).
     rpcs: BTreeMap<u64, PendingRpc>,
+    /// Verbs waiting per connection.
+    per_conn: BTreeMap<ConnectionHandle, usize>,
     next_id: u64,
 }
 
@@ -247,6 +276,7 @@ impl Shared {
             out: VecDeque::new(),
             store: BTreeMap::new(),
             rpcs: BTreeMap::new(),
+            per_conn: BTreeMap::new(),
             next_id: 1,
         }
     }
@@ -278,6 +308,27 @@ impl Shared {
         self.store.len() + self.rpcs.len() >= self.config.max_pending_requests
     }
 
+    /// True when no more requests may wait for `conn`'s verbs.
+    fn is_full_for(&self, conn: ConnectionHandle) -> bool {
+        self.is_full()
+            || self.per_conn.get(&conn).copied().unwrap_or(0)
+                >= self.config.max_pending_per_connection
+    }
+
+    /// Removes a waiting query (releasing its connection's count).
+    fn take(&mut self, id: StoreRequestId) -> Option<PendingStore> {
+        let p = self.store.remove(&id)?;
+        if let Some(conn) = p.waiting.verb_conn() {
+            if let Some(n) = self.per_conn.get_mut(&conn) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.per_conn.remove(&conn);
+                }
+            }
+        }
+        Some(p)
+    }
+
     fn next(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
@@ -293,6 +344,9 @@ impl Shared {
     ) -> StoreRequestId {
         let id = StoreRequestId(self.next());
         let deadline = time::add(now, self.config.request_timeout);
+        if let Some(conn) = waiting.verb_conn() {
+            *self.per_conn.entry(conn).or_default() += 1;
+        }
         self.store.insert(id, PendingStore { deadline, waiting });
         self.out.push_back(SharedOutput::Store(op(id)));
         id
@@ -367,7 +421,7 @@ impl Server {
         if !fits {
             return;
         }
-        let Some(p) = shared.store.remove(&request) else {
+        let Some(p) = shared.take(request) else {
             return;
         };
         match (p.waiting, answer) {
@@ -527,7 +581,7 @@ impl Server {
         let Some(shared) = &mut self.shared else {
             return Err(RoomError::NotFound);
         };
-        if shared.is_full() {
+        if shared.is_full_for(conn) {
             return Err(RoomError::Busy);
         }
         let waiting = Waiting::View {
@@ -587,7 +641,7 @@ impl Server {
                 .filter(|(_, p)| p.deadline <= now)
                 .map(|(id, _)| *id);
             if let Some(id) = due_store {
-                if let Some(p) = shared.store.remove(&id) {
+                if let Some(p) = shared.take(id) {
                     self.store_timed_out(p.waiting);
                 }
                 continue;
@@ -621,7 +675,11 @@ impl Server {
         let Some(shared) = &mut self.shared else {
             return Err(RoomError::NotFound);
         };
-        if shared.is_full() {
+        let full = match reply {
+            Reply::Verb { .. } => shared.is_full_for(conn),
+            Reply::Command | Reply::Rpc(_) => shared.is_full(),
+        };
+        if full {
             return Err(RoomError::Busy);
         }
         let waiting = Waiting::Join {
@@ -662,9 +720,9 @@ impl Server {
                 result,
             }),
             // Actionhero answers a call whose method threw with nothing.
-            Reply::Rpc(call) => {
+            Reply::Rpc(message_id) => {
                 if result.is_ok() {
-                    self.answer_call(&call, Some(Value::Bool(true)));
+                    self.answer_call(message_id, Some(Value::Bool(true)));
                 }
             }
         }
@@ -776,7 +834,7 @@ impl Server {
                 let room = room.to_owned();
                 // A leave hook that refuses throws in Actionhero: no answer.
                 if self.leave(conn, &room).is_ok() {
-                    self.answer_call(&call, Some(Value::Bool(true)));
+                    self.answer_call(call.message_id, Some(Value::Bool(true)));
                 }
             }
             Method::AddMember {
@@ -792,18 +850,24 @@ impl Server {
                 let Ok(room) = RoomName::new(room) else {
                     return;
                 };
-                let _ = self.query_join(conn, room, Reply::Rpc(call.clone()), now);
+                let reply = Reply::Rpc(call.message_id.clone());
+                let _ = self.query_join(conn, room, reply, now);
             }
             Method::Log { .. } if call.target_connection().is_none() => {
-                self.answer_call(&call, None);
+                self.answer_call(call.message_id, None);
             }
             _ => {}
         }
     }
 
-    fn answer_call(&mut self, call: &RpcCall, response: Option<Value>) {
+    /// Publishes the `doResponse` to the call `message_id`.
+    fn answer_call(&mut self, message_id: String, response: Option<Value>) {
         if let Some(shared) = &mut self.shared {
-            let answer = CallResponse::to(call, shared.config.server_id.clone(), response);
+            let answer = CallResponse {
+                server_id: shared.config.server_id.clone(),
+                message_id,
+                response,
+            };
             shared.publish(ChannelMessage::Response(answer));
         }
     }
@@ -909,6 +973,11 @@ mod tests {
         assert!(c.validate().is_err());
         let c = SharedRoomsConfig {
             max_pending_requests: 0,
+            ..SharedRoomsConfig::new("n")
+        };
+        assert!(c.validate().is_err());
+        let c = SharedRoomsConfig {
+            max_pending_per_connection: 0,
             ..SharedRoomsConfig::new("n")
         };
         assert!(c.validate().is_err());
