@@ -198,7 +198,8 @@ impl Server {
         }
     }
 
-    /// Members of a room, in join order (empty for a missing room).
+    /// Members of a room, in join order (empty for a missing room). With shared rooms,
+    /// this server's members only (`roomView` asks the store).
     pub fn members(&self, room: &str) -> Vec<ConnectionHandle> {
         self.rooms
             .members(room)
@@ -206,12 +207,12 @@ impl Server {
             .unwrap_or_default()
     }
 
-    /// True if the room exists.
+    /// True if the room exists (with shared rooms: has a member on this server).
     pub fn room_exists(&self, room: &str) -> bool {
         self.rooms.exists(room)
     }
 
-    /// All rooms, sorted.
+    /// All rooms, sorted (with shared rooms: those with a member on this server).
     pub fn rooms(&self) -> impl Iterator<Item = &RoomName> + '_ {
         self.rooms.names()
     }

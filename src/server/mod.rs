@@ -13,7 +13,9 @@
 //! * `conn.rs`: one connection's state machine (its state enum, diagram and every
 //!   transition that ends or changes a connection);
 //! * `verbs.rs`: what each client request does; `chat.rs`: rooms and `say`;
-//!   `rooms.rs`: the room registry, the one store of membership;
+//!   `rooms.rs`: the room registry, the one store of membership (of this server's
+//!   connections); `shared.rs`: rooms shared with other cores
+//!   ([`Server::with_shared_rooms`]);
 //! * `action.rs`: the action registry and param validation; `web.rs`: actions over HTTP;
 //!   `hooks.rs`: chat middleware; `config.rs`: limits and settings;
 //! * `stats.rs`: the counters behind [`Server::stats`].

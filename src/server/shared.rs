@@ -2,9 +2,9 @@
 //! process, or nodes of an Actionhero cluster), as event-in / effect-out
 //! (docs/architecture.md#shared-rooms, docs/protocol.md#cluster).
 //!
-//! A server made with [`Server::with_shared_rooms`]
-//! keeps only its *own* connections' memberships (for delivery, `detailsView` and the
-//! membership checks) and treats the rest as Actionhero does with Redis:
+//! A server made with [`Server::with_shared_rooms`] keeps only its *own* connections'
+//! memberships (for delivery, `detailsView` and the membership checks) and treats the
+//! rest as Actionhero does with Redis:
 //!
 //! * a `say` (or [`Server::broadcast`]) that passed its checks and the say-receive hooks
 //!   is **published** ([`SharedOutput::Publish`] of a [`ChannelMessage::Chat`]) instead
@@ -16,8 +16,10 @@
 //!   answer and queries with a [`StoreRequestId`] answered by [`Server::handle_store`];
 //! * `roomAdd`, `roomView`, [`Server::create_room`], [`Server::destroy_room`] and
 //!   [`Server::add_member`] wait for the store; `removeMember` of another core's
-//!   connection is an RPC (`do` / `doResponse`). Every wait is bounded by
-//!   [`SharedRoomsConfig::request_timeout`] and [`SharedRoomsConfig::max_pending_requests`].
+//!   connection is an RPC (`do` / `doResponse`). Every wait is bounded in time
+//!   ([`SharedRoomsConfig::request_timeout`]) and number
+//!   ([`SharedRoomsConfig::max_pending_requests`],
+//!   [`SharedRoomsConfig::max_pending_per_connection`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
