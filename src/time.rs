@@ -34,6 +34,11 @@ impl Clock {
         self.last_now
     }
 
+    /// The latest `now` recorded (for commands that take no time).
+    pub(crate) fn last_now(&self) -> Instant {
+        self.last_now
+    }
+
     /// Wall-clock epoch milliseconds at `now`.
     pub(crate) fn epoch_ms(&self, now: Instant) -> u64 {
         let since = now.saturating_duration_since(self.anchor);

@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use super::conn::Slot;
 use super::rooms::RoomRegistry;
+use super::shared::StoreOp;
 use super::{ConnectionInfo, Event, RoomError, Server};
+use crate::cluster::MemberRecord;
 use crate::frame::Text;
 use crate::ids::{ConnectionHandle, RoomName};
 use crate::wire::{js, reply};
@@ -17,10 +19,10 @@ use crate::wire::{js, reply};
 /// are published, as Actionhero does).
 #[derive(Debug)]
 pub(super) struct Chat {
-    room: RoomName,
-    message: Value,
-    from: String,
-    sent_at: u64,
+    pub(super) room: RoomName,
+    pub(super) message: Value,
+    pub(super) from: String,
+    pub(super) sent_at: u64,
 }
 
 /// What a hook may know about `conn` (one place builds it; borrows only the slots and the
@@ -45,9 +47,17 @@ fn info<'a>(
 impl Server {
     /// Creates a room.
     ///
+    /// With shared rooms the room set is the store's: the room is added there and the
+    /// outcome comes as [`Event::RoomCommandDone`] (`max_rooms` does not apply).
+    ///
     /// # Errors
-    /// [`RoomError::AlreadyExists`], or [`RoomError::LimitReached`] at `max_rooms`.
+    /// [`RoomError::AlreadyExists`], or [`RoomError::LimitReached`] at `max_rooms`;
+    /// with shared rooms only [`RoomError::Busy`].
     pub fn create_room(&mut self, room: RoomName) -> Result<(), RoomError> {
+        if self.shared.is_some() {
+            let now = self.clock.last_now();
+            return self.start_create(room, now);
+        }
         if self.rooms.exists(room.as_str()) {
             return Err(RoomError::AlreadyExists);
         }
@@ -61,11 +71,18 @@ impl Server {
     /// say-receive and say hooks like [`Server::broadcast`]) and leave (their leave hooks
     /// run, refusals ignored).
     ///
+    /// With shared rooms the members are read from the store first; members on other
+    /// cores are removed by RPC, and the outcome comes as [`Event::RoomCommandDone`].
+    ///
     /// # Errors
     /// [`RoomError::NotFound`]; [`RoomError::Rejected`] when a say-receive hook fails the
-    /// notice: then, as in Actionhero, the room and its members stay.
+    /// notice: then, as in Actionhero, the room and its members stay. With shared rooms
+    /// only [`RoomError::Busy`] (the others come in the event).
     pub fn destroy_room(&mut self, room: &RoomName, now: Instant) -> Result<(), RoomError> {
         let now = self.clock.advance(now);
+        if self.shared.is_some() {
+            return self.start_destroy(room, now);
+        }
         if !self.rooms.exists(room.as_str()) {
             return Err(RoomError::NotFound);
         }
@@ -95,9 +112,14 @@ impl Server {
 
     /// Adds a connection to a room (join hooks run).
     ///
+    /// With shared rooms the store is asked whether the room exists first, and the
+    /// outcome comes as [`Event::RoomCommandDone`] (with [`Event::RoomJoined`] on
+    /// success).
+    ///
     /// # Errors
     /// [`RoomError`] for a missing room or connection, a duplicate, a limit or a hook
-    /// refusal.
+    /// refusal; with shared rooms only what is known at once (a missing connection, a
+    /// duplicate, [`RoomError::Busy`]).
     pub fn add_member(
         &mut self,
         conn: ConnectionHandle,
@@ -105,6 +127,9 @@ impl Server {
         now: Instant,
     ) -> Result<(), RoomError> {
         let now = self.clock.advance(now);
+        if self.shared.is_some() {
+            return self.start_join(conn, room.as_str(), None, now);
+        }
         self.join(conn, room.as_str(), now)
     }
 
@@ -127,6 +152,10 @@ impl Server {
     /// runs `onSayReceive` with an empty connection), then the say hooks per receiver.
     /// Returns the number of members reached (0 when a hook silenced it).
     ///
+    /// With shared rooms the message is published, as Actionhero's
+    /// `chatRoom.broadcast` does (without checking that the room exists), every core
+    /// delivers it to its own members, and the count returned is 0.
+    ///
     /// # Errors
     /// [`RoomError::NotFound`]; [`RoomError::Rejected`] when a say-receive hook fails it.
     pub fn broadcast(
@@ -136,6 +165,21 @@ impl Server {
         now: Instant,
     ) -> Result<usize, RoomError> {
         let now = self.clock.advance(now);
+        if self.shared.is_some() {
+            let chat = Chat {
+                room: room.clone(),
+                message,
+                from: "0".into(),
+                sent_at: self.clock.epoch_ms(now),
+            };
+            if let Some(chat) = self
+                .on_say_receive(None, chat)
+                .map_err(RoomError::Rejected)?
+            {
+                self.publish_chat(chat);
+            }
+            return Ok(0);
+        }
         if !self.rooms.exists(room.as_str()) {
             return Err(RoomError::NotFound);
         }
@@ -154,7 +198,8 @@ impl Server {
         }
     }
 
-    /// Members of a room, in join order (empty for a missing room).
+    /// Members of a room, in join order (empty for a missing room). With shared rooms,
+    /// this server's members only (`roomView` asks the store).
     pub fn members(&self, room: &str) -> Vec<ConnectionHandle> {
         self.rooms
             .members(room)
@@ -162,12 +207,12 @@ impl Server {
             .unwrap_or_default()
     }
 
-    /// True if the room exists.
+    /// True if the room exists (with shared rooms: has a member on this server).
     pub fn room_exists(&self, room: &str) -> bool {
         self.rooms.exists(room)
     }
 
-    /// All rooms, sorted.
+    /// All rooms, sorted (with shared rooms: those with a member on this server).
     pub fn rooms(&self) -> impl Iterator<Item = &RoomName> + '_ {
         self.rooms.names()
     }
@@ -196,6 +241,24 @@ impl Server {
         let Ok(room) = RoomName::new(room) else {
             return Err(RoomError::NotFound);
         };
+        self.join_checked(conn, room, now)
+    }
+
+    /// A join of an existing room: the connection and membership checked again (with
+    /// shared rooms time has passed since the store was asked), the per-connection
+    /// limit, the join hooks, then the record (and, shared, the store's copy).
+    pub(super) fn join_checked(
+        &mut self,
+        conn: ConnectionHandle,
+        room: RoomName,
+        now: Instant,
+    ) -> Result<(), RoomError> {
+        if self.conn(conn).is_none() {
+            return Err(RoomError::ConnectionGone);
+        }
+        if self.rooms.is_member(conn, room.as_str()) {
+            return Err(RoomError::AlreadyMember);
+        }
         if self.rooms.rooms_of(conn).len() >= self.config.max_rooms_per_connection {
             return Err(RoomError::LimitReached);
         }
@@ -205,6 +268,27 @@ impl Server {
             }
         }
         let joined_at = self.clock.epoch_ms(now);
+        if let Some(shared) = &mut self.shared {
+            // Only this core's members are kept here; the room is the store's.
+            if !self.rooms.exists(room.as_str()) {
+                self.rooms.create(room.clone())?;
+            }
+            let id = self
+                .slots
+                .get(conn.index as usize)
+                .and_then(|s| s.conn.as_ref())
+                .map(|c| c.id.to_string())
+                .unwrap_or_default();
+            let record = MemberRecord {
+                id,
+                joined_at,
+                host: shared.server_id().to_owned(),
+            };
+            shared.write(StoreOp::PutMember {
+                room: room.clone(),
+                record,
+            });
+        }
         self.rooms.join(&room, conn, joined_at)?;
         self.event(Event::RoomJoined { conn, room });
         Ok(())
@@ -224,8 +308,35 @@ impl Server {
             }
         }
         let room = self.rooms.leave(room, conn)?;
+        self.forget_shared(conn, &room);
         self.event(Event::RoomLeft { conn, room });
         Ok(())
+    }
+
+    /// With shared rooms: the store forgets `conn`'s record in `room`, and the room
+    /// leaves the local registry once this core has no member in it.
+    fn forget_shared(&mut self, conn: ConnectionHandle, room: &RoomName) {
+        let Some(shared) = &mut self.shared else {
+            return;
+        };
+        let Some(c) = self
+            .slots
+            .get(conn.index as usize)
+            .and_then(|s| s.conn.as_ref())
+        else {
+            return;
+        };
+        shared.write(StoreOp::DeleteMember {
+            room: room.clone(),
+            connection_id: c.id.to_string(),
+        });
+        if self
+            .rooms
+            .members(room.as_str())
+            .is_some_and(|m| m.len() == 0)
+        {
+            let _ = self.rooms.destroy(room.as_str());
+        }
     }
 
     /// A closing connection leaves every room: the leave hooks run for each (seeing it
@@ -238,11 +349,12 @@ impl Server {
             }
         }
         for room in self.rooms.remove_connection(conn) {
+            self.forget_shared(conn, &room);
             self.event(Event::RoomLeft { conn, room });
         }
     }
 
-    fn run_leave_hooks(&mut self, conn: ConnectionHandle, room: &RoomName) {
+    pub(super) fn run_leave_hooks(&mut self, conn: ConnectionHandle, room: &RoomName) {
         let Some(info) = info(&self.slots, &self.rooms, conn) else {
             return;
         };
@@ -299,7 +411,7 @@ impl Server {
     /// Actionhero's empty connection `{}`). `Ok(None)` when a hook silenced it, `Err` with
     /// a hook's message. Only `message`, `room`, `from` and `sentAt` of the result
     /// survive the publish (docs/protocol.md#say-delivery, step 3).
-    fn on_say_receive(
+    pub(super) fn on_say_receive(
         &mut self,
         sender: Option<ConnectionHandle>,
         chat: Chat,

@@ -13,7 +13,9 @@
 //! * `conn.rs`: one connection's state machine (its state enum, diagram and every
 //!   transition that ends or changes a connection);
 //! * `verbs.rs`: what each client request does; `chat.rs`: rooms and `say`;
-//!   `rooms.rs`: the room registry, the one store of membership;
+//!   `rooms.rs`: the room registry, the one store of membership (of this server's
+//!   connections); `shared.rs`: rooms shared with other cores
+//!   ([`Server::with_shared_rooms`]);
 //! * `action.rs`: the action registry and param validation; `web.rs`: actions over HTTP;
 //!   `hooks.rs`: chat middleware; `config.rs`: limits and settings;
 //! * `stats.rs`: the counters behind [`Server::stats`].
@@ -25,6 +27,7 @@ mod conn;
 mod hooks;
 mod mime;
 mod rooms;
+mod shared;
 mod stats;
 mod types;
 mod verbs;
@@ -43,6 +46,10 @@ pub use action::{
 pub use config::{ServerConfig, DEFAULT_VERBS};
 pub use hooks::{ChatHooks, ConnectionInfo};
 pub use mime::mime_type;
+pub use shared::{
+    RoomCommand, SharedOutput, SharedRoomsConfig, StoreAnswer, StoreOp, StoreRequestId,
+    SHARED_BUSY_ERROR, SHARED_TIMEOUT_ERROR,
+};
 pub use stats::{ActionStats, Histogram, ServerStats, LATENCY_BUCKETS_US, UNKNOWN_ACTION};
 pub use types::{
     ActionCall, ActionContext, ActionOutcome, CloseReason, ConnectionView, Delivery,
@@ -107,6 +114,8 @@ pub struct Server {
     next_tick: Option<Instant>,
     shutdown: Option<Shutdown>,
     stats: Counters,
+    /// Shared rooms (`None`: rooms local to this server).
+    shared: Option<Box<shared::Shared>>,
 }
 
 impl fmt::Debug for Server {
@@ -132,8 +141,37 @@ impl Server {
         now: Instant,
         unix_now: SystemTime,
     ) -> Result<Self, ConfigError> {
+        Self::build(config, None, seed, now, unix_now)
+    }
+
+    /// Creates a server whose rooms are shared with other cores (worker threads, or
+    /// nodes of an Actionhero cluster) through the adapter's transport: see
+    /// [`Server::poll_shared`] and docs/architecture.md#shared-rooms. Chosen at
+    /// construction because it needs that transport; [`Server::new`] keeps rooms local.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when `config` or `shared` is invalid.
+    pub fn with_shared_rooms(
+        config: ServerConfig,
+        shared: SharedRoomsConfig,
+        seed: [u8; 32],
+        now: Instant,
+        unix_now: SystemTime,
+    ) -> Result<Self, ConfigError> {
+        shared.validate()?;
+        Self::build(config, Some(shared), seed, now, unix_now)
+    }
+
+    fn build(
+        config: ServerConfig,
+        shared: Option<SharedRoomsConfig>,
+        seed: [u8; 32],
+        now: Instant,
+        unix_now: SystemTime,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         let next_tick = config.ping_interval.map(|d| time::add(now, d));
+        let shared = shared.map(|c| Box::new(shared::Shared::new(c)));
         Ok(Self {
             config,
             clock: Clock::new(now, unix_now),
@@ -151,12 +189,19 @@ impl Server {
             next_tick,
             shutdown: None,
             stats: Counters::default(),
+            shared,
         })
     }
 
     /// The configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// The shared-rooms settings, when this server shares its rooms
+    /// ([`Server::with_shared_rooms`]).
+    pub fn shared_rooms(&self) -> Option<&SharedRoomsConfig> {
+        self.shared.as_ref().map(|s| s.config())
     }
 
     /// The HTTP router for this server's endpoint: `handshake` and `web` as given, except
@@ -359,6 +404,9 @@ impl Server {
                 }
                 self.check_shutdown_complete();
             }
+        }
+        if self.shared.is_some() {
+            self.expire_shared(now);
         }
     }
 
@@ -620,9 +668,11 @@ impl Server {
         self.open == 0
     }
 
-    /// True when there are no connections and no queued outputs.
+    /// True when there are no connections and no queued outputs (of either drain).
     pub fn is_idle(&self) -> bool {
-        self.open == 0 && self.out.is_empty()
+        self.open == 0
+            && self.out.is_empty()
+            && self.shared.as_ref().map_or(true, |s| s.is_drained())
     }
 
     /// Live connection handles, in slot order.
@@ -762,7 +812,17 @@ impl Server {
             .shutdown
             .and_then(|s| s.deadline)
             .map(|t| (t, TimerKind::ShutdownGrace));
-        match (hb, sd) {
+        let first = match (hb, sd) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        let Some(shared) = &self.shared else {
+            return first;
+        };
+        let waiting = shared
+            .next_deadline()
+            .map(|t| (t, TimerKind::SharedRequest));
+        match (first, waiting) {
             (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
             (a, b) => a.or(b),
         }

@@ -7,6 +7,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::action::ActionKey;
+use super::shared::RoomCommand;
 use super::web::HttpTransmit;
 #[cfg(doc)]
 use super::Server;
@@ -129,6 +130,17 @@ pub enum Event {
     },
     /// After [`Server::shutdown`], the last connection has closed.
     ShutdownComplete,
+    /// With shared rooms: how a room command that waited for the store or another
+    /// core ended ([`Server::create_room`], [`Server::destroy_room`],
+    /// [`Server::add_member`], [`Server::remove_member_by_id`]).
+    RoomCommandDone {
+        /// The command.
+        command: RoomCommand,
+        /// Its room.
+        room: RoomName,
+        /// Its outcome ([`RoomError::Timeout`] when no answer came in time).
+        result: Result<(), RoomError>,
+    },
 }
 
 /// An action to run, whether it came over WebSocket or HTTP: what
@@ -306,6 +318,11 @@ pub enum RoomError {
     Rejected(String),
     /// The connection is gone.
     ConnectionGone,
+    /// Shared rooms: the store or the other core did not answer within
+    /// `SharedRoomsConfig::request_timeout`.
+    Timeout,
+    /// Shared rooms: `SharedRoomsConfig::max_pending_requests` requests are waiting.
+    Busy,
 }
 
 impl fmt::Display for RoomError {
@@ -318,6 +335,8 @@ impl fmt::Display for RoomError {
             Self::LimitReached => f.write_str("room limit reached"),
             Self::Rejected(m) => f.write_str(m),
             Self::ConnectionGone => f.write_str("connection is gone"),
+            Self::Timeout => f.write_str(super::SHARED_TIMEOUT_ERROR),
+            Self::Busy => f.write_str(super::SHARED_BUSY_ERROR),
         }
     }
 }
@@ -414,4 +433,6 @@ pub enum TimerKind {
     Heartbeat,
     /// The end of the shutdown grace period.
     ShutdownGrace,
+    /// The first deadline of a request waiting for the shared rooms' store or an RPC.
+    SharedRequest,
 }

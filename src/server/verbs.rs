@@ -135,6 +135,14 @@ impl Server {
                 } else {
                     match room_word {
                         None => Err("room does not exist".into()),
+                        // Shared rooms: answered once the store says the room exists.
+                        Some(r) if self.shared.is_some() => {
+                            let reply_to = Some((id.clone(), req.remnant.clone()));
+                            match self.start_join(conn, &r, reply_to, now) {
+                                Ok(()) => return,
+                                Err(e) => Err(verb_room_error(e, &r)),
+                            }
+                        }
                         Some(r) => self
                             .join(conn, &r, now)
                             .map(|()| Some(Value::Bool(true)))
@@ -154,6 +162,13 @@ impl Server {
             Verb::RoomView => {
                 if !self.is_member(conn, &room_name) {
                     Err(format!("connection not in this room ({room_name})"))
+                } else if self.shared.is_some() {
+                    // Shared rooms: the members are the store's, answered when read.
+                    let remnant = req.remnant.clone();
+                    match self.start_view(conn, &room_name, id.clone(), remnant, now) {
+                        Ok(()) => return,
+                        Err(e) => Err(verb_room_error(e, &room_name)),
+                    }
                 } else {
                     self.room_view(&room_name)
                         .ok_or_else(|| "room does not exist".to_string())
@@ -165,8 +180,13 @@ impl Server {
                 // answer first, then deliver.
                 Ok(chat) => {
                     self.transmit(conn, Text::from(reply::encode_verb_ok(None, &id)));
-                    if let Some(chat) = chat {
-                        self.deliver_chat(chat);
+                    match chat {
+                        // Shared rooms: every core delivers what the bus carries.
+                        Some(chat) if self.shared.is_some() => self.publish_chat(chat),
+                        Some(chat) => {
+                            self.deliver_chat(chat);
+                        }
+                        None => {}
                     }
                     return;
                 }
@@ -236,12 +256,14 @@ impl Server {
 }
 
 /// The verb error text for a failed room operation.
-fn verb_room_error(e: RoomError, room: &str) -> String {
+pub(super) fn verb_room_error(e: RoomError, room: &str) -> String {
     match e {
         RoomError::AlreadyMember => format!("connection already in this room ({room})"),
         RoomError::NotMember => format!("connection not in this room ({room})"),
         RoomError::LimitReached => "too many rooms for this connection".into(),
         RoomError::Rejected(m) => m,
+        RoomError::Timeout => super::SHARED_TIMEOUT_ERROR.into(),
+        RoomError::Busy => super::SHARED_BUSY_ERROR.into(),
         RoomError::NotFound | RoomError::AlreadyExists | RoomError::ConnectionGone => {
             "room does not exist".into()
         }
