@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use actionhero_ws::cluster::{ChannelCodec, ChannelConfig, ChannelMessage, MemberRecord};
+use actionhero_ws::cluster::{ChannelCodec, ChannelConfig, ChannelMessage, MemoryStore};
 use actionhero_ws::handshake::Handshake;
 use actionhero_ws::server::{
     ChatHooks, CloseCause, ConnectionInfo, Event, Output, RoomCommand, RoomError, Server,
-    ServerConfig, SharedOutput, SharedRoomsConfig, StoreAnswer, StoreOp, StoreRequestId, TimerKind,
+    ServerConfig, SharedOutput, SharedRoomsConfig, StoreAnswer, StoreRequestId, TimerKind,
 };
 use actionhero_ws::{ConnectionHandle, Frame, RoomName};
 use proptest::prelude::*;
@@ -23,57 +23,8 @@ fn room(name: &str) -> RoomName {
     RoomName::new(name).unwrap()
 }
 
-/// One in-process store: Redis's room set and members hashes (insertion order).
-#[derive(Default)]
-struct Store {
-    rooms: BTreeSet<String>,
-    members: BTreeMap<String, Vec<MemberRecord>>,
-}
-
-impl Store {
-    /// Applies one operation; a query gets its answer.
-    fn apply(&mut self, op: StoreOp) -> Option<(StoreRequestId, StoreAnswer)> {
-        match op {
-            StoreOp::CreateRoom { id, room } => Some((
-                id,
-                StoreAnswer::Created(self.rooms.insert(room.to_string())),
-            )),
-            StoreOp::RoomExists { id, room } => {
-                Some((id, StoreAnswer::Exists(self.rooms.contains(room.as_str()))))
-            }
-            StoreOp::ReadMembers { id, room } => {
-                let members = self
-                    .rooms
-                    .contains(room.as_str())
-                    .then(|| self.members.get(room.as_str()).cloned().unwrap_or_default());
-                Some((id, StoreAnswer::Members(members)))
-            }
-            StoreOp::PutMember { room, record } => {
-                let hash = self.members.entry(room.to_string()).or_default();
-                match hash.iter_mut().find(|r| r.id == record.id) {
-                    Some(r) => *r = record,
-                    None => hash.push(record),
-                }
-                None
-            }
-            StoreOp::DeleteMember {
-                room,
-                connection_id,
-            } => {
-                if let Some(hash) = self.members.get_mut(room.as_str()) {
-                    hash.retain(|r| r.id != connection_id);
-                }
-                None
-            }
-            StoreOp::DeleteRoom { room } => {
-                self.rooms.remove(room.as_str());
-                self.members.remove(room.as_str());
-                None
-            }
-            other => panic!("unexpected store op {other:?}"),
-        }
-    }
-}
+/// The in-process store: Redis's room set and members hashes (insertion order).
+type Store = MemoryStore;
 
 /// Cores + bus + store + virtual clock.
 struct Cluster {
@@ -402,8 +353,8 @@ fn room_view_counts_members_on_every_core() {
     c.send(2, d, &verb("roomView", "defaultRoom", 9));
     let frame = c.take(2, d).pop().unwrap();
     assert!(frame.contains(r#""membersCount":1"#), "{frame}");
-    assert_eq!(c.store.members["defaultRoom"].len(), 1);
-    assert_eq!(c.store.members["defaultRoom"][0].host, "node-2");
+    assert_eq!(c.store.members("defaultRoom").len(), 1);
+    assert_eq!(c.store.members("defaultRoom")[0].host, "node-2");
 }
 
 #[test]
@@ -451,8 +402,8 @@ fn rooms_created_or_destroyed_on_one_core_are_seen_on_all() {
             room: room("defaultRoom")
         }));
     }
-    assert!(!c.store.rooms.contains("defaultRoom"));
-    assert!(!c.store.members.contains_key("defaultRoom"));
+    assert!(!c.store.room_exists("defaultRoom"));
+    assert!(c.store.members("defaultRoom").is_empty());
     c.send(2, d, &verb("roomAdd", "defaultRoom", 3));
     assert_eq!(
         c.take(2, d),
@@ -563,7 +514,7 @@ fn add_member_waits_for_the_store_and_answers_rpcs() {
     assert!(c.published.iter().any(|m| matches!(m,
         ChannelMessage::Response(r) if r.message_id == "m-1" && r.server_id == "node-1"
     )));
-    assert_eq!(c.store.members["r"].len(), 2);
+    assert_eq!(c.store.members("r").len(), 2);
 }
 
 #[test]
@@ -978,14 +929,17 @@ fn check(c: &Cluster, m: &Model) {
         assert_eq!(mine, model, "{p:?}");
     }
     let rooms: BTreeSet<String> = m.rooms.iter().map(|r| ROOMS[*r].to_string()).collect();
-    assert_eq!(c.store.rooms, rooms);
+    assert_eq!(
+        c.store.rooms().map(str::to_owned).collect::<BTreeSet<_>>(),
+        rooms
+    );
     for r in &m.rooms {
         let stored: BTreeSet<String> = c
             .store
-            .members
-            .get(ROOMS[*r])
-            .map(|h| h.iter().map(|rec| rec.id.clone()).collect())
-            .unwrap_or_default();
+            .members(ROOMS[*r])
+            .iter()
+            .map(|rec| rec.id.clone())
+            .collect();
         let model = m.members.get(r).cloned().unwrap_or_default();
         assert_eq!(stored, model, "room {}", ROOMS[*r]);
     }
@@ -1124,7 +1078,8 @@ fn run_chaos(steps: Vec<Chaos>) {
         chats.dedup();
         assert_eq!(chats.len(), n, "{p:?} got a copy twice: {frames:?}");
     }
-    for r in &c.store.rooms {
+    let rooms: Vec<String> = c.store.rooms().map(str::to_owned).collect();
+    for r in &rooms {
         for (i, core) in c.cores.iter().enumerate() {
             let mine: BTreeSet<String> = core
                 .members(r)
@@ -1133,15 +1088,11 @@ fn run_chaos(steps: Vec<Chaos>) {
                 .collect();
             let stored: BTreeSet<String> = c
                 .store
-                .members
-                .get(r)
-                .map(|hash| {
-                    hash.iter()
-                        .filter(|rec| rec.host == format!("node-{i}"))
-                        .map(|rec| rec.id.clone())
-                        .collect()
-                })
-                .unwrap_or_default();
+                .members(r)
+                .iter()
+                .filter(|rec| rec.host == format!("node-{i}"))
+                .map(|rec| rec.id.clone())
+                .collect();
             assert!(
                 stored.is_subset(&mine),
                 "room {r} on core {i}: {stored:?} ⊄ {mine:?}"

@@ -24,6 +24,7 @@
 mod channel;
 mod json;
 pub mod keys;
+pub mod store;
 
 use std::fmt;
 
@@ -31,6 +32,7 @@ pub use channel::{
     CallResponse, ChannelCodec, ChannelConfig, ChannelMessage, ChatMessage, Method, RpcCall,
 };
 pub use keys::{members_key, MemberRecord, MEMBERS_KEY_PREFIX, ROOMS_KEY};
+pub use store::{MemoryStore, RedisStoreOp, Reply};
 
 /// Actionhero's default pub/sub channel (`config.general.channel`).
 pub const DEFAULT_CHANNEL: &str = "actionhero";
