@@ -58,6 +58,36 @@ impl RedisConfig {
     }
 }
 
+/// A server's place in a cluster sharing rooms through Redis
+/// ([`ServerBuilder::cluster`](crate::ServerBuilder::cluster)): the link, this node's
+/// id and limits for shared rooms, and the channel's token and limits.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    /// Where Redis is, the channel, reconnects and queues.
+    pub redis: RedisConfig,
+    /// This node's server id (unique in the cluster) and the limits of requests that
+    /// wait for Redis or another node.
+    pub rooms: actionhero_ws::server::SharedRoomsConfig,
+    /// The cluster's server token (messages with another are ignored) and the largest
+    /// channel message read.
+    pub channel: actionhero_ws::cluster::ChannelConfig,
+}
+
+impl ClusterConfig {
+    /// Actionhero's defaults (channel `actionhero`, token `change-me`) for Redis at
+    /// `url`, with a server id made of the process id and a random number.
+    pub fn new(url: impl Into<String>) -> Self {
+        let mut r = [0u8; 4];
+        let _ = getrandom::fill(&mut r);
+        let id = format!("ahws-{}-{:08x}", std::process::id(), u32::from_le_bytes(r));
+        Self {
+            redis: RedisConfig::new(url),
+            rooms: actionhero_ws::server::SharedRoomsConfig::new(id),
+            channel: actionhero_ws::cluster::ChannelConfig::default(),
+        }
+    }
+}
+
 /// What the link reports.
 #[derive(Debug)]
 pub enum LinkEvent {
@@ -348,5 +378,28 @@ impl LinkTask {
             }
         }
         error
+    }
+}
+
+/// The core's form of a Redis reply (`actionhero_ws::cluster::Reply`).
+pub(crate) fn reply(value: redis::Value) -> actionhero_ws::cluster::Reply {
+    use actionhero_ws::cluster::Reply;
+    match value {
+        redis::Value::Nil => Reply::Nil,
+        redis::Value::Int(n) => Reply::Int(n),
+        redis::Value::BulkString(b) => Reply::Data(b),
+        redis::Value::SimpleString(s) => Reply::Data(s.into_bytes()),
+        redis::Value::Okay => Reply::Data(b"OK".to_vec()),
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            Reply::Array(items.into_iter().map(reply).collect())
+        }
+        // RESP3 answers HGETALL with a map: the same pairs, flattened.
+        redis::Value::Map(pairs) => Reply::Array(
+            pairs
+                .into_iter()
+                .flat_map(|(k, v)| [reply(k), reply(v)])
+                .collect(),
+        ),
+        _ => Reply::Other,
     }
 }

@@ -1,11 +1,16 @@
 //! The Redis link against a real `redis-server` (started here on a free loopback port,
-//! killed and restarted on the same port for the outage).
+//! killed and restarted on the same port for the outage), and two of our nodes sharing
+//! rooms through it.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use actionhero_ws_tokio::redis::{LinkEvent, RedisConfig, RedisLink};
+use actionhero_ws::client::{ClientConfig, ClientEvent};
+use actionhero_ws::server::ServerConfig;
+use actionhero_ws_tokio::client::{self, ClientEvents};
+use actionhero_ws_tokio::redis::{ClusterConfig, LinkEvent, RedisConfig, RedisLink};
+use actionhero_ws_tokio::{ServerBuilder, ServerHandle};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
@@ -161,4 +166,73 @@ fn a_bad_url_is_refused() {
     rt.block_on(async {
         assert!(RedisLink::start(RedisConfig::new("http://nope")).is_err());
     });
+}
+
+async fn node(redis: &Redis, id: &str) -> ServerHandle {
+    let mut cluster = ClusterConfig::new(redis.url());
+    cluster.rooms.server_id = id.into();
+    ServerBuilder::new()
+        .listen("127.0.0.1:0")
+        .config(ServerConfig {
+            ping_interval: None,
+            ..ServerConfig::default()
+        })
+        .room("defaultRoom")
+        .cluster(cluster)
+        .serve()
+        .await
+        .expect("serve")
+}
+
+async fn says(events: &mut ClientEvents) -> serde_json::Value {
+    loop {
+        match timeout(WAIT, events.recv()).await.expect("a say in time") {
+            Some(ClientEvent::Say { body, .. }) => return body,
+            Some(_) => {}
+            None => panic!("client stopped"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_rooms_through_redis() {
+    let redis = Redis::start();
+    let one = node(&redis, "node-one").await;
+    let two = node(&redis, "node-two").await;
+    let url = |s: &ServerHandle| format!("http://{}", s.local_addr());
+    let (a, mut a_events) = client::connect(url(&one), ClientConfig::default()).unwrap();
+    let (b, mut b_events) = client::connect(url(&two), ClientConfig::default()).unwrap();
+    a.room_add("defaultRoom").await.expect("a joins");
+    b.room_add("defaultRoom").await.expect("b joins");
+
+    // roomView counts the members of every node.
+    for c in [&a, &b] {
+        let view = c.room_view("defaultRoom").await.expect("roomView");
+        assert_eq!(view["data"]["membersCount"], 2, "{view}");
+    }
+
+    // A say on one node reaches the members of both, the sender included, once.
+    a.say("defaultRoom", "hello from one").await.expect("say");
+    let on_b = says(&mut b_events).await;
+    let on_a = says(&mut a_events).await;
+    assert_eq!(on_b["message"], "hello from one");
+    assert_eq!(on_a, on_b, "the same frame on both nodes");
+    b.say("defaultRoom", "and back").await.expect("say");
+    assert_eq!(says(&mut a_events).await["message"], "and back");
+    assert_eq!(says(&mut b_events).await["message"], "and back");
+
+    // A room made on one node exists for the other.
+    one.create_room("shared").await.expect("created");
+    let joined = timeout(WAIT, b.room_add("shared")).await.expect("in time");
+    assert!(joined.is_ok(), "{joined:?}");
+
+    // b leaves: one member left, on every node.
+    b.room_leave("defaultRoom").await.expect("leave");
+    let view = a.room_view("defaultRoom").await.expect("roomView");
+    assert_eq!(view["data"]["membersCount"], 1, "{view}");
+
+    a.disconnect().await;
+    b.disconnect().await;
+    one.shutdown(false).await;
+    two.shutdown(false).await;
 }

@@ -125,6 +125,8 @@ pub struct ServerBuilder {
     events: Option<mpsc::Sender<Event>>,
     #[cfg(feature = "rustls")]
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    #[cfg(feature = "redis")]
+    cluster: Option<crate::redis::ClusterConfig>,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -165,7 +167,20 @@ impl ServerBuilder {
             events: None,
             #[cfg(feature = "rustls")]
             tls: None,
+            #[cfg(feature = "redis")]
+            cluster: None,
         }
+    }
+
+    /// Joins a cluster that shares rooms through Redis, as an Actionhero node does
+    /// (docs/architecture.md#shared-rooms): says are published on the channel and
+    /// delivered by every node to its own members, membership lives in Redis, `roomView`
+    /// counts members cluster-wide, and other nodes (ours or Actionhero's) may ask this
+    /// one to add or remove its connections.
+    #[cfg(feature = "redis")]
+    pub fn cluster(mut self, config: crate::redis::ClusterConfig) -> Self {
+        self.cluster = Some(config);
+        self
     }
 
     fn has_tls(&self) -> bool {
@@ -312,8 +327,31 @@ impl ServerBuilder {
             Some(s) => s,
             None => crate::os_seed()?,
         };
-        let mut server = Server::new(self.config, seed, Instant::now(), SystemTime::now())
-            .map_err(|e| invalid(e.to_string()))?;
+        #[cfg(feature = "redis")]
+        let cluster = match self.cluster {
+            Some(c) => {
+                redis::Client::open(c.redis.url.as_str())
+                    .map_err(|e| invalid(format!("redis URL: {e}")))?;
+                let codec = actionhero_ws::cluster::ChannelCodec::new(c.channel)
+                    .map_err(|e| invalid(e.to_string()))?;
+                Some((c.redis, c.rooms, codec))
+            }
+            None => None,
+        };
+        #[cfg(feature = "redis")]
+        let server = match &cluster {
+            Some((_, rooms, _)) => Server::with_shared_rooms(
+                self.config,
+                rooms.clone(),
+                seed,
+                Instant::now(),
+                SystemTime::now(),
+            ),
+            None => Server::new(self.config, seed, Instant::now(), SystemTime::now()),
+        };
+        #[cfg(not(feature = "redis"))]
+        let server = Server::new(self.config, seed, Instant::now(), SystemTime::now());
+        let mut server = server.map_err(|e| invalid(e.to_string()))?;
         for room in &self.rooms {
             let name =
                 RoomName::new(room).map_err(|_| invalid(format!("invalid room `{room}`")))?;
@@ -377,6 +415,8 @@ impl ServerBuilder {
             adapter: self.adapter,
             stop_accept: stop_accept_tx,
             events: self.events.is_some(),
+            #[cfg(feature = "redis")]
+            cluster: None,
         };
         let run = WorkerRun {
             parts,
@@ -387,6 +427,8 @@ impl ServerBuilder {
             commands: command_rx,
             events: self.events,
             stopped: stopped_tx,
+            #[cfg(feature = "redis")]
+            cluster: cluster.map(|(redis, _, codec)| (redis, codec)),
         };
         std::thread::Builder::new()
             .name("ahws-worker".into())
@@ -408,6 +450,11 @@ struct WorkerRun {
     commands: mpsc::Receiver<Command>,
     events: Option<mpsc::Sender<Event>>,
     stopped: watch::Sender<bool>,
+    #[cfg(feature = "redis")]
+    cluster: Option<(
+        crate::redis::RedisConfig,
+        actionhero_ws::cluster::ChannelCodec,
+    )>,
 }
 
 impl WorkerRun {
@@ -415,7 +462,23 @@ impl WorkerRun {
     /// waits for the core's shutdown, lets the connections write their last frames
     /// (bounded by [`AdapterConfig::shutdown_flush_timeout`]), then reports the stop.
     async fn run(self) {
-        let worker = worker::Worker::new(self.parts);
+        #[allow(unused_mut)]
+        let mut parts = self.parts;
+        #[cfg(feature = "redis")]
+        let mut link_events = None;
+        #[cfg(feature = "redis")]
+        if let Some((config, codec)) = self.cluster {
+            // The URL was checked when the server was built.
+            if let Ok((link, events)) = crate::redis::RedisLink::start(config) {
+                parts.cluster = Some(worker::Cluster { link, codec });
+                link_events = Some(events);
+            }
+        }
+        let worker = worker::Worker::new(parts);
+        #[cfg(feature = "redis")]
+        if let Some(events) = link_events {
+            tokio::task::spawn_local(worker.clone().cluster_events(events));
+        }
         if let Some(tx) = self.events {
             tokio::task::spawn_local(worker.clone().forward_events(tx));
         }

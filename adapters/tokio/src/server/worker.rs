@@ -185,6 +185,9 @@ pub(crate) struct Core {
 
 pub(crate) struct Worker {
     core: RefCell<Core>,
+    /// The cluster's Redis link, when rooms are shared through Redis.
+    #[cfg(feature = "redis")]
+    cluster: Option<Cluster>,
     /// Closes reported while the core was borrowed (a connection task dropped during a
     /// drain); fed to the core on the next [`Worker::enter`].
     deferred: RefCell<Vec<(ConnectionHandle, CloseCause)>>,
@@ -211,6 +214,13 @@ struct EventQueue {
     room: Notify,
 }
 
+/// Rooms shared through Redis: the link and the channel's codec.
+#[cfg(feature = "redis")]
+pub(crate) struct Cluster {
+    pub(crate) link: crate::redis::RedisLink,
+    pub(crate) codec: actionhero_ws::cluster::ChannelCodec,
+}
+
 /// What [`Worker::new`] takes.
 pub(crate) struct WorkerParts {
     pub(crate) server: Server,
@@ -220,6 +230,8 @@ pub(crate) struct WorkerParts {
     pub(crate) adapter: AdapterConfig,
     pub(crate) stop_accept: watch::Sender<bool>,
     pub(crate) events: bool,
+    #[cfg(feature = "redis")]
+    pub(crate) cluster: Option<Cluster>,
 }
 
 impl Worker {
@@ -232,6 +244,8 @@ impl Worker {
         });
         let deadline = parts.server.poll_timeout();
         Rc::new(Self {
+            #[cfg(feature = "redis")]
+            cluster: parts.cluster,
             core: RefCell::new(Core {
                 server: parts.server,
                 handlers: parts.handlers,
@@ -306,10 +320,86 @@ impl Worker {
                 }
             }
         }
+        #[cfg(feature = "redis")]
+        if let Some(cluster) = &self.cluster {
+            while let Some(out) = core.server.poll_shared() {
+                self.shared(cluster, out);
+            }
+        }
         let deadline = core.server.poll_timeout();
         if deadline != self.deadline.get() {
             self.deadline.set(deadline);
             self.deadline_moved.notify_one();
+        }
+    }
+
+    /// Carries out what the core asks of the cluster: publishes go to the channel, store
+    /// operations become Actionhero's Redis commands; a query's replies are read by the
+    /// core's rules and answered to the core when they arrive.
+    #[cfg(feature = "redis")]
+    fn shared(self: &Rc<Self>, cluster: &Cluster, out: actionhero_ws::server::SharedOutput) {
+        use actionhero_ws::cluster::RedisStoreOp;
+        use actionhero_ws::server::SharedOutput;
+        match out {
+            SharedOutput::Publish(message) => {
+                cluster
+                    .link
+                    .publish(cluster.codec.encode(&message).into_bytes());
+            }
+            SharedOutput::Store(op) => {
+                let op = RedisStoreOp::new(&op);
+                let answers: Vec<_> = op
+                    .commands
+                    .iter()
+                    .map(|c| cluster.link.command(c.clone()))
+                    .collect();
+                if op.query().is_none() {
+                    return;
+                }
+                let worker = self.clone();
+                let max = cluster.codec.config().max_message_len;
+                tokio::task::spawn_local(async move {
+                    let mut replies = Vec::with_capacity(answers.len());
+                    for answer in answers {
+                        let reply = answer.await.ok().and_then(Result::ok);
+                        replies.push(reply.map(crate::redis::reply));
+                    }
+                    if let Some((id, answer)) = op.answer(&replies, max) {
+                        let mut core = worker.enter();
+                        core.server.handle_store(id, answer, Instant::now());
+                        worker.leave(core, None);
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Feeds the core what arrives on the cluster's channel.
+    #[cfg(feature = "redis")]
+    pub(crate) async fn cluster_events(
+        self: Rc<Self>,
+        mut events: mpsc::Receiver<crate::redis::LinkEvent>,
+    ) {
+        use crate::redis::LinkEvent;
+        while let Some(event) = events.recv().await {
+            let Some(cluster) = &self.cluster else { return };
+            match event {
+                LinkEvent::Message(payload) => match cluster.codec.decode(&payload) {
+                    Ok(message) => {
+                        let mut core = self.enter();
+                        core.server.handle_channel(message, Instant::now());
+                        self.leave(core, None);
+                    }
+                    Err(_why) => {
+                        trace::debug!(reason = %_why, "channel message ignored");
+                    }
+                },
+                LinkEvent::Up => trace::debug!("Redis link up"),
+                LinkEvent::Down { error: _error } => {
+                    trace::debug!(error = %_error, "Redis link down");
+                }
+            }
         }
     }
 
