@@ -18,6 +18,7 @@ use std::time::Duration;
 use actionhero_ws::handshake::{HandshakeConfig, HandshakeLimits, IpNet};
 use actionhero_ws::http::{ClientUrl, CorsConfig, FingerprintConfig, RootEndpoint, WebConfig};
 use actionhero_ws::server::ServerConfig;
+use actionhero_ws_tokio::redis::ClusterConfig;
 use actionhero_ws_tokio::server::AdapterConfig;
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,30 @@ pub struct Settings {
     #[command(flatten, next_help_heading = "Adapter ([adapter] in the config file)")]
     #[serde(default)]
     pub adapter: AdapterSettings,
+    /// Joining a cluster through Redis (`[cluster]`).
+    #[command(flatten, next_help_heading = "Cluster ([cluster] in the config file)")]
+    #[serde(default)]
+    pub cluster: ClusterSettings,
+}
+
+/// `[cluster]`: rooms shared with other nodes (ours or Actionhero's) through Redis.
+/// Without `redis` the server runs alone, in memory.
+#[derive(Args, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Join the cluster on this Redis (`redis://HOST:PORT[/DB]`). Default: none.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// The cluster's server token; messages with another are ignored. Default:
+    /// `change-me` (Actionhero's).
+    #[arg(long, value_name = "TOKEN")]
+    pub server_token: Option<String>,
+    /// The cluster's pub/sub channel. Default: `actionhero`.
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
+    /// This node's id in the cluster (unique). Default: `ahws-<pid>-<random>`.
+    #[arg(long, value_name = "ID")]
+    pub server_id: Option<String>,
 }
 
 /// `[server]`: [`ServerConfig`].
@@ -249,13 +274,13 @@ pub struct AdapterSettings {
     /// How long a client may take to complete the TLS handshake, in milliseconds.
     #[arg(long, value_name = "MS")]
     pub tls_handshake_timeout_ms: Option<u64>,
-    /// Frame batches queued for one connection's writer before it is a slow consumer.
+    /// Frames queued for one connection's writer before it is a slow consumer.
     #[arg(long, value_name = "N")]
     pub outbound_queue: Option<usize>,
-    /// Messages from all connections waiting for the driver.
+    /// Events queued for the connection log beyond its channel (readers wait beyond it).
     #[arg(long, value_name = "N")]
     pub inbound_queue: Option<usize>,
-    /// Commands (application calls, action results) waiting for the driver.
+    /// Commands (application calls, embedding servers' requests) waiting for the worker.
     #[arg(long, value_name = "N")]
     pub command_queue: Option<usize>,
     /// How long a connection waits for the peer's close reply, in milliseconds.
@@ -300,6 +325,8 @@ pub struct Resolved {
     pub web: WebConfig,
     /// The adapter's config.
     pub adapter: AdapterConfig,
+    /// The cluster to join, if any.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Resolved {
@@ -320,6 +347,7 @@ impl Default for Resolved {
             handshake: HandshakeConfig::default(),
             web: WebConfig::default(),
             adapter: AdapterConfig::default(),
+            cluster: None,
         }
     }
 }
@@ -426,6 +454,7 @@ impl Settings {
             handshake: h,
             web: w,
             adapter: a,
+            cluster: c,
         } = self;
         let ping_ms = s
             .ping_interval_ms
@@ -587,6 +616,30 @@ impl Settings {
             handshake,
             web,
             adapter,
+            cluster: match c.redis {
+                Some(url) => {
+                    let mut config = ClusterConfig::new(url);
+                    if let Some(token) = c.server_token {
+                        config.channel.server_token = token;
+                    }
+                    if let Some(channel) = c.channel {
+                        config.redis.channel = channel;
+                    }
+                    if let Some(id) = c.server_id {
+                        config.rooms.server_id = id;
+                    }
+                    Some(config)
+                }
+                None if c.server_token.is_some()
+                    || c.channel.is_some()
+                    || c.server_id.is_some() =>
+                {
+                    return Err(err(
+                        "--server-token, --channel and --server-id need --redis",
+                    ));
+                }
+                None => None,
+            },
         })
     }
 
@@ -731,6 +784,16 @@ impl Settings {
             handshake,
             web,
             adapter,
+            cluster: r
+                .cluster
+                .as_ref()
+                .map(|c| ClusterSettings {
+                    redis: Some(c.redis.url.clone()),
+                    server_token: Some(c.channel.server_token.clone()),
+                    channel: Some(c.redis.channel.clone()),
+                    server_id: Some(c.rooms.server_id.clone()),
+                })
+                .unwrap_or_default(),
         })
     }
 

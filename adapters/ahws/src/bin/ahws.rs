@@ -171,6 +171,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         handshake,
         web,
         adapter,
+        cluster,
     } = resolved;
     let mut builder = ServerBuilder::new()
         .listen(listen.clone())
@@ -186,6 +187,15 @@ async fn serve(args: ServeArgs) -> ExitCode {
     }
     for room in rooms {
         builder = builder.room(room);
+    }
+    let cluster_line = cluster.as_ref().map(|c| {
+        format!(
+            "ahws: in the cluster on {} (channel {}, server id {})",
+            c.redis.url, c.redis.channel, c.rooms.server_id
+        )
+    });
+    if let Some(c) = cluster {
+        builder = builder.cluster(c);
     }
     if let Some(dir) = &public {
         builder = builder.public_dir(dir.clone());
@@ -219,6 +229,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string()),
     );
+    if let Some(line) = cluster_line {
+        eprintln!("{line}");
+    }
     if let Some(addr) = &metrics {
         let listener = match tokio::net::TcpListener::bind(addr.as_str()).await {
             Ok(l) => l,
