@@ -269,6 +269,8 @@ pub(super) struct Shared {
     /// Verbs waiting per connection.
     per_conn: BTreeMap<ConnectionHandle, usize>,
     next_id: u64,
+    /// The transport reported the bus and store unreachable ([`Server::handle_shared_link`]).
+    down: bool,
 }
 
 impl Shared {
@@ -280,6 +282,7 @@ impl Shared {
             rpcs: BTreeMap::new(),
             per_conn: BTreeMap::new(),
             next_id: 1,
+            down: false,
         }
     }
 
@@ -624,10 +627,93 @@ impl Server {
         Ok(())
     }
 
-    /// Publishes a chat message that passed the say-receive hooks.
+    /// Publishes a chat message that passed the say-receive hooks; while the bus is
+    /// down it is delivered to this core's members instead (the other cores cannot be
+    /// reached, and publishing it later as well would deliver it here twice).
     pub(super) fn publish_chat(&mut self, chat: Chat) {
         if let Some(shared) = &mut self.shared {
-            shared.publish_chat(chat);
+            if shared.down {
+                self.deliver_chat(chat);
+            } else {
+                shared.publish_chat(chat);
+            }
+        }
+    }
+
+    /// Whether the transport of shared rooms (the bus and the store; Redis) is
+    /// reachable, as the adapter last reported with [`Server::handle_shared_link`].
+    pub fn shared_link_up(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| !s.down)
+    }
+
+    /// The transport of shared rooms went away (`up == false`) or came back (`up ==
+    /// true`). While it is away, says and broadcasts reach this core's members only
+    /// (nothing is published for later); requests that need the store wait and time out
+    /// as usual. When it comes back, this core registers again every room it has members
+    /// in and every membership it holds (`CreateRoom` and `PutMember`, with the original
+    /// join times), so a store that lost its data (a restarted Redis) knows them again.
+    /// Ignored without shared rooms, or when the state does not change.
+    pub fn handle_shared_link(&mut self, up: bool, now: Instant) {
+        let _ = self.clock.advance(now);
+        let Some(shared) = &mut self.shared else {
+            return;
+        };
+        if shared.down != up {
+            return;
+        }
+        shared.down = !up;
+        if !up {
+            return;
+        }
+        let mut records = Vec::new();
+        for room in self.rooms.names() {
+            let Some(members) = self.rooms.members(room.as_str()) else {
+                continue;
+            };
+            let members: Vec<(ConnectionHandle, u64)> = members.collect();
+            if members.is_empty() {
+                continue;
+            }
+            records.push((room.clone(), members));
+        }
+        for (room, members) in records {
+            let id = StoreRequestId(shared.next());
+            // Only its effect matters: the answer finds no waiting request.
+            shared.write(StoreOp::CreateRoom {
+                id,
+                room: room.clone(),
+            });
+            for (conn, joined_at) in members {
+                let Some(c) = self
+                    .slots
+                    .get(conn.index as usize)
+                    .and_then(|s| s.conn.as_ref())
+                else {
+                    continue;
+                };
+                shared.write(StoreOp::PutMember {
+                    room: room.clone(),
+                    record: MemberRecord {
+                        id: c.id.to_string(),
+                        joined_at,
+                        host: shared.server_id().to_owned(),
+                    },
+                });
+            }
+        }
+    }
+
+    /// The store could not answer the query `request` (the transport failed it): it
+    /// ends at once as if it had timed out (`roomView` and `roomAdd` answer
+    /// [`SHARED_TIMEOUT_ERROR`], commands report [`RoomError::Timeout`]) instead of
+    /// waiting for its deadline. Ignored for a query that is not waiting.
+    pub fn handle_store_failed(&mut self, request: StoreRequestId, now: Instant) {
+        let _ = self.clock.advance(now);
+        let Some(shared) = &mut self.shared else {
+            return;
+        };
+        if let Some(p) = shared.take(request) {
+            self.store_timed_out(p.waiting);
         }
     }
 
@@ -1012,6 +1098,9 @@ mod tests {
                 ..
             })]
         ));
+        // A failure after the timeout changes nothing either.
+        s.handle_store_failed(id, deadline);
+        assert!(s.poll_output().is_none());
         // The real answer after the timeout changes nothing.
         s.handle_store(id, StoreAnswer::Exists(true), deadline);
         assert!(s.poll_output().is_none());
@@ -1078,5 +1167,84 @@ mod tests {
         };
         s.handle_channel(m, t0);
         assert_eq!(frames(&mut s).len(), 1, "the copy, from the bus");
+    }
+
+    #[test]
+    fn while_the_link_is_down_says_stay_local_and_coming_back_registers_again() {
+        let t0 = Instant::now(); // virtual epoch
+        let mut s = server(t0);
+        let h = open(&mut s, t0);
+        let id = s.connection(h).unwrap().id.to_string();
+        s.handle_text(h, r#"{"event":"roomAdd","room":"r","messageId":1}"#, t0);
+        let Some(SharedOutput::Store(StoreOp::RoomExists { id: q, .. })) = s.poll_shared() else {
+            panic!("expected an existence query");
+        };
+        s.handle_store(q, StoreAnswer::Exists(true), t0);
+        while s.poll_shared().is_some() {}
+        frames(&mut s);
+        assert!(s.shared_link_up());
+
+        s.handle_shared_link(false, t0);
+        assert!(!s.shared_link_up());
+        s.handle_text(
+            h,
+            r#"{"event":"say","room":"r","message":"m","messageId":2}"#,
+            t0,
+        );
+        assert_eq!(frames(&mut s).len(), 2, "the answer and the local copy");
+        assert!(s.poll_shared().is_none(), "nothing published for later");
+
+        let later = t0 + Duration::from_secs(3);
+        s.handle_shared_link(true, later);
+        let room = RoomName::new("r").unwrap();
+        assert!(matches!(
+            s.poll_shared(),
+            Some(SharedOutput::Store(StoreOp::CreateRoom { room: r, .. })) if r == room
+        ));
+        assert_eq!(
+            s.poll_shared(),
+            Some(SharedOutput::Store(StoreOp::PutMember {
+                room,
+                record: MemberRecord {
+                    id,
+                    joined_at: 1_800_000_000_000,
+                    host: "n1".into()
+                }
+            }))
+        );
+        assert!(s.poll_shared().is_none());
+        // Up again changes nothing; a say is published again.
+        s.handle_shared_link(true, later);
+        assert!(s.poll_shared().is_none());
+        s.handle_text(
+            h,
+            r#"{"event":"say","room":"r","message":"m","messageId":3}"#,
+            later,
+        );
+        assert_eq!(frames(&mut s).len(), 1, "only the answer");
+        assert!(matches!(
+            s.poll_shared(),
+            Some(SharedOutput::Publish(ChannelMessage::Chat(_)))
+        ));
+    }
+
+    #[test]
+    fn a_failed_query_ends_at_once() {
+        let t0 = Instant::now(); // virtual epoch
+        let mut s = server(t0);
+        let h = open(&mut s, t0);
+        s.handle_text(h, r#"{"event":"roomAdd","room":"r","messageId":1}"#, t0);
+        let Some(SharedOutput::Store(StoreOp::RoomExists { id, .. })) = s.poll_shared() else {
+            panic!("expected an existence query");
+        };
+        s.handle_store_failed(id, t0);
+        let frames = frames(&mut s);
+        assert_eq!(frames.len(), 1);
+        assert!(frames[0].contains(SHARED_TIMEOUT_ERROR), "{frames:?}");
+        assert_ne!(
+            s.timeout_reason(),
+            Some(TimerKind::SharedRequest),
+            "nothing waits"
+        );
     }
 }

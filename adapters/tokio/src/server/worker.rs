@@ -364,11 +364,17 @@ impl Worker {
                         let reply = answer.await.ok().and_then(Result::ok);
                         replies.push(reply.map(crate::redis::reply));
                     }
-                    if let Some((id, answer)) = op.answer(&replies, max) {
-                        let mut core = worker.enter();
-                        core.server.handle_store(id, answer, Instant::now());
-                        worker.leave(core, None);
+                    let mut core = worker.enter();
+                    match (op.answer(&replies, max), op.query()) {
+                        (Some((id, answer)), _) => {
+                            core.server.handle_store(id, answer, Instant::now());
+                        }
+                        // Redis failed it (unreachable, …): no need to wait for the
+                        // request's deadline.
+                        (None, Some(id)) => core.server.handle_store_failed(id, Instant::now()),
+                        (None, None) => {}
                     }
+                    worker.leave(core, None);
                 });
             }
             _ => {}
@@ -395,9 +401,17 @@ impl Worker {
                         trace::debug!(reason = %_why, "channel message ignored");
                     }
                 },
-                LinkEvent::Up => trace::debug!("Redis link up"),
+                LinkEvent::Up => {
+                    trace::debug!("Redis link up");
+                    let mut core = self.enter();
+                    core.server.handle_shared_link(true, Instant::now());
+                    self.leave(core, None);
+                }
                 LinkEvent::Down { error: _error } => {
                     trace::debug!(error = %_error, "Redis link down");
+                    let mut core = self.enter();
+                    core.server.handle_shared_link(false, Instant::now());
+                    self.leave(core, None);
                 }
             }
         }
