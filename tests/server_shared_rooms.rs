@@ -59,10 +59,15 @@ impl Cluster {
                 let mut shared = SharedRoomsConfig::new(format!("node-{i}"));
                 tune(&mut shared);
                 let config = config.clone();
-                Server::with_shared_rooms(config, shared, [i as u8 + 1; 32], start, unix).unwrap()
+                let mut core =
+                    Server::with_shared_rooms(config, shared, [i as u8 + 1; 32], start, unix)
+                        .unwrap();
+                // As an adapter does: the first deadline (the node's heartbeat) is due.
+                core.handle_timeout(start);
+                core
             })
             .collect();
-        Self {
+        let mut cluster = Self {
             cores,
             now: start,
             start,
@@ -75,7 +80,9 @@ impl Cluster {
             codec: ChannelCodec::new(ChannelConfig::default()).unwrap(),
             published: Vec::new(),
             next_port: 40_000,
-        }
+        };
+        cluster.pump();
+        cluster
     }
 
     /// Carries every output to its destination until nothing moves.
@@ -1108,4 +1115,40 @@ proptest! {
     fn any_delivery_order_loses_no_answer_and_no_member(steps in proptest::collection::vec(chaos(), 1..80)) {
         run_chaos(steps);
     }
+}
+
+#[test]
+fn a_dead_nodes_members_are_swept_by_the_survivors() {
+    let mut c = Cluster::with(2, &ServerConfig::default(), |s| {
+        s.node_ttl = Some(Duration::from_secs(3));
+    });
+    c.create(0, "defaultRoom");
+    let a = c.open(0);
+    let b = c.open(1);
+    for (i, h) in [(0, a), (1, b)] {
+        c.send(i, h, &verb("roomAdd", "defaultRoom", 1));
+        assert_eq!(c.take(i, h), vec![ok(1)]);
+    }
+    assert_eq!(c.store.members("defaultRoom").len(), 2);
+    // Core 1 dies: nobody drives it any more; core 0 goes on.
+    let dead = c.cores.remove(1);
+    drop(dead);
+    c.events.truncate(1);
+    c.advance(Duration::from_secs(2));
+    assert_eq!(c.store.members("defaultRoom").len(), 2, "within its ttl");
+    c.advance(Duration::from_secs(2));
+    let left: Vec<_> = c
+        .store
+        .members("defaultRoom")
+        .iter()
+        .map(|r| r.host.clone())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["node-0".to_string()],
+        "the dead node's member is gone"
+    );
+    c.send(0, a, &verb("roomView", "defaultRoom", 2));
+    let view = c.take(0, a).join("");
+    assert!(view.contains(r#""membersCount":1"#), "{view}");
 }

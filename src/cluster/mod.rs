@@ -32,7 +32,7 @@ pub use channel::{
     CallResponse, ChannelCodec, ChannelConfig, ChannelMessage, ChatMessage, Method, RpcCall,
 };
 pub use keys::{members_key, MemberRecord, MEMBERS_KEY_PREFIX, ROOMS_KEY};
-pub use store::{MemoryStore, RedisStoreOp, Reply};
+pub use store::{MemoryStore, RedisStoreOp, Reply, NODES_KEY};
 
 /// Actionhero's default pub/sub channel (`config.general.channel`).
 pub const DEFAULT_CHANNEL: &str = "actionhero";

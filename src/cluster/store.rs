@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::keys::{members_key, MemberRecord, ROOMS_KEY};
+use super::keys::{members_key, MemberRecord, MEMBERS_KEY_PREFIX, ROOMS_KEY};
 use crate::server::{StoreAnswer, StoreOp, StoreRequestId};
 
 /// Rooms and members in memory, for cores that share rooms inside one process: the
@@ -17,6 +17,8 @@ use crate::server::{StoreAnswer, StoreOp, StoreRequestId};
 pub struct MemoryStore {
     rooms: BTreeSet<String>,
     members: BTreeMap<String, Vec<MemberRecord>>,
+    /// Our nodes and when their time runs out (epoch ms, the cores' clock).
+    nodes: BTreeMap<String, u64>,
 }
 
 impl MemoryStore {
@@ -82,9 +84,69 @@ impl MemoryStore {
                 self.members.remove(room.as_str());
                 None
             }
+            StoreOp::NodeAlive {
+                server_id,
+                ttl,
+                now_ms,
+            } => {
+                let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+                self.nodes.insert(server_id, now_ms.saturating_add(ttl));
+                None
+            }
+            StoreOp::SweepDeadNodes { now_ms } => {
+                let dead: BTreeSet<String> = self
+                    .nodes
+                    .iter()
+                    .filter(|(_, until)| **until < now_ms)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                if dead.is_empty() {
+                    return None;
+                }
+                for hash in self.members.values_mut() {
+                    hash.retain(|r| !dead.contains(&r.host));
+                }
+                self.members.retain(|_, hash| !hash.is_empty());
+                self.nodes.retain(|id, _| !dead.contains(id));
+                None
+            }
         }
     }
 }
+
+/// The sorted set of our nodes (score: when each one's time runs out, Redis's clock in
+/// epoch milliseconds). Not an Actionhero key: Actionhero nodes do not heartbeat.
+pub const NODES_KEY: &str = "actionhero-ws:nodes";
+
+/// `NodeAlive`: `ZADD nodes (now + ttl) id`, with Redis's clock.
+const HEARTBEAT_SCRIPT: &str = "local t = redis.call('TIME') \
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1]) \
+return now";
+
+/// `SweepDeadNodes`: the nodes whose time ran out (Redis's clock), every member record
+/// whose `host` is one of them (in every room of the room set), and the nodes
+/// themselves, removed in one atomic step. Returns how many records it removed.
+const SWEEP_SCRIPT: &str = "local t = redis.call('TIME') \
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now) \
+if #dead == 0 then return 0 end \
+local is_dead = {} \
+for _, id in ipairs(dead) do is_dead[id] = true end \
+local removed = 0 \
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do \
+  local key = ARGV[1] .. room \
+  local all = redis.call('HGETALL', key) \
+  for i = 1, #all, 2 do \
+    local ok, rec = pcall(cjson.decode, all[i + 1]) \
+    if ok and type(rec) == 'table' and is_dead[rec.host] then \
+      redis.call('HDEL', key, all[i]) \
+      removed = removed + 1 \
+    end \
+  end \
+end \
+for _, id in ipairs(dead) do redis.call('ZREM', KEYS[1], id) end \
+return removed";
 
 /// A Redis reply, as much of it as the store reads (an adapter converts its client's
 /// value into this).
@@ -168,6 +230,31 @@ impl RedisStoreOp {
                     cmd(&[b"SREM", rooms, room.as_str().as_bytes()]),
                     cmd(&[b"DEL", members_key(room.as_str()).as_bytes()]),
                 ],
+                query: None,
+            },
+            StoreOp::NodeAlive { server_id, ttl, .. } => {
+                let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+                Self {
+                    commands: vec![cmd(&[
+                        b"EVAL",
+                        HEARTBEAT_SCRIPT.as_bytes(),
+                        b"1",
+                        NODES_KEY.as_bytes(),
+                        server_id.as_bytes(),
+                        ttl.to_string().as_bytes(),
+                    ])],
+                    query: None,
+                }
+            }
+            StoreOp::SweepDeadNodes { .. } => Self {
+                commands: vec![cmd(&[
+                    b"EVAL",
+                    SWEEP_SCRIPT.as_bytes(),
+                    b"2",
+                    NODES_KEY.as_bytes(),
+                    rooms,
+                    MEMBERS_KEY_PREFIX.as_bytes(),
+                ])],
                 query: None,
             },
         }
@@ -265,6 +352,33 @@ mod tests {
         s.apply(StoreOp::DeleteRoom { room: room() });
         let exists = StoreOp::RoomExists { id, room: room() };
         assert_eq!(s.apply(exists), Some((id, StoreAnswer::Exists(false))));
+    }
+
+    #[test]
+    fn a_dead_nodes_members_are_swept() {
+        let mut s = MemoryStore::new();
+        let alive = |id: &str, now_ms| StoreOp::NodeAlive {
+            server_id: id.into(),
+            ttl: std::time::Duration::from_secs(15),
+            now_ms,
+        };
+        s.apply(alive("node-a", 1_000));
+        s.apply(alive("node-b", 1_000));
+        let mut other = record("c2");
+        other.host = "node-b".into();
+        let mut foreign = record("c3");
+        foreign.host = "an-actionhero-node".into();
+        for r in [record("c1"), other, foreign.clone()] {
+            s.apply(StoreOp::PutMember {
+                room: room(),
+                record: r,
+            });
+        }
+        s.apply(alive("node-a", 10_000));
+        s.apply(StoreOp::SweepDeadNodes { now_ms: 15_999 });
+        assert_eq!(s.members("defaultRoom").len(), 3, "nobody dead yet");
+        s.apply(StoreOp::SweepDeadNodes { now_ms: 16_001 });
+        assert_eq!(s.members("defaultRoom"), &[record("c1"), foreign]);
     }
 
     #[test]

@@ -171,7 +171,7 @@ impl Server {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         let next_tick = config.ping_interval.map(|d| time::add(now, d));
-        let shared = shared.map(|c| Box::new(shared::Shared::new(c)));
+        let shared = shared.map(|c| Box::new(shared::Shared::new(c, now)));
         Ok(Self {
             config,
             clock: Clock::new(now, unix_now),
@@ -819,9 +819,7 @@ impl Server {
         let Some(shared) = &self.shared else {
             return first;
         };
-        let waiting = shared
-            .next_deadline()
-            .map(|t| (t, TimerKind::SharedRequest));
+        let waiting = shared.next_deadline();
         match (first, waiting) {
             (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
             (a, b) => a.or(b),

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::chat::Chat;
+use super::TimerKind;
 use super::{Event, RoomError, Server};
 use crate::cluster::{CallResponse, ChannelMessage, ChatMessage, MemberRecord, Method, RpcCall};
 use crate::error::ConfigError;
@@ -52,6 +53,13 @@ pub struct SharedRoomsConfig {
     /// request's leftover fields for its answer); more are answered
     /// [`SHARED_BUSY_ERROR`]. Default: 16.
     pub max_pending_per_connection: usize,
+    /// How long this node counts as alive after each of its heartbeats in the store
+    /// (sent every third of it, with a sweep that removes the member records of our
+    /// nodes whose time ran out: a node that died leaves no ghost members for longer
+    /// than this). `None`: no heartbeat and no sweep (Actionhero's behaviour: a dead
+    /// node's members stay forever). Only nodes of this crate heartbeat; Actionhero
+    /// nodes' members are never swept. Default: 15 s.
+    pub node_ttl: Option<Duration>,
 }
 
 impl SharedRoomsConfig {
@@ -62,6 +70,7 @@ impl SharedRoomsConfig {
             request_timeout: Duration::from_millis(crate::cluster::DEFAULT_RPC_TIMEOUT_MS),
             max_pending_requests: 4096,
             max_pending_per_connection: 16,
+            node_ttl: Some(Duration::from_secs(15)),
         }
     }
 
@@ -85,6 +94,12 @@ impl SharedRoomsConfig {
                 "shared_rooms.max_pending_per_connection",
                 "must be at least 1",
             );
+        }
+        if self
+            .node_ttl
+            .is_some_and(|t| t < Duration::from_millis(300))
+        {
+            return bad("shared_rooms.node_ttl", "must be at least 300 ms");
         }
         Ok(())
     }
@@ -161,6 +176,23 @@ pub enum StoreOp {
     DeleteRoom {
         /// The room.
         room: RoomName,
+    },
+    /// This node is alive until `ttl` from the store's clock (Redis: a score in the
+    /// sorted set `actionhero-ws:nodes`, written by a script with Redis's own time;
+    /// `now_ms` is the core's clock, for an in-process store).
+    NodeAlive {
+        /// This node's server id.
+        server_id: String,
+        /// How long it counts as alive.
+        ttl: Duration,
+        /// The core's wall clock, epoch milliseconds.
+        now_ms: u64,
+    },
+    /// Remove every member record whose `host` is a node whose time ran out, and
+    /// forget those nodes (Redis: one script, atomic).
+    SweepDeadNodes {
+        /// The core's wall clock, epoch milliseconds.
+        now_ms: u64,
     },
 }
 
@@ -271,11 +303,15 @@ pub(super) struct Shared {
     next_id: u64,
     /// The transport reported the bus and store unreachable ([`Server::handle_shared_link`]).
     down: bool,
+    /// When the next heartbeat and sweep are due (with [`SharedRoomsConfig::node_ttl`]).
+    next_beat: Option<Instant>,
 }
 
 impl Shared {
-    pub(super) fn new(config: SharedRoomsConfig) -> Self {
+    pub(super) fn new(config: SharedRoomsConfig, now: Instant) -> Self {
+        let next_beat = config.node_ttl.map(|_| now);
         Self {
+            next_beat,
             config,
             out: VecDeque::new(),
             store: BTreeMap::new(),
@@ -299,14 +335,39 @@ impl Shared {
         &self.config.server_id
     }
 
-    /// The earliest deadline of a waiting request.
-    pub(super) fn next_deadline(&self) -> Option<Instant> {
-        let s = self.store.values().next().map(|p| p.deadline);
-        let r = self.rpcs.values().next().map(|p| p.deadline);
-        match (s, r) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+    /// The earliest deadline of a waiting request or of the next heartbeat.
+    pub(super) fn next_deadline(&self) -> Option<(Instant, TimerKind)> {
+        [
+            self.store.values().next().map(|p| p.deadline),
+            self.rpcs.values().next().map(|p| p.deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| (t, TimerKind::SharedRequest))
+        .into_iter()
+        .chain(self.next_beat.map(|t| (t, TimerKind::NodeHeartbeat)))
+        .min_by_key(|(t, _)| *t)
+    }
+
+    /// Sends this node's heartbeat and a sweep when due.
+    fn beat(&mut self, now: Instant, now_ms: u64) {
+        let (Some(due), Some(ttl)) = (self.next_beat, self.config.node_ttl) else {
+            return;
+        };
+        if due > now {
+            return;
         }
+        self.next_beat = Some(time::add(now, ttl / 3));
+        if self.down {
+            return;
+        }
+        self.write(StoreOp::NodeAlive {
+            server_id: self.config.server_id.clone(),
+            ttl,
+            now_ms,
+        });
+        self.write(StoreOp::SweepDeadNodes { now_ms });
     }
 
     fn is_full(&self) -> bool {
@@ -719,6 +780,10 @@ impl Server {
 
     /// Expires waiting requests whose deadline is due.
     pub(super) fn expire_shared(&mut self, now: Instant) {
+        let now_ms = self.clock.epoch_ms(now);
+        if let Some(shared) = &mut self.shared {
+            shared.beat(now, now_ms);
+        }
         loop {
             let Some(shared) = &mut self.shared else {
                 return;
@@ -1030,7 +1095,11 @@ mod tests {
 
     fn server(now: Instant) -> Server {
         let unix: SystemTime = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let shared = SharedRoomsConfig::new("n1");
+        // No heartbeat: these tests read every store operation.
+        let shared = SharedRoomsConfig {
+            node_ttl: None,
+            ..SharedRoomsConfig::new("n1")
+        };
         Server::with_shared_rooms(ServerConfig::default(), shared, [3; 32], now, unix).unwrap()
     }
 
@@ -1246,5 +1315,46 @@ mod tests {
             Some(TimerKind::SharedRequest),
             "nothing waits"
         );
+    }
+
+    #[test]
+    fn a_node_heartbeats_and_sweeps_every_third_of_its_ttl() {
+        let t0 = Instant::now(); // virtual epoch
+        let unix: SystemTime = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let config = ServerConfig {
+            ping_interval: None,
+            ..ServerConfig::default()
+        };
+        let shared = SharedRoomsConfig::new("n1");
+        let mut s = Server::with_shared_rooms(config, shared, [3; 32], t0, unix).unwrap();
+        assert_eq!(s.poll_timeout(), Some(t0), "the first beat is due at once");
+        assert_eq!(s.timeout_reason(), Some(TimerKind::NodeHeartbeat));
+        let beat = |s: &mut Server, now_ms| {
+            assert_eq!(
+                s.poll_shared(),
+                Some(SharedOutput::Store(StoreOp::NodeAlive {
+                    server_id: "n1".into(),
+                    ttl: Duration::from_secs(15),
+                    now_ms
+                }))
+            );
+            assert_eq!(
+                s.poll_shared(),
+                Some(SharedOutput::Store(StoreOp::SweepDeadNodes { now_ms }))
+            );
+            assert!(s.poll_shared().is_none());
+        };
+        s.handle_timeout(t0);
+        beat(&mut s, 1_800_000_000_000);
+        let next = t0 + Duration::from_secs(5);
+        assert_eq!(s.poll_timeout(), Some(next));
+        // Not while the link is down; the beat after it comes back is on time.
+        s.handle_shared_link(false, next);
+        s.handle_timeout(next);
+        assert!(s.poll_shared().is_none());
+        let after = next + Duration::from_secs(5);
+        s.handle_shared_link(true, after);
+        s.handle_timeout(after);
+        beat(&mut s, 1_800_000_010_000);
     }
 }

@@ -435,4 +435,6 @@ pub enum TimerKind {
     ShutdownGrace,
     /// The first deadline of a request waiting for the shared rooms' store or an RPC.
     SharedRequest,
+    /// This node's next heartbeat and sweep in the shared rooms' store.
+    NodeHeartbeat,
 }
