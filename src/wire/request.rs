@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::js::{self, truthy};
 use super::primus::{self, Token};
+use super::scan::{Field, Scan};
 use super::WireError;
 use crate::ids::MessageId;
 
@@ -187,10 +188,21 @@ pub fn decode(text: &str) -> Result<ClientFrame, WireError> {
     // top-level map (same rules: docs/protocol.md#dispatch-and-message-ids). Anything
     // else, and any text the fast path cannot take (invalid JSON included, for its exact
     // error), goes the general way.
-    if text.trim_start().starts_with('{') {
-        if let Some(req) = decode_object(text) {
-            return Ok(ClientFrame::Request(req));
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') => {
+            if let Some(fields) = Scan::new(text).top_object() {
+                return Ok(ClientFrame::Request(request_from_fields(fields)));
+            }
+            if let Some(req) = decode_object(text) {
+                return Ok(ClientFrame::Request(req));
+            }
         }
+        Some(b'"') => {
+            if let Some(s) = Scan::new(text).top_string() {
+                return Ok(decode_string(s));
+            }
+        }
+        _ => {}
     }
     let value: Value = serde_json::from_str(text).map_err(|e| WireError::InvalidJson {
         line: e.line(),
@@ -201,14 +213,21 @@ pub fn decode(text: &str) -> Result<ClientFrame, WireError> {
 
 /// Decodes an already parsed JSON value (see [`decode`]).
 pub fn decode_value(value: Value) -> ClientFrame {
-    if let Value::String(s) = &value {
-        match primus::parse(s) {
-            Some(Token::Pong(v)) => return ClientFrame::Pong(v.to_string()),
-            Some(Token::Id(_)) => return ClientFrame::IdRequest,
-            Some(Token::Ping(_) | Token::ServerClose | Token::Other { .. }) | None => {}
+    match value {
+        Value::String(s) => decode_string(&s),
+        value => ClientFrame::Request(request_from_value(value)),
+    }
+}
+
+/// A frame that is a JSON string: a Primus token, or a request without a verb.
+fn decode_string(s: &str) -> ClientFrame {
+    match primus::parse(s) {
+        Some(Token::Pong(v)) => ClientFrame::Pong(v.to_string()),
+        Some(Token::Id(_)) => ClientFrame::IdRequest,
+        Some(Token::Ping(_) | Token::ServerClose | Token::Other { .. }) | None => {
+            ClientFrame::Request(request_from_value(Value::String(s.to_owned())))
         }
     }
-    ClientFrame::Request(request_from_value(value))
 }
 
 /// A binary message: the reference hands the raw bytes over as a Node `Buffer`, whose
@@ -332,6 +351,47 @@ fn decode_object(text: &str) -> Option<Request> {
         room,
         remnant: Value::Object(remnant),
     })
+}
+
+/// [`decode_object`] for an object the plain reader took (`scan`): the same rules, with
+/// every value read once.
+fn request_from_fields(fields: Vec<(&str, Field<'_>)>) -> Request {
+    let last = |name: &str| fields.iter().rposition(|(k, _)| *k == name);
+    let (event_at, id_at, room_at) = (last("event"), last("messageId"), last("room"));
+    let verb = match event_at.and_then(|i| fields.get(i)) {
+        None => Verb::from_event(None),
+        Some((_, Field::Str(name))) => Verb::from_name(name),
+        Some((_, Field::Value(v))) => Verb::from_event(Some(v)),
+    };
+    let message_id = match id_at.and_then(|i| fields.get(i)) {
+        None => None,
+        Some((_, Field::Str(s))) => (!s.is_empty()).then(|| MessageId::Text((*s).into())),
+        Some((_, Field::Value(v))) => MessageId::from_json(v),
+    };
+    // Only verbs other than action/file take a truthy `room` out of the remnant.
+    let take_room = !matches!(verb, Verb::Action | Verb::File)
+        && match room_at.and_then(|i| fields.get(i)) {
+            None => false,
+            Some((_, Field::Str(s))) => !s.is_empty(),
+            Some((_, Field::Value(v))) => truthy(v),
+        };
+    let taken = |k: &str| k == "event" || k == "messageId" || (take_room && k == "room");
+    let kept = fields.iter().filter(|(k, _)| !taken(k)).count();
+    let mut remnant = Map::with_capacity(kept);
+    let mut room = None;
+    for (i, (key, field)) in fields.into_iter().enumerate() {
+        if !taken(key) {
+            remnant.insert(key.to_owned(), field.into_value());
+        } else if take_room && Some(i) == room_at {
+            room = Some(field.into_value());
+        }
+    }
+    Request {
+        message_id,
+        verb,
+        room,
+        remnant: Value::Object(remnant),
+    }
 }
 
 fn request_from_value(value: Value) -> Request {
