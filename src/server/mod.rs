@@ -58,6 +58,7 @@ use crate::handshake::{Handshake, HandshakeConfig};
 use crate::http::{Router, WebConfig};
 use crate::ids::{ConnectionHandle, ConnectionId, Fingerprint, MessageId};
 use crate::time::{self, Clock, Rng};
+use crate::wire::request::Incoming;
 use crate::wire::{self, primus, reply, ClientFrame};
 use conn::{Conn, ConnState, Slot};
 use rooms::RoomRegistry;
@@ -282,8 +283,14 @@ impl Server {
         if text.len() > self.config.max_message_len {
             return self.too_large(conn, text.len());
         }
-        let frame = match wire::request::decode(text) {
-            Ok(f) => f,
+        let frame = match wire::request::decode_incoming(text) {
+            Ok(Incoming::Frame(f)) => f,
+            Ok(Incoming::Action { message_id, params }) => {
+                if let Some(c) = self.conn_mut(conn) {
+                    c.violations = 0;
+                }
+                return self.dispatch_action(conn, message_id, params, now);
+            }
             Err(e) => return self.violation(conn, Violation::InvalidJson(e)),
         };
         if let Some(c) = self.conn_mut(conn) {

@@ -140,22 +140,7 @@ impl Request {
         };
         match map.get("params") {
             Some(Value::Object(p)) => p.clone(),
-            Some(Value::String(s)) => s
-                .encode_utf16()
-                .enumerate()
-                .map(|(i, unit)| {
-                    (
-                        i.to_string(),
-                        Value::String(String::from_utf16_lossy(&[unit])),
-                    )
-                })
-                .collect(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i.to_string(), v.clone()))
-                .collect(),
-            Some(_) | None => Map::new(),
+            other => copied_params(other),
         }
     }
 
@@ -177,6 +162,58 @@ impl Request {
             _ => None,
         }
     }
+}
+
+/// What the reference copies from a `params` that is not an object: a string character
+/// by character (UTF-16 units, like a `for…in` over it), an array by index, nothing
+/// from anything else.
+fn copied_params(params: Option<&Value>) -> Map<String, Value> {
+    match params {
+        Some(Value::String(s)) => s
+            .encode_utf16()
+            .enumerate()
+            .map(|(i, unit)| {
+                (
+                    i.to_string(),
+                    Value::String(String::from_utf16_lossy(&[unit])),
+                )
+            })
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v.clone()))
+            .collect(),
+        Some(_) | None => Map::new(),
+    }
+}
+
+/// A client message as the server machine takes it: an `action` request read by the
+/// plain reader comes as its id and params alone (the rest of an action request is
+/// never looked at), everything else as [`decode`] gives it.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Incoming {
+    /// An `action` request: its `messageId` ([`Request::message_id`]) and its
+    /// [`Request::take_action_params`].
+    Action {
+        message_id: Option<MessageId>,
+        params: Map<String, Value>,
+    },
+    /// Any other frame.
+    Frame(ClientFrame),
+}
+
+/// [`decode`] for the server machine (see [`Incoming`]).
+///
+/// # Errors
+/// As [`decode`].
+pub(crate) fn decode_incoming(text: &str) -> Result<Incoming, WireError> {
+    if text.trim_start().starts_with('{') {
+        if let Some(fields) = Scan::new(text).top_object() {
+            return Ok(incoming_from_fields(fields));
+        }
+    }
+    decode(text).map(Incoming::Frame)
 }
 
 /// Decodes one client → server text message.
@@ -356,18 +393,59 @@ fn decode_object(text: &str) -> Option<Request> {
 /// [`decode_object`] for an object the plain reader took (`scan`): the same rules, with
 /// every value read once.
 fn request_from_fields(fields: Vec<(&str, Field<'_>)>) -> Request {
-    let last = |name: &str| fields.iter().rposition(|(k, _)| *k == name);
-    let (event_at, id_at, room_at) = (last("event"), last("messageId"), last("room"));
-    let verb = match event_at.and_then(|i| fields.get(i)) {
+    let (verb, message_id) = verb_and_id(&fields);
+    request_from_parts(fields, verb, message_id)
+}
+
+/// [`request_from_fields`] for the server machine: an action request as its id and
+/// params only.
+fn incoming_from_fields(mut fields: Vec<(&str, Field<'_>)>) -> Incoming {
+    let (verb, message_id) = verb_and_id(&fields);
+    if verb != Verb::Action {
+        return Incoming::Frame(ClientFrame::Request(request_from_parts(
+            fields, verb, message_id,
+        )));
+    }
+    // The remnant would hold the last `params`; nothing else of it is used.
+    let params = match fields.iter().rposition(|(k, _)| *k == "params") {
+        Some(i) => match fields.swap_remove(i).1 {
+            Field::Value(Value::Object(map)) => map,
+            field => copied_params(Some(&field.into_value())),
+        },
+        None => Map::new(),
+    };
+    Incoming::Action { message_id, params }
+}
+
+/// The verb (the last `event`) and the id (the last `messageId`) of an object's fields.
+fn verb_and_id(fields: &[(&str, Field<'_>)]) -> (Verb, Option<MessageId>) {
+    let last = |name: &str| {
+        fields
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, f)| f)
+    };
+    let verb = match last("event") {
         None => Verb::from_event(None),
-        Some((_, Field::Str(name))) => Verb::from_name(name),
-        Some((_, Field::Value(v))) => Verb::from_event(Some(v)),
+        Some(Field::Str(name)) => Verb::from_name(name),
+        Some(Field::Value(v)) => Verb::from_event(Some(v)),
     };
-    let message_id = match id_at.and_then(|i| fields.get(i)) {
+    let message_id = match last("messageId") {
         None => None,
-        Some((_, Field::Str(s))) => (!s.is_empty()).then(|| MessageId::Text((*s).into())),
-        Some((_, Field::Value(v))) => MessageId::from_json(v),
+        Some(Field::Str(s)) => (!s.is_empty()).then(|| MessageId::Text((*s).into())),
+        Some(Field::Value(v)) => MessageId::from_json(v),
     };
+    (verb, message_id)
+}
+
+/// The request of an object's fields, its verb and id read.
+fn request_from_parts(
+    fields: Vec<(&str, Field<'_>)>,
+    verb: Verb,
+    message_id: Option<MessageId>,
+) -> Request {
+    let room_at = fields.iter().rposition(|(k, _)| *k == "room");
     // Only verbs other than action/file take a truthy `room` out of the remnant.
     let take_room = !matches!(verb, Verb::Action | Verb::File)
         && match room_at.and_then(|i| fields.get(i)) {
