@@ -108,7 +108,14 @@ pub struct Server {
     next_tick: Option<Instant>,
     shutdown: Option<Shutdown>,
     stats: Counters,
+    /// Reused to write answers before they are copied into their frame
+    /// ([`Server::scratch_text`]).
+    scratch: String,
 }
+
+/// The scratch buffer is dropped after a frame larger than this, so that one large
+/// answer does not keep its memory.
+const MAX_SCRATCH_CAPACITY: usize = 16 * 1024;
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -152,6 +159,7 @@ impl Server {
             next_tick,
             shutdown: None,
             stats: Counters::default(),
+            scratch: String::new(),
         })
     }
 
@@ -394,16 +402,15 @@ impl Server {
                 self.stats.action(p.key, result, Some(latency));
             }
         }
-        self.answer(request, PendingKind::Action, |message_id| match outcome {
-            ActionOutcome::Ok(fields) => {
-                Some(reply::encode_action_response(&fields, None, message_id))
+        self.answer(request, PendingKind::Action, |buf, message_id| {
+            match outcome {
+                ActionOutcome::Ok(fields) => reply::write_message(buf, &fields, Some(message_id)),
+                ActionOutcome::Err { message, fields } => buf.push_str(
+                    &reply::encode_action_response(&fields, Some(&message), message_id),
+                ),
+                ActionOutcome::NoResponse => return None,
             }
-            ActionOutcome::Err { message, fields } => Some(reply::encode_action_response(
-                &fields,
-                Some(&message),
-                message_id,
-            )),
-            ActionOutcome::NoResponse => None,
+            Some(Text::copied(buf))
         })
     }
 
@@ -422,8 +429,8 @@ impl Server {
             self.stats
                 .file(matches!(outcome, FileOutcome::Found { .. }));
         }
-        self.answer(request, PendingKind::File, |message_id| {
-            Some(match outcome {
+        self.answer(request, PendingKind::File, |_, message_id| {
+            Some(Text::from(match outcome {
                 FileOutcome::Found {
                     content,
                     mime,
@@ -437,7 +444,7 @@ impl Server {
                     message_id,
                 ),
                 FileOutcome::NotFound => reply::encode_file_not_found(message_id),
-            })
+            }))
         })
     }
 
@@ -650,16 +657,39 @@ impl Server {
         &mut self,
         request: RequestId,
         kind: PendingKind,
-        encode: impl FnOnce(&MessageId) -> Option<String>,
+        encode: impl FnOnce(&mut String, &MessageId) -> Option<Text>,
     ) -> Result<Delivery, UsageError> {
         let Some(p) = self.take_pending(request, kind)? else {
             return Ok(Delivery::ConnectionGone);
         };
-        if let Some(text) = encode(&p.message_id) {
-            self.transmit(p.conn, Text::from(text));
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        let text = encode(&mut buf, &p.message_id);
+        self.keep_scratch(buf);
+        if let Some(text) = text {
+            self.transmit(p.conn, text);
         }
         self.after_request_done(p.conn);
         Ok(Delivery::Queued)
+    }
+
+    /// A frame written by `write` into the reused scratch buffer, copied out at its
+    /// exact size (one allocation; a `String` with spare room would cost `Bytes` a
+    /// second one for its shared header).
+    fn scratch_text(&mut self, write: impl FnOnce(&mut String)) -> Text {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        write(&mut buf);
+        let text = Text::copied(&buf);
+        self.keep_scratch(buf);
+        text
+    }
+
+    /// Puts the scratch buffer back, unless one large frame made it large.
+    fn keep_scratch(&mut self, buf: String) {
+        if buf.capacity() <= MAX_SCRATCH_CAPACITY {
+            self.scratch = buf;
+        }
     }
 
     /// Removes an outstanding request of `kind` and releases its connection's slot;

@@ -80,9 +80,10 @@ impl Server {
             Err(r) => {
                 self.stats
                     .action(resolved_key, ActionResult::of_refusal(&r), None);
-                let text =
-                    reply::encode_action_response(&Map::new(), Some(&r.message()), &message_id);
-                self.transmit(conn, Text::from(text));
+                let text = self.scratch_text(|buf| {
+                    reply::write_action_error(buf, &r.message(), &message_id);
+                });
+                self.transmit(conn, text);
                 self.after_request_done(conn);
             }
             Ok((key, spec, params)) => {

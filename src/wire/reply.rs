@@ -129,6 +129,16 @@ pub fn encode_action_response(
     }
 }
 
+/// Appends what [`encode_action_response`] returns for a failure without fields:
+/// `{"error":<message>,"context":"response","messageId":<id>}`.
+pub(crate) fn write_action_error(out: &mut String, message: &str, id: &MessageId) {
+    out.push_str("{\"error\":");
+    js::write_json_str(out, message);
+    out.push_str(",\"context\":\"response\",\"messageId\":");
+    id.write_json(out);
+    out.push('}');
+}
+
 /// The `error` a failed action's response adds: its message, unless the action's own
 /// fields already carry a truthy `error`, which then stands (WebSocket and web alike).
 pub(crate) fn added_error<'a>(
@@ -599,6 +609,22 @@ impl<'de> Visitor<'de> for TruthySeed {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn action_error_writes_what_encode_action_response_returns() {
+        for id in [
+            MessageId::Number(7),
+            MessageId::from("a\"b\u{2028}"),
+            MessageId::from_json(&json!({"x": [1.5, "y"]})).unwrap(),
+        ] {
+            for message in ["you have too many pending requests", "q\"\n\u{1}é"] {
+                let mut out = String::from("kept");
+                write_action_error(&mut out, message, &id);
+                let want = encode_action_response(&Map::new(), Some(message), &id);
+                assert_eq!(out, format!("kept{want}"));
+            }
+        }
+    }
 
     fn obj(v: Value) -> Map<String, Value> {
         match v {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::js::{self, truthy};
 use super::primus::{self, Token};
-use super::scan::{Field, Scan};
+use super::scan::{Field, Scan, TopFields};
 use super::WireError;
 use crate::ids::MessageId;
 
@@ -392,14 +392,14 @@ fn decode_object(text: &str) -> Option<Request> {
 
 /// [`decode_object`] for an object the plain reader took (`scan`): the same rules, with
 /// every value read once.
-fn request_from_fields(fields: Vec<(&str, Field<'_>)>) -> Request {
+fn request_from_fields(fields: TopFields<'_>) -> Request {
     let (verb, message_id) = verb_and_id(&fields);
     request_from_parts(fields, verb, message_id)
 }
 
 /// [`request_from_fields`] for the server machine: an action request as its id and
 /// params only.
-fn incoming_from_fields(mut fields: Vec<(&str, Field<'_>)>) -> Incoming {
+fn incoming_from_fields(mut fields: TopFields<'_>) -> Incoming {
     let (verb, message_id) = verb_and_id(&fields);
     if verb != Verb::Action {
         return Incoming::Frame(ClientFrame::Request(request_from_parts(
@@ -408,9 +408,9 @@ fn incoming_from_fields(mut fields: Vec<(&str, Field<'_>)>) -> Incoming {
     }
     // The remnant would hold the last `params`; nothing else of it is used.
     let params = match fields.iter().rposition(|(k, _)| *k == "params") {
-        Some(i) => match fields.swap_remove(i).1 {
-            Field::Value(Value::Object(map)) => map,
-            field => copied_params(Some(&field.into_value())),
+        Some(i) => match fields.take(i) {
+            Some(Field::Value(Value::Object(map))) => map,
+            field => copied_params(field.map(Field::into_value).as_ref()),
         },
         None => Map::new(),
     };
@@ -440,11 +440,7 @@ fn verb_and_id(fields: &[(&str, Field<'_>)]) -> (Verb, Option<MessageId>) {
 }
 
 /// The request of an object's fields, its verb and id read.
-fn request_from_parts(
-    fields: Vec<(&str, Field<'_>)>,
-    verb: Verb,
-    message_id: Option<MessageId>,
-) -> Request {
+fn request_from_parts(fields: TopFields<'_>, verb: Verb, message_id: Option<MessageId>) -> Request {
     let room_at = fields.iter().rposition(|(k, _)| *k == "room");
     // Only verbs other than action/file take a truthy `room` out of the remnant.
     let take_room = !matches!(verb, Verb::Action | Verb::File)

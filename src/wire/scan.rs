@@ -39,6 +39,48 @@ impl Field<'_> {
     }
 }
 
+/// The most top-level fields [`Scan::top_object`] takes (client frames have two to
+/// four); a frame with more goes to serde_json.
+pub(crate) const MAX_TOP_FIELDS: usize = 8;
+
+/// A top-level object's fields in text order, on the stack.
+pub(crate) struct TopFields<'a> {
+    items: [(&'a str, Field<'a>); MAX_TOP_FIELDS],
+    len: usize,
+}
+
+impl Default for TopFields<'_> {
+    fn default() -> Self {
+        Self {
+            items: std::array::from_fn(|_| ("", Field::Str(""))),
+            len: 0,
+        }
+    }
+}
+
+impl<'a> std::ops::Deref for TopFields<'a> {
+    type Target = [(&'a str, Field<'a>)];
+    fn deref(&self) -> &Self::Target {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl<'a> TopFields<'a> {
+    /// Takes the value of field `i` out (an empty string is left in its place).
+    pub(crate) fn take(&mut self, i: usize) -> Option<Field<'a>> {
+        let slot = self.items.get_mut(..self.len)?.get_mut(i)?;
+        Some(std::mem::replace(&mut slot.1, Field::Str("")))
+    }
+}
+
+impl<'a> IntoIterator for TopFields<'a> {
+    type Item = (&'a str, Field<'a>);
+    type IntoIter = std::iter::Take<std::array::IntoIter<(&'a str, Field<'a>), MAX_TOP_FIELDS>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter().take(self.len)
+    }
+}
+
 /// The reader's position in the text.
 pub(crate) struct Scan<'a> {
     text: &'a str,
@@ -211,11 +253,14 @@ impl<'a> Scan<'a> {
     }
 
     /// A whole top-level object as its fields in text order (repeats kept), strings
-    /// borrowed; `None` when anything in it is outside what this reader takes.
-    pub(crate) fn top_object(mut self) -> Option<Vec<(&'a str, Field<'a>)>> {
-        let mut fields = Vec::with_capacity(4);
+    /// borrowed; `None` when anything in it is outside what this reader takes, or when
+    /// it has more than [`MAX_TOP_FIELDS`] fields.
+    pub(crate) fn top_object(mut self) -> Option<TopFields<'a>> {
+        let mut fields = TopFields::default();
         self.members(|key, scan| {
-            fields.push((key, scan.field()?));
+            let slot = fields.items.get_mut(fields.len)?;
+            *slot = (key, scan.field()?);
+            fields.len += 1;
             Some(())
         })?;
         self.end()?;
@@ -260,6 +305,7 @@ mod tests {
             r#"{"a":1,"b":2,"a":3}"#,
             r#"{"p":{"k":1,"j":2,"k":"é"}}"#,
             r#"{"n":999999999999999}"#,
+            r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8}"#,
             "{}",
         ] {
             assert!(both(text).is_some(), "{text}");
@@ -283,6 +329,7 @@ mod tests {
             r#"{"a":[1,]}"#,
             r#"{"a" 1}"#,
             r#"{"a":[[[[[[[[[1]]]]]]]]]}"#,
+            r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9}"#,
             r#"["a"]"#,
             "{",
             "",
