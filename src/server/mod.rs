@@ -30,8 +30,9 @@ mod types;
 mod verbs;
 mod web;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
@@ -90,6 +91,28 @@ struct Shutdown {
     reported: bool,
 }
 
+/// Hashes [`RequestId`]s, which come from the server's own counter (never from a peer),
+/// with one multiplication instead of SipHash.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the odd multiplier spreads counters over all bits.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// The server machine. See the [module docs](self).
 pub struct Server {
     config: ServerConfig,
@@ -101,7 +124,10 @@ pub struct Server {
     rooms: RoomRegistry,
     actions: ActionRegistry,
     hooks: Vec<(i32, Box<dyn ChatHooks>)>,
-    pending: BTreeMap<RequestId, Pending>,
+    pending: HashMap<RequestId, Pending, BuildHasherDefault<IdHasher>>,
+    /// How many of `pending` are actions (counted rather than iterated: a HashMap's
+    /// order is not to be relied on, docs/architecture.md#enforcement).
+    pending_actions: usize,
     web: BTreeMap<RequestId, web::WebPending>,
     next_request: u64,
     out: VecDeque<Output>,
@@ -152,7 +178,8 @@ impl Server {
             rooms: RoomRegistry::default(),
             actions: ActionRegistry::new(),
             hooks: Vec::new(),
-            pending: BTreeMap::new(),
+            pending: HashMap::default(),
+            pending_actions: 0,
             web: BTreeMap::new(),
             next_request: 1,
             out: VecDeque::new(),
@@ -544,12 +571,7 @@ impl Server {
     /// A snapshot of what the server has counted (connections, messages, actions and
     /// their latency, chat, files) and of its gauges; [`crate::metrics`] renders it.
     pub fn stats(&self) -> ServerStats {
-        let running = self
-            .pending
-            .values()
-            .filter(|p| p.kind == PendingKind::Action)
-            .count()
-            + self.web.len();
+        let running = self.pending_actions + self.web.len();
         self.stats.snapshot(Gauges {
             connections_open: self.open as u64,
             actions_running: running as u64,
@@ -699,13 +721,17 @@ impl Server {
         request: RequestId,
         kind: PendingKind,
     ) -> Result<Option<Pending>, UsageError> {
-        match self.pending.get(&request) {
-            Some(p) if p.kind == kind => {}
-            Some(_) | None => return Err(UsageError::UnknownRequest),
-        }
-        let Some(p) = self.pending.remove(&request) else {
-            return Err(UsageError::UnknownRequest);
+        let p = match self.pending.remove(&request) {
+            Some(p) if p.kind == kind => p,
+            Some(p) => {
+                self.pending.insert(request, p);
+                return Err(UsageError::UnknownRequest);
+            }
+            None => return Err(UsageError::UnknownRequest),
         };
+        if p.kind == PendingKind::Action {
+            self.pending_actions = self.pending_actions.saturating_sub(1);
+        }
         if p.orphaned {
             return Ok(None);
         }
@@ -732,6 +758,9 @@ impl Server {
             Some(_) => PendingKind::Action,
             None => PendingKind::File,
         };
+        if kind == PendingKind::Action {
+            self.pending_actions += 1;
+        }
         self.pending.insert(
             id,
             Pending {

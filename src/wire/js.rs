@@ -78,7 +78,8 @@ fn next_care(bytes: &[u8], mut i: usize) -> usize {
             | below(x ^ (ONES * u64::from(b'\\')), 1)
             | below(x ^ (ONES * 0xE2), 1);
         if care != 0 {
-            break;
+            // The lowest flagged byte is exact (a borrow only runs upwards from it).
+            return i + (care.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
@@ -208,7 +209,12 @@ pub fn write_f64(out: &mut String, f: f64) {
     let printed = buf.format_finite(f.abs());
     // Żmij writes numbers of moderate size (the ones with a fraction, which JavaScript
     // writes the same way) in plain decimal: take those as they are.
-    if !printed.contains('e') && !printed.ends_with(".0") && printed.contains('.') {
+    let (mut dot, mut exp) = (false, false);
+    for &b in printed.as_bytes() {
+        dot |= b == b'.';
+        exp |= b == b'e';
+    }
+    if dot && !exp && !printed.ends_with(".0") {
         if f < 0.0 {
             out.push('-');
         }
@@ -533,6 +539,28 @@ mod tests {
             let mut buf = zmij::Buffer::new();
             write_f64_digits(&mut general, x, buf.format_finite(x.abs()));
             assert_eq!(fast, general, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn next_care_agrees_with_the_table() {
+        const ALPHABET: [u8; 14] = [
+            0, 1, 0x1f, 0x20, 0x21, b'"', 0x23, b'\\', 0x5d, 0xE2, 0xE3, 0xff, b'a', 0xE1,
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        for _ in 0..50_000 {
+            let mut bytes = [0u8; 19];
+            for b in &mut bytes {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *b = ALPHABET[(state % 14) as usize];
+            }
+            let from = (state >> 32) as usize % 19;
+            let want = (from..19)
+                .find(|&i| NEEDS_CARE[bytes[i] as usize])
+                .unwrap_or(19);
+            assert_eq!(next_care(&bytes, from), want, "{bytes:?} {from}");
         }
     }
 

@@ -65,12 +65,12 @@ pub fn encode_message(message: &Map<String, Value>, id: Option<&MessageId>) -> S
 /// Appends what [`encode_message`] returns.
 pub fn write_message(out: &mut String, message: &Map<String, Value>, id: Option<&MessageId>) {
     // One pass over the (small) map instead of a hash lookup per question.
-    let (mut context, mut message_id) = (None, None);
+    let (mut context, mut message_id, mut index_keys) = (None, None, false);
     for (k, v) in message {
         match k.as_str() {
             "context" => context = Some(v),
             "messageId" => message_id = Some(v),
-            _ => {}
+            k => index_keys |= js::is_array_index(k),
         }
     }
     let context_ok = context.is_some_and(js::truthy);
@@ -88,7 +88,7 @@ pub fn write_message(out: &mut String, message: &Map<String, Value>, id: Option<
         }
         first = false;
     };
-    for (k, v) in js::js_entries(message) {
+    let mut entry = |out: &mut String, k: &str, v: &Value| {
         sep(out);
         js::write_json_str(out, k);
         out.push(':');
@@ -96,6 +96,16 @@ pub fn write_message(out: &mut String, message: &Map<String, Value>, id: Option<
             ("context", _) if !context_ok => out.push_str("\"response\""),
             ("messageId", Some(id)) if is_response && !id_ok => id.write_json(out),
             _ => js::write_json(out, v),
+        }
+    };
+    // JavaScript order puts array-index keys first; without any, it is insertion order.
+    if index_keys {
+        for (k, v) in js::js_entries(message) {
+            entry(out, k, v);
+        }
+    } else {
+        for (k, v) in message {
+            entry(out, k, v);
         }
     }
     if context.is_none() {

@@ -209,8 +209,9 @@ pub(crate) enum Incoming {
 /// As [`decode`].
 pub(crate) fn decode_incoming(text: &str) -> Result<Incoming, WireError> {
     if text.trim_start().starts_with('{') {
-        if let Some(fields) = Scan::new(text).top_object() {
-            return Ok(incoming_from_fields(fields));
+        let mut fields = TopFields::default();
+        if Scan::new(text).top_object(&mut fields).is_some() {
+            return Ok(incoming_from_fields(&mut fields));
         }
     }
     decode(text).map(Incoming::Frame)
@@ -227,8 +228,9 @@ pub fn decode(text: &str) -> Result<ClientFrame, WireError> {
     // error), goes the general way.
     match text.trim_start().as_bytes().first() {
         Some(b'{') => {
-            if let Some(fields) = Scan::new(text).top_object() {
-                return Ok(ClientFrame::Request(request_from_fields(fields)));
+            let mut fields = TopFields::default();
+            if Scan::new(text).top_object(&mut fields).is_some() {
+                return Ok(ClientFrame::Request(request_from_fields(&mut fields)));
             }
             if let Some(req) = decode_object(text) {
                 return Ok(ClientFrame::Request(req));
@@ -392,15 +394,15 @@ fn decode_object(text: &str) -> Option<Request> {
 
 /// [`decode_object`] for an object the plain reader took (`scan`): the same rules, with
 /// every value read once.
-fn request_from_fields(fields: TopFields<'_>) -> Request {
-    let (verb, message_id) = verb_and_id(&fields);
+fn request_from_fields(fields: &mut TopFields<'_>) -> Request {
+    let (verb, message_id) = verb_and_id(fields);
     request_from_parts(fields, verb, message_id)
 }
 
 /// [`request_from_fields`] for the server machine: an action request as its id and
 /// params only.
-fn incoming_from_fields(mut fields: TopFields<'_>) -> Incoming {
-    let (verb, message_id) = verb_and_id(&fields);
+fn incoming_from_fields(fields: &mut TopFields<'_>) -> Incoming {
+    let (verb, message_id) = verb_and_id(fields);
     if verb != Verb::Action {
         return Incoming::Frame(ClientFrame::Request(request_from_parts(
             fields, verb, message_id,
@@ -440,7 +442,11 @@ fn verb_and_id(fields: &[(&str, Field<'_>)]) -> (Verb, Option<MessageId>) {
 }
 
 /// The request of an object's fields, its verb and id read.
-fn request_from_parts(fields: TopFields<'_>, verb: Verb, message_id: Option<MessageId>) -> Request {
+fn request_from_parts(
+    fields: &mut TopFields<'_>,
+    verb: Verb,
+    message_id: Option<MessageId>,
+) -> Request {
     let room_at = fields.iter().rposition(|(k, _)| *k == "room");
     // Only verbs other than action/file take a truthy `room` out of the remnant.
     let take_room = !matches!(verb, Verb::Action | Verb::File)
@@ -453,11 +459,16 @@ fn request_from_parts(fields: TopFields<'_>, verb: Verb, message_id: Option<Mess
     let kept = fields.iter().filter(|(k, _)| !taken(k)).count();
     let mut remnant = Map::with_capacity(kept);
     let mut room = None;
-    for (i, (key, field)) in fields.into_iter().enumerate() {
+    for i in 0..fields.len() {
+        let Some(&(key, _)) = fields.get(i) else {
+            break;
+        };
         if !taken(key) {
-            remnant.insert(key.to_owned(), field.into_value());
+            if let Some(field) = fields.take(i) {
+                remnant.insert(key.to_owned(), field.into_value());
+            }
         } else if take_room && Some(i) == room_at {
-            room = Some(field.into_value());
+            room = fields.take(i).map(Field::into_value);
         }
     }
     Request {

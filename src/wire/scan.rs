@@ -73,12 +73,34 @@ impl<'a> TopFields<'a> {
     }
 }
 
-impl<'a> IntoIterator for TopFields<'a> {
-    type Item = (&'a str, Field<'a>);
-    type IntoIter = std::iter::Take<std::array::IntoIter<(&'a str, Field<'a>), MAX_TOP_FIELDS>>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.items.into_iter().take(self.len)
+/// The index of the first quote, backslash or control character from `i` on, or
+/// `bytes.len()`: eight bytes at a time while there is none, then byte by byte.
+fn string_stop(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    // Exact tests of "some byte of x is below n" (n <= 0x80).
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(chunk);
+        let stop = below(x, 0x20)
+            | below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1);
+        if stop != 0 {
+            // The lowest flagged byte is exact (a borrow only runs upwards from it).
+            return i + (stop.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
     }
+    while bytes
+        .get(i)
+        .is_some_and(|&b| b != b'"' && b != b'\\' && b >= 0x20)
+    {
+        i += 1;
+    }
+    i
 }
 
 /// The reader's position in the text.
@@ -118,12 +140,9 @@ impl<'a> Scan<'a> {
         self.eat(b'"')?;
         let start = self.at;
         let bytes = self.text.as_bytes();
-        loop {
-            match *bytes.get(self.at)? {
-                b'"' => break,
-                b'\\' | 0..=0x1f => return None,
-                _ => self.at += 1,
-            }
+        self.at = string_stop(bytes, self.at);
+        if *bytes.get(self.at)? != b'"' {
+            return None;
         }
         // Both ends are at ASCII quotes, so on character boundaries.
         let s = self.text.get(start..self.at)?;
@@ -255,16 +274,14 @@ impl<'a> Scan<'a> {
     /// A whole top-level object as its fields in text order (repeats kept), strings
     /// borrowed; `None` when anything in it is outside what this reader takes, or when
     /// it has more than [`MAX_TOP_FIELDS`] fields.
-    pub(crate) fn top_object(mut self) -> Option<TopFields<'a>> {
-        let mut fields = TopFields::default();
+    pub(crate) fn top_object(mut self, fields: &mut TopFields<'a>) -> Option<()> {
         self.members(|key, scan| {
             let slot = fields.items.get_mut(fields.len)?;
             *slot = (key, scan.field()?);
             fields.len += 1;
             Some(())
         })?;
-        self.end()?;
-        Some(fields)
+        self.end()
     }
 
     /// A whole top-level string, borrowed.
@@ -281,10 +298,12 @@ mod tests {
     use super::*;
 
     fn both(text: &str) -> Option<Value> {
-        let fields = Scan::new(text).top_object()?;
+        let mut fields = TopFields::default();
+        Scan::new(text).top_object(&mut fields)?;
         let mut map = Map::new();
-        for (k, f) in fields {
-            map.insert(k.to_owned(), f.into_value());
+        for i in 0..fields.len() {
+            let k = fields[i].0;
+            map.insert(k.to_owned(), fields.take(i).unwrap().into_value());
         }
         let value = Value::Object(map);
         let parsed: Value = serde_json::from_str(text).unwrap();
@@ -313,6 +332,47 @@ mod tests {
     }
 
     #[test]
+    fn string_stop_finds_the_first_stop() {
+        for stop in [b'"', b'\\', 0, 0x1f] {
+            for len in 0..20 {
+                for at in 0..len {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = stop;
+                    for from in 0..=at {
+                        assert_eq!(string_stop(&bytes, from), at, "{stop} {len} {at} {from}");
+                    }
+                }
+                let plain: Vec<u8> = (0..len)
+                    .map(|i| [b'a', 0x20, 0x7f, 0xE2, 0xff, b'!', b'#', 0x80][i % 8])
+                    .collect();
+                assert_eq!(string_stop(&plain, 0), len);
+            }
+        }
+    }
+
+    #[test]
+    fn string_stop_agrees_with_a_byte_loop() {
+        const ALPHABET: [u8; 14] = [
+            0, 1, 0x1f, 0x20, 0x21, b'"', 0x23, b'\\', 0x5d, 0xE2, 0x80, 0xff, b'a', 0x7f,
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        for _ in 0..50_000 {
+            let mut bytes = [0u8; 19];
+            for b in &mut bytes {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *b = ALPHABET[(state % 14) as usize];
+            }
+            let from = (state >> 32) as usize % 19;
+            let want = (from..19)
+                .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f))
+                .unwrap_or(19);
+            assert_eq!(string_stop(&bytes, from), want, "{bytes:?} {from}");
+        }
+    }
+
+    #[test]
     fn gives_up_on_anything_else() {
         for text in [
             r#"{"a":"\n"}"#,
@@ -334,7 +394,8 @@ mod tests {
             "{",
             "",
         ] {
-            assert!(Scan::new(text).top_object().is_none(), "{text}");
+            let mut fields = TopFields::default();
+            assert!(Scan::new(text).top_object(&mut fields).is_none(), "{text}");
         }
         assert_eq!(
             Scan::new(" \"primus::pong::1\" ").top_string(),
