@@ -41,6 +41,13 @@ impl From<String> for Text {
     }
 }
 
+impl Text {
+    /// A copy of `s` in a buffer of exactly its size.
+    pub(crate) fn copied(s: &str) -> Self {
+        Self(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
 impl From<&'static str> for Text {
     fn from(s: &'static str) -> Self {
         Self(Bytes::from_static(s.as_bytes()))

@@ -692,7 +692,7 @@ use crate::ids::MessageId;
 use crate::wire::js;
 use crate::wire::primus;
 use crate::wire::reply::{self, ServerFrame};
-use crate::wire::request::{self, ClientFrame, ClientRequest, Request};
+use crate::wire::request::{self, ClientFrame, ClientRequest, Incoming, Request, Verb};
 
 /// Server side of the wire codec: `data` is one inbound client message (text when it is
 /// UTF-8, else a binary frame). Decoding gives a frame or `InvalidJson` and never
@@ -700,6 +700,9 @@ use crate::wire::request::{self, ClientFrame, ClientRequest, Request};
 /// and answered, and the answers the server encodes read back on the client side as
 /// what was sent. A client-shaped request re-encodes to one that decodes the same.
 pub fn wire_server(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        check_incoming(text);
+    }
     let req = match std::str::from_utf8(data) {
         Ok(text) => match request::decode(text) {
             Err(_) => {
@@ -732,6 +735,24 @@ pub fn wire_server(data: &[u8]) {
         Err(_) => request::decode_binary(data),
     };
     check_request(&req);
+}
+
+/// The server machine's decode gives what `decode` gives; for an action request, the
+/// id and the params (key order included) `decode` and `take_action_params` give.
+fn check_incoming(text: &str) {
+    match (request::decode_incoming(text), request::decode(text)) {
+        (Ok(Incoming::Action { message_id, params }), Ok(ClientFrame::Request(mut req))) => {
+            assert_eq!(req.verb, Verb::Action);
+            assert_eq!(req.message_id, message_id);
+            assert_eq!(
+                format!("{:?}", req.take_action_params()),
+                format!("{params:?}")
+            );
+        }
+        (Ok(Incoming::Frame(a)), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}")),
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        (a, b) => panic!("decode_incoming gave {a:?}, decode {b:?}"),
+    }
 }
 
 fn check_request(req: &Request) {

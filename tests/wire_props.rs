@@ -99,6 +99,71 @@ fn client_object_text() -> impl Strategy<Value = String> {
         })
 }
 
+/// The text of plain JSON, what the decoder reads without serde_json (strings without
+/// escapes, integers, literals, nesting), sometimes one step outside it (an escape, a
+/// fraction, a minus sign, a 16-digit integer, deep nesting), with repeated keys.
+fn plain_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        (0u64..1_000_000_000_000_000).prop_map(|n| n.to_string()),
+        (0u64..20).prop_map(|n| n.to_string()),
+        "[a-zé0-9 :]{0,8}".prop_map(|s| format!("\"{s}\"")),
+        prop::sample::select(vec![
+            "\"action\"",
+            "\"say\"",
+            "\"roomAdd\"",
+            "\"\"",
+            "0",
+            "-1",
+            "1.5",
+            "1e2",
+            "1000000000000000",
+            "\"a\\nb\"",
+            "[[[[[[[[[1]]]]]]]]]",
+            "-0",
+        ])
+        .prop_map(str::to_owned),
+    ];
+    let key = || {
+        prop::sample::select(vec![
+            "event",
+            "messageId",
+            "room",
+            "params",
+            "message",
+            "action",
+            "1",
+            "0",
+            "",
+        ])
+    };
+    let value = leaf.prop_recursive(3, 24, 4, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4)
+                .prop_map(|items| format!("[{}]", items.join(","))),
+            proptest::collection::vec((key(), inner), 0..4).prop_map(|fields| {
+                let body: Vec<String> =
+                    fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", body.join(","))
+            }),
+        ]
+    });
+    (
+        proptest::collection::vec((key(), value), 0..6),
+        prop::bool::ANY,
+    )
+        .prop_map(|(fields, spaced)| {
+            let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            if spaced {
+                format!(" {{ {} \n}}\t", body.join(" ,\r\n"))
+            } else {
+                format!("{{{}}}", body.join(","))
+            }
+        })
+}
+
 fn finite_f64() -> impl Strategy<Value = f64> {
     prop_oneof![
         4 => any::<f64>().prop_filter("finite", |f| f.is_finite()),
@@ -290,6 +355,32 @@ proptest! {
     fn object_fast_path_matches_value_path(text in client_object_text()) {
         let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
         prop_assert_eq!(request::decode(&text).unwrap(), request::decode_value(value), "{}", text);
+    }
+
+    /// Plain frames (read without serde_json) and frames one byte away from them decode
+    /// exactly as serde_json's value does, and are refused exactly when serde_json
+    /// refuses them.
+    #[test]
+    fn plain_reader_matches_value_path(text in plain_text(), cut in any::<prop::sample::Index>(), b in any::<u8>()) {
+        let mut bytes = text.clone().into_bytes();
+        let i = cut.index(bytes.len().max(1)).min(bytes.len().saturating_sub(1));
+        if let Some(at) = bytes.get_mut(i) {
+            *at = b;
+        }
+        let mangled = String::from_utf8_lossy(&bytes).into_owned();
+        for t in [text, mangled] {
+            // The wire_server fuzz body: also the server machine's own decode of actions.
+            actionhero_ws::fuzz::wire_server(t.as_bytes());
+            match serde_json::from_str::<Value>(&t) {
+                // Debug shows maps in insertion order (their `==` ignores it).
+                Ok(value) => prop_assert_eq!(
+                    format!("{:?}", request::decode(&t).unwrap()),
+                    format!("{:?}", request::decode_value(value)),
+                    "{}", t
+                ),
+                Err(_) => prop_assert!(request::decode(&t).is_err(), "{}", t),
+            }
+        }
     }
 
     /// Client requests decode, on the server side, to the verb, id and fields the client

@@ -289,11 +289,11 @@ impl ActionRegistry {
         &self,
         params: &mut Map<String, Value>,
     ) -> Option<(ActionKey, Arc<ActionSpec>)> {
-        let versions = match params.get("action") {
+        let versions = match small_get(params, "action") {
             Some(Value::String(s)) if !s.is_empty() => self.actions.get(s.as_str())?,
             _ => return None,
         };
-        match params.get("apiVersion") {
+        match small_get(params, "apiVersion") {
             // A falsy version (`0`, `""`, `false`, `null`) counts as absent (`!apiVersion`).
             Some(v) if js::truthy(v) => versions.get(&js::js_string(v)).cloned(),
             Some(_) | None => {
@@ -304,6 +304,16 @@ impl ActionRegistry {
                 Some((key, spec))
             }
         }
+    }
+}
+
+/// `map.get(key)`, by a linear scan for a map of a few entries (cheaper than hashing the
+/// key with SipHash; keys are unique, so the first match is the entry).
+fn small_get<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= 8 {
+        map.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
     }
 }
 
@@ -382,12 +392,12 @@ pub(crate) fn process_params(
     let mut missing: Option<String> = None;
     let mut invalid: Option<String> = None;
     for (name, input) in &spec.inputs {
-        if !params.contains_key(name) {
+        if small_get(&params, name).is_none() {
             if let Some(d) = &input.default {
                 params.insert(name.clone(), d.clone());
             }
         }
-        if let (Some(f), Some(v)) = (&input.formatter, params.get(name)) {
+        if let (Some(f), Some(v)) = (&input.formatter, small_get(&params, name)) {
             match f(v, name) {
                 Ok(nv) => {
                     params.insert(name.clone(), nv);
@@ -398,12 +408,12 @@ pub(crate) fn process_params(
                 Err(e) => return Err(Refusal::Threw(e)),
             }
         }
-        if let (Some(val), Some(v)) = (&input.validator, params.get(name)) {
+        if let (Some(val), Some(v)) = (&input.validator, small_get(&params, name)) {
             if let Err(e) = val(v, name) {
                 invalid.get_or_insert(e);
             }
         }
-        let absent = match params.get(name) {
+        let absent = match small_get(&params, name) {
             None | Some(Value::Null) => true,
             Some(Value::String(s)) => s.is_empty(),
             Some(_) => false,

@@ -33,8 +33,9 @@ mod types;
 mod verbs;
 mod web;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
@@ -65,6 +66,7 @@ use crate::handshake::{Handshake, HandshakeConfig};
 use crate::http::{Router, WebConfig};
 use crate::ids::{ConnectionHandle, ConnectionId, Fingerprint, MessageId};
 use crate::time::{self, Clock, Rng};
+use crate::wire::request::Incoming;
 use crate::wire::{self, primus, reply, ClientFrame};
 use conn::{Conn, ConnState, Slot};
 use rooms::RoomRegistry;
@@ -96,6 +98,28 @@ struct Shutdown {
     reported: bool,
 }
 
+/// Hashes [`RequestId`]s, which come from the server's own counter (never from a peer),
+/// with one multiplication instead of SipHash.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the odd multiplier spreads counters over all bits.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// The server machine. See the [module docs](self).
 pub struct Server {
     config: ServerConfig,
@@ -107,7 +131,10 @@ pub struct Server {
     rooms: RoomRegistry,
     actions: ActionRegistry,
     hooks: Vec<(i32, Box<dyn ChatHooks>)>,
-    pending: BTreeMap<RequestId, Pending>,
+    pending: HashMap<RequestId, Pending, BuildHasherDefault<IdHasher>>,
+    /// How many of `pending` are actions (counted rather than iterated: a HashMap's
+    /// order is not to be relied on, docs/architecture.md#enforcement).
+    pending_actions: usize,
     web: BTreeMap<RequestId, web::WebPending>,
     next_request: u64,
     out: VecDeque<Output>,
@@ -116,7 +143,14 @@ pub struct Server {
     stats: Counters,
     /// Shared rooms (`None`: rooms local to this server).
     shared: Option<Box<shared::Shared>>,
+    /// Reused to write answers before they are copied into their frame
+    /// ([`Server::scratch_text`]).
+    scratch: String,
 }
+
+/// The scratch buffer is dropped after a frame larger than this, so that one large
+/// answer does not keep its memory.
+const MAX_SCRATCH_CAPACITY: usize = 16 * 1024;
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -182,7 +216,8 @@ impl Server {
             rooms: RoomRegistry::default(),
             actions: ActionRegistry::new(),
             hooks: Vec::new(),
-            pending: BTreeMap::new(),
+            pending: HashMap::default(),
+            pending_actions: 0,
             web: BTreeMap::new(),
             next_request: 1,
             out: VecDeque::new(),
@@ -190,6 +225,7 @@ impl Server {
             shutdown: None,
             stats: Counters::default(),
             shared,
+            scratch: String::new(),
         })
     }
 
@@ -327,8 +363,14 @@ impl Server {
         if text.len() > self.config.max_message_len {
             return self.too_large(conn, text.len());
         }
-        let frame = match wire::request::decode(text) {
-            Ok(f) => f,
+        let frame = match wire::request::decode_incoming(text) {
+            Ok(Incoming::Frame(f)) => f,
+            Ok(Incoming::Action { message_id, params }) => {
+                if let Some(c) = self.conn_mut(conn) {
+                    c.violations = 0;
+                }
+                return self.dispatch_action(conn, message_id, params, now);
+            }
             Err(e) => return self.violation(conn, Violation::InvalidJson(e)),
         };
         if let Some(c) = self.conn_mut(conn) {
@@ -435,16 +477,15 @@ impl Server {
                 self.stats.action(p.key, result, Some(latency));
             }
         }
-        self.answer(request, PendingKind::Action, |message_id| match outcome {
-            ActionOutcome::Ok(fields) => {
-                Some(reply::encode_action_response(&fields, None, message_id))
+        self.answer(request, PendingKind::Action, |buf, message_id| {
+            match outcome {
+                ActionOutcome::Ok(fields) => reply::write_message(buf, &fields, Some(message_id)),
+                ActionOutcome::Err { message, fields } => buf.push_str(
+                    &reply::encode_action_response(&fields, Some(&message), message_id),
+                ),
+                ActionOutcome::NoResponse => return None,
             }
-            ActionOutcome::Err { message, fields } => Some(reply::encode_action_response(
-                &fields,
-                Some(&message),
-                message_id,
-            )),
-            ActionOutcome::NoResponse => None,
+            Some(Text::copied(buf))
         })
     }
 
@@ -463,8 +504,8 @@ impl Server {
             self.stats
                 .file(matches!(outcome, FileOutcome::Found { .. }));
         }
-        self.answer(request, PendingKind::File, |message_id| {
-            Some(match outcome {
+        self.answer(request, PendingKind::File, |_, message_id| {
+            Some(Text::from(match outcome {
                 FileOutcome::Found {
                     content,
                     mime,
@@ -478,7 +519,7 @@ impl Server {
                     message_id,
                 ),
                 FileOutcome::NotFound => reply::encode_file_not_found(message_id),
-            })
+            }))
         })
     }
 
@@ -578,12 +619,7 @@ impl Server {
     /// A snapshot of what the server has counted (connections, messages, actions and
     /// their latency, chat, files) and of its gauges; [`crate::metrics`] renders it.
     pub fn stats(&self) -> ServerStats {
-        let running = self
-            .pending
-            .values()
-            .filter(|p| p.kind == PendingKind::Action)
-            .count()
-            + self.web.len();
+        let running = self.pending_actions + self.web.len();
         self.stats.snapshot(Gauges {
             connections_open: self.open as u64,
             actions_running: running as u64,
@@ -693,16 +729,39 @@ impl Server {
         &mut self,
         request: RequestId,
         kind: PendingKind,
-        encode: impl FnOnce(&MessageId) -> Option<String>,
+        encode: impl FnOnce(&mut String, &MessageId) -> Option<Text>,
     ) -> Result<Delivery, UsageError> {
         let Some(p) = self.take_pending(request, kind)? else {
             return Ok(Delivery::ConnectionGone);
         };
-        if let Some(text) = encode(&p.message_id) {
-            self.transmit(p.conn, Text::from(text));
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        let text = encode(&mut buf, &p.message_id);
+        self.keep_scratch(buf);
+        if let Some(text) = text {
+            self.transmit(p.conn, text);
         }
         self.after_request_done(p.conn);
         Ok(Delivery::Queued)
+    }
+
+    /// A frame written by `write` into the reused scratch buffer, copied out at its
+    /// exact size (one allocation; a `String` with spare room would cost `Bytes` a
+    /// second one for its shared header).
+    fn scratch_text(&mut self, write: impl FnOnce(&mut String)) -> Text {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        write(&mut buf);
+        let text = Text::copied(&buf);
+        self.keep_scratch(buf);
+        text
+    }
+
+    /// Puts the scratch buffer back, unless one large frame made it large.
+    fn keep_scratch(&mut self, buf: String) {
+        if buf.capacity() <= MAX_SCRATCH_CAPACITY {
+            self.scratch = buf;
+        }
     }
 
     /// Removes an outstanding request of `kind` and releases its connection's slot;
@@ -712,13 +771,17 @@ impl Server {
         request: RequestId,
         kind: PendingKind,
     ) -> Result<Option<Pending>, UsageError> {
-        match self.pending.get(&request) {
-            Some(p) if p.kind == kind => {}
-            Some(_) | None => return Err(UsageError::UnknownRequest),
-        }
-        let Some(p) = self.pending.remove(&request) else {
-            return Err(UsageError::UnknownRequest);
+        let p = match self.pending.remove(&request) {
+            Some(p) if p.kind == kind => p,
+            Some(p) => {
+                self.pending.insert(request, p);
+                return Err(UsageError::UnknownRequest);
+            }
+            None => return Err(UsageError::UnknownRequest),
         };
+        if p.kind == PendingKind::Action {
+            self.pending_actions = self.pending_actions.saturating_sub(1);
+        }
         if p.orphaned {
             return Ok(None);
         }
@@ -745,6 +808,9 @@ impl Server {
             Some(_) => PendingKind::Action,
             None => PendingKind::File,
         };
+        if kind == PendingKind::Action {
+            self.pending_actions += 1;
+        }
         self.pending.insert(
             id,
             Pending {

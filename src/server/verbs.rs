@@ -14,29 +14,49 @@ use crate::wire::{js, reply, Request, Verb};
 
 impl Server {
     /// Routes one decoded request by its verb.
-    pub(super) fn dispatch(&mut self, conn: ConnectionHandle, req: Request, now: Instant) {
-        let message_id = match req.message_id.clone() {
+    pub(super) fn dispatch(&mut self, conn: ConnectionHandle, mut req: Request, now: Instant) {
+        let message_id = self.message_id(conn, req.message_id.clone());
+        match req.verb {
+            Verb::Action => {
+                let params = req.take_action_params();
+                self.action(conn, params, message_id, now);
+            }
+            Verb::File => self.file(conn, &req, message_id, now),
+            _ => self.verb(conn, req, message_id, now),
+        }
+    }
+
+    /// [`Server::dispatch`] of an action request, given as its id and params.
+    pub(super) fn dispatch_action(
+        &mut self,
+        conn: ConnectionHandle,
+        message_id: Option<MessageId>,
+        params: Map<String, Value>,
+        now: Instant,
+    ) {
+        let message_id = self.message_id(conn, message_id);
+        self.action(conn, params, message_id, now);
+    }
+
+    /// The request's id, or a new uuid when it has none; kept as the connection's last.
+    fn message_id(&mut self, conn: ConnectionHandle, id: Option<MessageId>) -> MessageId {
+        let message_id = match id {
             Some(id) => id,
             None => MessageId::Text(self.rng.uuid_v4().into()),
         };
         if let Some(c) = self.conn_mut(conn) {
             c.last_message_id = Some(message_id.clone());
         }
-        match req.verb {
-            Verb::Action => self.action(conn, req, message_id, now),
-            Verb::File => self.file(conn, &req, message_id, now),
-            _ => self.verb(conn, req, message_id, now),
-        }
+        message_id
     }
 
     fn action(
         &mut self,
         conn: ConnectionHandle,
-        mut req: Request,
+        mut params: Map<String, Value>,
         message_id: MessageId,
         now: Instant,
     ) {
-        let mut params = req.take_action_params();
         let resolved = self.actions.resolve(&mut params);
         let resolved_key = resolved.as_ref().map(|(key, _)| *key);
         let shutting_down = self.shutdown.is_some();
@@ -60,9 +80,10 @@ impl Server {
             Err(r) => {
                 self.stats
                     .action(resolved_key, ActionResult::of_refusal(&r), None);
-                let text =
-                    reply::encode_action_response(&Map::new(), Some(&r.message()), &message_id);
-                self.transmit(conn, Text::from(text));
+                let text = self.scratch_text(|buf| {
+                    reply::write_action_error(buf, &r.message(), &message_id);
+                });
+                self.transmit(conn, text);
                 self.after_request_done(conn);
             }
             Ok((key, spec, params)) => {

@@ -14,11 +14,8 @@ pub fn write_json_str(out: &mut String, s: &str) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        if !NEEDS_CARE[b as usize] {
-            i += 1;
-            continue;
-        }
+        i = next_care(bytes, i);
+        let Some(&b) = bytes.get(i) else { break };
         let esc: Option<&str> = match b {
             b'"' => Some("\\\""),
             b'\\' => Some("\\\\"),
@@ -62,6 +59,34 @@ pub fn write_json_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// The index of the first byte from `i` on that [`NEEDS_CARE`], or `bytes.len()`: eight
+/// bytes at a time while none of them does, then byte by byte.
+fn next_care(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    // Exact tests of "some byte of x is zero / below n" (n <= 0x80).
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(chunk);
+        let care = below(x, 0x20)
+            | below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1)
+            | below(x ^ (ONES * 0xE2), 1);
+        if care != 0 {
+            // The lowest flagged byte is exact (a borrow only runs upwards from it).
+            return i + (care.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while bytes.get(i).is_some_and(|&b| !NEEDS_CARE[b as usize]) {
+        i += 1;
+    }
+    i
 }
 
 /// Bytes that need a closer look when writing a JSON string: control characters, `"`,
@@ -181,7 +206,27 @@ pub fn write_f64(out: &mut String, f: f64) {
     // several are as short, the ones closest to `f`. Rust's `{:e}` is shortest but not
     // always closest (787205550231574.2 came out as …574.3); Żmij (Schubfach) is both.
     let mut buf = zmij::Buffer::new();
-    let (digits, n) = decimal_digits(buf.format_finite(f.abs()));
+    let printed = buf.format_finite(f.abs());
+    // Żmij writes numbers of moderate size (the ones with a fraction, which JavaScript
+    // writes the same way) in plain decimal: take those as they are.
+    let (mut dot, mut exp) = (false, false);
+    for &b in printed.as_bytes() {
+        dot |= b == b'.';
+        exp |= b == b'e';
+    }
+    if dot && !exp && !printed.ends_with(".0") {
+        if f < 0.0 {
+            out.push('-');
+        }
+        out.push_str(printed);
+        return;
+    }
+    write_f64_digits(out, f, printed);
+}
+
+/// [`write_f64`] from Żmij's shortest digits (`printed`, of `|f|`) in any of its forms.
+fn write_f64_digits(out: &mut String, f: f64, printed: &str) {
+    let (digits, n) = decimal_digits(printed);
     let digits = digits.as_str();
     let k = digits.len() as i32;
     if f < 0.0 {
@@ -461,6 +506,82 @@ pub(crate) fn querystring_unescape(s: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn plain_decimal_shortcut_writes_what_the_digits_give() {
+        // xorshift64*: random bit patterns, and random values at every decimal scale.
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        for i in 0..200_000 {
+            let r = next();
+            let x = if i % 2 == 0 {
+                f64::from_bits(r)
+            } else {
+                let unit = (r >> 11) as f64 / (1u64 << 53) as f64;
+                let scale = 10f64.powi((r % 50) as i32 - 25);
+                if r & 1 == 0 {
+                    unit * scale
+                } else {
+                    -(unit * scale).round()
+                }
+            };
+            if !x.is_finite() || x == 0.0 {
+                continue;
+            }
+            let mut fast = String::new();
+            write_f64(&mut fast, x);
+            let mut general = String::new();
+            let mut buf = zmij::Buffer::new();
+            write_f64_digits(&mut general, x, buf.format_finite(x.abs()));
+            assert_eq!(fast, general, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn next_care_agrees_with_the_table() {
+        const ALPHABET: [u8; 14] = [
+            0, 1, 0x1f, 0x20, 0x21, b'"', 0x23, b'\\', 0x5d, 0xE2, 0xE3, 0xff, b'a', 0xE1,
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        for _ in 0..50_000 {
+            let mut bytes = [0u8; 19];
+            for b in &mut bytes {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *b = ALPHABET[(state % 14) as usize];
+            }
+            let from = (state >> 32) as usize % 19;
+            let want = (from..19)
+                .find(|&i| NEEDS_CARE[bytes[i] as usize])
+                .unwrap_or(19);
+            assert_eq!(next_care(&bytes, from), want, "{bytes:?} {from}");
+        }
+    }
+
+    #[test]
+    fn next_care_finds_every_byte_that_needs_care() {
+        for care in [0u8, 0x1f, b'"', b'\\', 0xE2] {
+            for len in 0..20 {
+                for at in 0..len {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = care;
+                    for from in 0..=at {
+                        assert_eq!(next_care(&bytes, from), at, "{care:x} {len} {at} {from}");
+                    }
+                }
+                let plain: Vec<u8> = (0..len)
+                    .map(|i| [b'a', 0x20, 0x7f, 0xE1, 0xff, b'!', b'#', 0x80][i % 8])
+                    .collect();
+                assert_eq!(next_care(&plain, 0), len);
+            }
+        }
+    }
 
     fn f(x: f64) -> String {
         let mut s = String::new();

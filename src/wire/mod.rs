@@ -15,6 +15,7 @@ pub(crate) mod js;
 pub mod primus;
 pub mod reply;
 pub mod request;
+mod scan;
 
 use std::fmt;
 

@@ -65,12 +65,12 @@ pub fn encode_message(message: &Map<String, Value>, id: Option<&MessageId>) -> S
 /// Appends what [`encode_message`] returns.
 pub fn write_message(out: &mut String, message: &Map<String, Value>, id: Option<&MessageId>) {
     // One pass over the (small) map instead of a hash lookup per question.
-    let (mut context, mut message_id) = (None, None);
+    let (mut context, mut message_id, mut index_keys) = (None, None, false);
     for (k, v) in message {
         match k.as_str() {
             "context" => context = Some(v),
             "messageId" => message_id = Some(v),
-            _ => {}
+            k => index_keys |= js::is_array_index(k),
         }
     }
     let context_ok = context.is_some_and(js::truthy);
@@ -88,7 +88,7 @@ pub fn write_message(out: &mut String, message: &Map<String, Value>, id: Option<
         }
         first = false;
     };
-    for (k, v) in js::js_entries(message) {
+    let mut entry = |out: &mut String, k: &str, v: &Value| {
         sep(out);
         js::write_json_str(out, k);
         out.push(':');
@@ -96,6 +96,16 @@ pub fn write_message(out: &mut String, message: &Map<String, Value>, id: Option<
             ("context", _) if !context_ok => out.push_str("\"response\""),
             ("messageId", Some(id)) if is_response && !id_ok => id.write_json(out),
             _ => js::write_json(out, v),
+        }
+    };
+    // JavaScript order puts array-index keys first; without any, it is insertion order.
+    if index_keys {
+        for (k, v) in js::js_entries(message) {
+            entry(out, k, v);
+        }
+    } else {
+        for (k, v) in message {
+            entry(out, k, v);
         }
     }
     if context.is_none() {
@@ -127,6 +137,16 @@ pub fn encode_action_response(
         }
         None => encode_message(fields, Some(id)),
     }
+}
+
+/// Appends what [`encode_action_response`] returns for a failure without fields:
+/// `{"error":<message>,"context":"response","messageId":<id>}`.
+pub(crate) fn write_action_error(out: &mut String, message: &str, id: &MessageId) {
+    out.push_str("{\"error\":");
+    js::write_json_str(out, message);
+    out.push_str(",\"context\":\"response\",\"messageId\":");
+    id.write_json(out);
+    out.push('}');
 }
 
 /// The `error` a failed action's response adds: its message, unless the action's own
@@ -599,6 +619,22 @@ impl<'de> Visitor<'de> for TruthySeed {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn action_error_writes_what_encode_action_response_returns() {
+        for id in [
+            MessageId::Number(7),
+            MessageId::from("a\"b\u{2028}"),
+            MessageId::from_json(&json!({"x": [1.5, "y"]})).unwrap(),
+        ] {
+            for message in ["you have too many pending requests", "q\"\n\u{1}é"] {
+                let mut out = String::from("kept");
+                write_action_error(&mut out, message, &id);
+                let want = encode_action_response(&Map::new(), Some(message), &id);
+                assert_eq!(out, format!("kept{want}"));
+            }
+        }
+    }
 
     fn obj(v: Value) -> Map<String, Value> {
         match v {

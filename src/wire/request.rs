@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::js::{self, truthy};
 use super::primus::{self, Token};
+use super::scan::{Field, Scan, TopFields};
 use super::WireError;
 use crate::ids::MessageId;
 
@@ -139,22 +140,7 @@ impl Request {
         };
         match map.get("params") {
             Some(Value::Object(p)) => p.clone(),
-            Some(Value::String(s)) => s
-                .encode_utf16()
-                .enumerate()
-                .map(|(i, unit)| {
-                    (
-                        i.to_string(),
-                        Value::String(String::from_utf16_lossy(&[unit])),
-                    )
-                })
-                .collect(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i.to_string(), v.clone()))
-                .collect(),
-            Some(_) | None => Map::new(),
+            other => copied_params(other),
         }
     }
 
@@ -178,6 +164,59 @@ impl Request {
     }
 }
 
+/// What the reference copies from a `params` that is not an object: a string character
+/// by character (UTF-16 units, like a `for…in` over it), an array by index, nothing
+/// from anything else.
+fn copied_params(params: Option<&Value>) -> Map<String, Value> {
+    match params {
+        Some(Value::String(s)) => s
+            .encode_utf16()
+            .enumerate()
+            .map(|(i, unit)| {
+                (
+                    i.to_string(),
+                    Value::String(String::from_utf16_lossy(&[unit])),
+                )
+            })
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v.clone()))
+            .collect(),
+        Some(_) | None => Map::new(),
+    }
+}
+
+/// A client message as the server machine takes it: an `action` request read by the
+/// plain reader comes as its id and params alone (the rest of an action request is
+/// never looked at), everything else as [`decode`] gives it.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Incoming {
+    /// An `action` request: its `messageId` ([`Request::message_id`]) and its
+    /// [`Request::take_action_params`].
+    Action {
+        message_id: Option<MessageId>,
+        params: Map<String, Value>,
+    },
+    /// Any other frame.
+    Frame(ClientFrame),
+}
+
+/// [`decode`] for the server machine (see [`Incoming`]).
+///
+/// # Errors
+/// As [`decode`].
+pub(crate) fn decode_incoming(text: &str) -> Result<Incoming, WireError> {
+    if text.trim_start().starts_with('{') {
+        let mut fields = TopFields::default();
+        if Scan::new(text).top_object(&mut fields).is_some() {
+            return Ok(incoming_from_fields(&mut fields));
+        }
+    }
+    decode(text).map(Incoming::Frame)
+}
+
 /// Decodes one client → server text message.
 ///
 /// # Errors
@@ -187,10 +226,22 @@ pub fn decode(text: &str) -> Result<ClientFrame, WireError> {
     // top-level map (same rules: docs/protocol.md#dispatch-and-message-ids). Anything
     // else, and any text the fast path cannot take (invalid JSON included, for its exact
     // error), goes the general way.
-    if text.trim_start().starts_with('{') {
-        if let Some(req) = decode_object(text) {
-            return Ok(ClientFrame::Request(req));
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') => {
+            let mut fields = TopFields::default();
+            if Scan::new(text).top_object(&mut fields).is_some() {
+                return Ok(ClientFrame::Request(request_from_fields(&mut fields)));
+            }
+            if let Some(req) = decode_object(text) {
+                return Ok(ClientFrame::Request(req));
+            }
         }
+        Some(b'"') => {
+            if let Some(s) = Scan::new(text).top_string() {
+                return Ok(decode_string(s));
+            }
+        }
+        _ => {}
     }
     let value: Value = serde_json::from_str(text).map_err(|e| WireError::InvalidJson {
         line: e.line(),
@@ -201,14 +252,21 @@ pub fn decode(text: &str) -> Result<ClientFrame, WireError> {
 
 /// Decodes an already parsed JSON value (see [`decode`]).
 pub fn decode_value(value: Value) -> ClientFrame {
-    if let Value::String(s) = &value {
-        match primus::parse(s) {
-            Some(Token::Pong(v)) => return ClientFrame::Pong(v.to_string()),
-            Some(Token::Id(_)) => return ClientFrame::IdRequest,
-            Some(Token::Ping(_) | Token::ServerClose | Token::Other { .. }) | None => {}
+    match value {
+        Value::String(s) => decode_string(&s),
+        value => ClientFrame::Request(request_from_value(value)),
+    }
+}
+
+/// A frame that is a JSON string: a Primus token, or a request without a verb.
+fn decode_string(s: &str) -> ClientFrame {
+    match primus::parse(s) {
+        Some(Token::Pong(v)) => ClientFrame::Pong(v.to_string()),
+        Some(Token::Id(_)) => ClientFrame::IdRequest,
+        Some(Token::Ping(_) | Token::ServerClose | Token::Other { .. }) | None => {
+            ClientFrame::Request(request_from_value(Value::String(s.to_owned())))
         }
     }
-    ClientFrame::Request(request_from_value(value))
 }
 
 /// A binary message: the reference hands the raw bytes over as a Node `Buffer`, whose
@@ -332,6 +390,93 @@ fn decode_object(text: &str) -> Option<Request> {
         room,
         remnant: Value::Object(remnant),
     })
+}
+
+/// [`decode_object`] for an object the plain reader took (`scan`): the same rules, with
+/// every value read once.
+fn request_from_fields(fields: &mut TopFields<'_>) -> Request {
+    let (verb, message_id) = verb_and_id(fields);
+    request_from_parts(fields, verb, message_id)
+}
+
+/// [`request_from_fields`] for the server machine: an action request as its id and
+/// params only.
+fn incoming_from_fields(fields: &mut TopFields<'_>) -> Incoming {
+    let (verb, message_id) = verb_and_id(fields);
+    if verb != Verb::Action {
+        return Incoming::Frame(ClientFrame::Request(request_from_parts(
+            fields, verb, message_id,
+        )));
+    }
+    // The remnant would hold the last `params`; nothing else of it is used.
+    let params = match fields.iter().rposition(|(k, _)| *k == "params") {
+        Some(i) => match fields.take(i) {
+            Some(Field::Value(Value::Object(map))) => map,
+            field => copied_params(field.map(Field::into_value).as_ref()),
+        },
+        None => Map::new(),
+    };
+    Incoming::Action { message_id, params }
+}
+
+/// The verb (the last `event`) and the id (the last `messageId`) of an object's fields.
+fn verb_and_id(fields: &[(&str, Field<'_>)]) -> (Verb, Option<MessageId>) {
+    let last = |name: &str| {
+        fields
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, f)| f)
+    };
+    let verb = match last("event") {
+        None => Verb::from_event(None),
+        Some(Field::Str(name)) => Verb::from_name(name),
+        Some(Field::Value(v)) => Verb::from_event(Some(v)),
+    };
+    let message_id = match last("messageId") {
+        None => None,
+        Some(Field::Str(s)) => (!s.is_empty()).then(|| MessageId::Text((*s).into())),
+        Some(Field::Value(v)) => MessageId::from_json(v),
+    };
+    (verb, message_id)
+}
+
+/// The request of an object's fields, its verb and id read.
+fn request_from_parts(
+    fields: &mut TopFields<'_>,
+    verb: Verb,
+    message_id: Option<MessageId>,
+) -> Request {
+    let room_at = fields.iter().rposition(|(k, _)| *k == "room");
+    // Only verbs other than action/file take a truthy `room` out of the remnant.
+    let take_room = !matches!(verb, Verb::Action | Verb::File)
+        && match room_at.and_then(|i| fields.get(i)) {
+            None => false,
+            Some((_, Field::Str(s))) => !s.is_empty(),
+            Some((_, Field::Value(v))) => truthy(v),
+        };
+    let taken = |k: &str| k == "event" || k == "messageId" || (take_room && k == "room");
+    let kept = fields.iter().filter(|(k, _)| !taken(k)).count();
+    let mut remnant = Map::with_capacity(kept);
+    let mut room = None;
+    for i in 0..fields.len() {
+        let Some(&(key, _)) = fields.get(i) else {
+            break;
+        };
+        if !taken(key) {
+            if let Some(field) = fields.take(i) {
+                remnant.insert(key.to_owned(), field.into_value());
+            }
+        } else if take_room && Some(i) == room_at {
+            room = fields.take(i).map(Field::into_value);
+        }
+    }
+    Request {
+        message_id,
+        verb,
+        room,
+        remnant: Value::Object(remnant),
+    }
 }
 
 fn request_from_value(value: Value) -> Request {
