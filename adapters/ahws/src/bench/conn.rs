@@ -15,37 +15,54 @@ use tokio_tungstenite::WebSocketStream;
 /// A generator-side WebSocket.
 pub(super) type Ws = WebSocketStream<TcpStream>;
 
-/// Where to connect, resolved once.
+/// Where to connect, resolved once: one server, or several (a cluster's nodes, given as
+/// a comma-separated list of URLs), which clients take in turn.
 #[derive(Clone, Debug)]
 pub(super) struct Target {
-    /// The URL as given (`ws://host:port` or `http://host:port`).
+    /// The URL(s) as given (`ws://host:port` or `http://host:port`, comma-separated).
     pub(super) url: String,
-    /// The resolved address.
-    pub(super) addr: SocketAddr,
+    /// Each URL and its resolved address, in the order given.
+    servers: Vec<(String, SocketAddr)>,
 }
 
 impl Target {
-    /// Resolves `url`'s host and port.
+    /// Resolves the host and port of each URL of `urls` (comma-separated).
     ///
     /// # Errors
-    /// The URL is not a `ws://`/`http://` URL or the host does not resolve.
-    pub(super) async fn resolve(url: &str) -> io::Result<Self> {
-        let up = handshake::client_upgrade(url, "/primus", "sessionID", None, [0; 16], "x")
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        if up.tls {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "ahws bench speaks plain ws:// only",
-            ));
+    /// A URL is not a `ws://`/`http://` URL or a host does not resolve.
+    pub(super) async fn resolve(urls: &str) -> io::Result<Self> {
+        let mut servers = Vec::new();
+        for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            let up = handshake::client_upgrade(url, "/primus", "sessionID", None, [0; 16], "x")
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+            if up.tls {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "ahws bench speaks plain ws:// only",
+                ));
+            }
+            let addr = tokio::net::lookup_host((up.host.as_str(), up.port))
+                .await?
+                .next()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host does not resolve"))?;
+            servers.push((url.to_owned(), addr));
         }
-        let addr = tokio::net::lookup_host((up.host.as_str(), up.port))
-            .await?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host does not resolve"))?;
+        if servers.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no URL"));
+        }
         Ok(Self {
-            url: url.to_owned(),
-            addr,
+            url: urls.to_owned(),
+            servers,
         })
+    }
+
+    /// The server client `i` connects to (the servers in turn).
+    pub(super) fn nth(&self, i: usize) -> Self {
+        let server = self.servers[i % self.servers.len()].clone();
+        Self {
+            url: server.0.clone(),
+            servers: vec![server],
+        }
     }
 }
 
@@ -92,7 +109,7 @@ pub(super) async fn open(target: &Target) -> io::Result<Ws> {
     let n = COUNTER.load(Ordering::Relaxed);
     let cache_buster = handshake::yeast(ms, Some((n & 0xffff) as u32));
     let up = handshake::client_upgrade(
-        &target.url,
+        &target.servers[0].0,
         "/primus",
         "sessionID",
         None,
@@ -100,7 +117,7 @@ pub(super) async fn open(target: &Target) -> io::Result<Ws> {
         &cache_buster,
     )
     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    let mut tcp = TcpStream::connect(target.addr).await?;
+    let mut tcp = TcpStream::connect(target.servers[0].1).await?;
     tcp.set_nodelay(true)?;
     tcp.write_all(&up.request).await?;
     let limits = HandshakeLimits::default();

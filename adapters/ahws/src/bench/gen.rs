@@ -188,7 +188,7 @@ where
         let body = body.clone();
         let permits = permits.clone();
         let ready = ready_tx.clone();
-        let target = target.clone();
+        let target = target.nth(i);
         let room = room.map(str::to_owned);
         handles.push(tokio::spawn(async move {
             let ws = {

@@ -73,7 +73,9 @@ impl Mode {
 /// `ahws bench` arguments.
 #[derive(Args, Clone, Debug)]
 pub struct BenchArgs {
-    /// Server URL (`ws://host:port` or `http://host:port`; the path is always `/primus`).
+    /// Server URL (`ws://host:port` or `http://host:port`; the path is always `/primus`),
+    /// or several, comma-separated (a cluster's nodes): client i connects to the
+    /// (i mod n)-th.
     #[arg(long, default_value = "ws://127.0.0.1:8080")]
     pub url: String,
     /// What to measure.
