@@ -654,7 +654,7 @@ impl ServerHandle {
     /// on this server at once, as [`ServerHandle::remove_member`]; with shared rooms
     /// ([`ServerBuilder::cluster`]), a connection of another node through Actionhero's
     /// `api.chatRoom.removeMember` RPC, whose outcome comes later as
-    /// [`Event::RoomCommandDone`](actionhero_ws::server::Event::RoomCommandDone).
+    /// [`Event::RoomCommandDone`].
     ///
     /// # Errors
     /// [`ServerError::Room`] (without shared rooms, `ConnectionGone` for an unknown id),
