@@ -1,7 +1,7 @@
 //! A mixed cluster: a real Actionhero 29.3.5 node (interop/actionhero-server/boot.js,
-//! driven through its CONTROL=1 line protocol, see control.js) and one of our nodes
+//! driven through its CONTROL=1 line protocol, see control.js) and two of our nodes
 //! ([`ServerBuilder::cluster`]) on one `redis-server` started here on a free loopback
-//! port. Clients on both nodes share `defaultRoom`: says cross both ways with identical
+//! port. Clients on every node share `defaultRoom`: says cross both ways with identical
 //! frames (byte for byte, from raw WebSocket clients), `roomView` agrees, rooms created
 //! or destroyed on one node are seen on the other, and `removeMember` works as an RPC
 //! both ways.
@@ -30,6 +30,7 @@ const WAIT: Duration = Duration::from_secs(10);
 const TOKEN: &str = "mixed-token";
 const AH_ID: &str = "ah-node";
 const OUR_ID: &str = "ahws-one";
+const OUR_OTHER_ID: &str = "ahws-two";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -219,9 +220,9 @@ impl Actionhero {
     }
 }
 
-async fn our_node(redis: &Redis, events: mpsc::Sender<Event>) -> ServerHandle {
+async fn our_node(redis: &Redis, id: &str, events: mpsc::Sender<Event>) -> ServerHandle {
     let mut cluster = ClusterConfig::new(format!("redis://127.0.0.1:{}", redis.port));
-    cluster.rooms.server_id = OUR_ID.into();
+    cluster.rooms.server_id = id.into();
     cluster.channel.server_token = TOKEN.into();
     actionhero_ws_tokio::samples::register(ServerBuilder::new())
         .listen("127.0.0.1:0")
@@ -323,8 +324,12 @@ async fn an_actionhero_node_and_ours_share_rooms() {
     let mut ah = Actionhero::boot(&redis).await;
     assert_eq!(ah.call("serverId", json!([])).await, Ok(json!(AH_ID)));
     let (events_tx, events_rx) = mpsc::channel(64);
-    let ours = our_node(&redis, events_tx).await;
+    let ours = our_node(&redis, OUR_ID, events_tx).await;
     let mut commands = room_commands(events_rx);
+    // A second node of ours, with one client: says and roomView span three nodes.
+    let (events_tx, events_rx) = mpsc::channel(64);
+    let ours2 = our_node(&redis, OUR_OTHER_ID, events_tx).await;
+    let _ = room_commands(events_rx);
     let ah_http = format!("http://127.0.0.1:{}", ah.port);
     let our_http = format!("http://{}", ours.local_addr());
 
@@ -332,12 +337,16 @@ async fn an_actionhero_node_and_ours_share_rooms() {
     // the frames as bytes).
     let (x, mut x_events, x_id) = connect(ah_http.clone()).await;
     let (y, mut y_events, y_id) = connect(our_http.clone()).await;
+    let (z, mut z_events, z_id) = connect(format!("http://{}", ours2.local_addr())).await;
     let (raw_ah, raw_ah_id) = ah.open(&format!("ws://127.0.0.1:{}/primus", ah.port)).await;
     let (raw_ours, raw_ours_id) = ah.open(&format!("ws://{}/primus", ours.local_addr())).await;
     x.room_add("defaultRoom")
         .await
         .expect("x joins on Actionhero");
     y.room_add("defaultRoom").await.expect("y joins on ours");
+    z.room_add("defaultRoom")
+        .await
+        .expect("z joins on our second node");
     for raw in [raw_ah, raw_ours] {
         let joined = ah
             .request(raw, json!({"event": "roomAdd", "room": "defaultRoom"}))
@@ -352,6 +361,7 @@ async fn an_actionhero_node_and_ours_share_rooms() {
         sayer.say("defaultRoom", text.as_str()).await.expect("say");
         let on_x = say_body(&mut x_events).await;
         let on_y = say_body(&mut y_events).await;
+        let on_z = say_body(&mut z_events).await;
         let raw_on_ah = ah.frame(raw_ah).await;
         let raw_on_ours = ah.frame(raw_ours).await;
         assert_eq!(
@@ -371,6 +381,10 @@ async fn an_actionhero_node_and_ours_share_rooms() {
             "a say from {name} as the Rust client on Actionhero got it"
         );
         assert_eq!(
+            on_z, parsed,
+            "a say from {name} as the Rust client on our second node got it"
+        );
+        assert_eq!(
             on_y, parsed,
             "a say from {name} as the Rust client on ours got it"
         );
@@ -384,8 +398,16 @@ async fn an_actionhero_node_and_ours_share_rooms() {
         .await
         .expect("roomView on Actionhero");
     let on_ours = y.room_view("defaultRoom").await.expect("roomView on ours");
-    assert_eq!(on_ah["data"]["membersCount"], 4, "on Actionhero: {on_ah}");
-    assert_eq!(on_ah["data"], on_ours["data"], "roomView on both nodes");
+    let on_ours2 = z.room_view("defaultRoom").await.expect("roomView on ours2");
+    assert_eq!(on_ah["data"]["membersCount"], 5, "on Actionhero: {on_ah}");
+    assert_eq!(
+        on_ah["data"], on_ours["data"],
+        "roomView on Actionhero and on ours"
+    );
+    assert_eq!(
+        on_ours2["data"], on_ours["data"],
+        "roomView on both our nodes"
+    );
     let mut ids: Vec<_> = on_ours["data"]["members"]
         .as_object()
         .unwrap()
@@ -396,6 +418,7 @@ async fn an_actionhero_node_and_ours_share_rooms() {
     let mut want = vec![
         x_id.clone(),
         y_id.clone(),
+        z_id.clone(),
         raw_ah_id.clone(),
         raw_ours_id.clone(),
     ];
@@ -495,10 +518,12 @@ async fn an_actionhero_node_and_ours_share_rooms() {
     let view = ah
         .request(raw_ah, json!({"event": "roomView", "room": "defaultRoom"}))
         .await;
-    assert_eq!(view["data"]["membersCount"], 2, "{view}");
+    assert_eq!(view["data"]["membersCount"], 3, "{view}");
     ah.assert_alive("the whole test");
 
     x.disconnect().await;
     y.disconnect().await;
+    z.disconnect().await;
     ours.shutdown(false).await;
+    ours2.shutdown(false).await;
 }
