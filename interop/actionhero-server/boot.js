@@ -15,6 +15,8 @@
 //   LOG_LEVEL      Actionhero log level, logs go to stderr (default warning)
 //   CLIENT_JS      "1" = write <PUBLIC_DIR>/javascript/ActionheroWebsocketClient.js at boot (stock); default off
 //   AUTOMATIC_ROUTES  e.g. "get,post": Actionhero's own setting, a route /api/<action> for every action
+//   CONTROL        "1" = after READY, take requests on stdin and answer `RESULT <json>` lines
+//                  on stdout (chatRoom calls, raw WebSocket clients: see control.js)
 //
 // Stdout: exactly one line `READY <port>` once the server accepts WebSocket connections.
 // Exit: 0 after SIGTERM/SIGINT shutdown; 1 on boot failure or crash; 2 when redis is unreachable.
@@ -86,7 +88,7 @@ async function flushRedis() {
 
 async function main() {
   await flushRedis();
-  const { Process, api } = require("actionhero");
+  const { Process, api, chatRoom } = require("actionhero");
   const app = new Process();
   // SIGTERM/SIGINT -> graceful stop -> exit 0; uncaught exception/rejection -> stop -> exit 1
   app.registerProcessSignals((exitCode) => process.exit(exitCode));
@@ -98,6 +100,9 @@ async function main() {
   if (!app.started || !api.servers.servers.websocket) fail(1, "Actionhero did not start the websocket server");
   const address = api.servers.servers.web.server.address();
   process.stdout.write(`READY ${address.port}\n`);
+  if (process.env.CONTROL === "1") {
+    require("./control").start({ api, chatRoom, id: require("actionhero").id });
+  }
 }
 
 main().catch((e) => fail(1, e && e.stack ? e.stack : String(e)));

@@ -2,7 +2,7 @@
 //! process, and [`RedisStoreOp`], the Redis commands Actionhero uses for the same
 //! operations with the reading of their answers (docs/protocol.md#redis-keys).
 //!
-//! Both are pure: an adapter applies a [`StoreOp`](crate::server::StoreOp) that a core
+//! Both are pure: an adapter applies a [`StoreOp`] that a core
 //! emitted (`Server::poll_shared`) and hands the answer to `Server::handle_store`.
 
 use std::collections::{BTreeMap, BTreeSet};

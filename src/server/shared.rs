@@ -286,6 +286,9 @@ struct PendingRpc {
     message_id: String,
     connection_id: String,
     room: RoomName,
+    /// The [`Server::destroy_room`] (its sequence) that waits for this removal before
+    /// it deletes the room; `None` for [`Server::remove_member_by_id`].
+    destroy: Option<u64>,
 }
 
 /// The shared-rooms state of one core.
@@ -537,11 +540,14 @@ impl Server {
                     None => Err(RoomError::NotFound),
                     Some(records) => self.destroy_shared(&room, &records, now),
                 };
-                self.event(Event::RoomCommandDone {
-                    command: RoomCommand::Destroy,
-                    room,
-                    result,
-                });
+                // `Ok(false)`: the room goes once the other cores answered.
+                if result != Ok(false) {
+                    self.event(Event::RoomCommandDone {
+                        command: RoomCommand::Destroy,
+                        room,
+                        result: result.map(|_| ()),
+                    });
+                }
             }
             _ => {}
         }
@@ -600,6 +606,7 @@ impl Server {
                 message_id,
                 connection_id: connection_id.into(),
                 room: room.clone(),
+                destroy: None,
             },
         );
         shared.publish(ChannelMessage::Call(call));
@@ -806,12 +813,16 @@ impl Server {
                 .map(|(seq, _)| *seq);
             let Some(seq) = due_rpc else { return };
             if let Some(p) = shared.rpcs.remove(&seq) {
-                let room = p.room;
-                self.event(Event::RoomCommandDone {
-                    command: RoomCommand::RemoveMember(p.connection_id),
-                    room,
-                    result: Err(RoomError::Timeout),
-                });
+                match p.destroy {
+                    // A member nobody removed (its node is gone, or it was not in the
+                    // room any more): the room goes all the same.
+                    Some(destroy) => self.destroy_step(destroy, &p.room),
+                    None => self.event(Event::RoomCommandDone {
+                        command: RoomCommand::RemoveMember(p.connection_id),
+                        room: p.room,
+                        result: Err(RoomError::Timeout),
+                    }),
+                }
             }
         }
     }
@@ -911,14 +922,23 @@ impl Server {
 
     /// Destroys a room whose member records were read: the notice goes to this core's
     /// members at once and is published for the others (this core's copy finds no
-    /// member any more); this core's members leave; the others' are removed by RPC
-    /// without waiting; the room and its hash are deleted.
+    /// member any more); this core's members leave; the others' are removed by RPC; the
+    /// room and its hash are deleted once every RPC was answered or timed out.
+    ///
+    /// Actionhero deletes the room without waiting for its RPCs, and the node of a
+    /// remote member then checks that the room exists *after* the deletion: its
+    /// `removeMember` throws `room does not exist` (an unhandled rejection that stops
+    /// an Actionhero node), and the member stays. Waiting lets an Actionhero node
+    /// remove its member and answer (docs/architecture.md#shared-rooms).
+    ///
+    /// `Ok(true)` when the room is gone already, `Ok(false)` when it goes later
+    /// (`destroy_step` reports it).
     fn destroy_shared(
         &mut self,
         room: &RoomName,
         records: &[MemberRecord],
         now: Instant,
-    ) -> Result<(), RoomError> {
+    ) -> Result<bool, RoomError> {
         let notice = Chat {
             room: room.clone(),
             message: Value::String("this room has been deleted".into()),
@@ -951,6 +971,11 @@ impl Server {
             .iter()
             .filter_map(|h| self.conn(*h).map(|c| c.id.to_string()))
             .collect();
+        let Some(shared) = &mut self.shared else {
+            return Ok(true);
+        };
+        let destroy = shared.next();
+        let mut waits = false;
         for record in records {
             if local_ids.contains(&record.id) {
                 continue;
@@ -961,16 +986,53 @@ impl Server {
             };
             let call = RpcCall::remove_member(
                 shared.config.server_id.clone(),
-                message_id,
+                message_id.clone(),
                 &record.id,
                 room.as_str(),
             );
+            // Beyond the limit of waiting requests, that member's removal is not
+            // waited for (Actionhero's way).
+            if !shared.is_full() {
+                let seq = shared.next();
+                let deadline = time::add(now, shared.config.request_timeout);
+                shared.rpcs.insert(
+                    seq,
+                    PendingRpc {
+                        deadline,
+                        message_id,
+                        connection_id: record.id.clone(),
+                        room: room.clone(),
+                        destroy: Some(destroy),
+                    },
+                );
+                waits = true;
+            }
             shared.publish(ChannelMessage::Call(call));
+        }
+        if waits {
+            return Ok(false);
         }
         if let Some(shared) = &mut self.shared {
             shared.write(StoreOp::DeleteRoom { room: room.clone() });
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// One removal the destroy `destroy` of `room` waited for was answered or timed
+    /// out: after the last, the room and its hash are deleted and the destroy reported.
+    fn destroy_step(&mut self, destroy: u64, room: &RoomName) {
+        let Some(shared) = &mut self.shared else {
+            return;
+        };
+        if shared.rpcs.values().any(|p| p.destroy == Some(destroy)) {
+            return;
+        }
+        shared.write(StoreOp::DeleteRoom { room: room.clone() });
+        self.event(Event::RoomCommandDone {
+            command: RoomCommand::Destroy,
+            room: room.clone(),
+            result: Ok(()),
+        });
     }
 
     /// Runs a `do` message when it is addressed to every core or to one of this core's
@@ -1040,11 +1102,14 @@ impl Server {
         let Some(p) = shared.rpcs.remove(&seq) else {
             return;
         };
-        self.event(Event::RoomCommandDone {
-            command: RoomCommand::RemoveMember(p.connection_id),
-            room: p.room,
-            result: Ok(()),
-        });
+        match p.destroy {
+            Some(destroy) => self.destroy_step(destroy, &p.room),
+            None => self.event(Event::RoomCommandDone {
+                command: RoomCommand::RemoveMember(p.connection_id),
+                room: p.room,
+                result: Ok(()),
+            }),
+        }
     }
 
     /// This core's member of `room` with the id `connection_id`.
@@ -1356,5 +1421,93 @@ mod tests {
         s.handle_shared_link(true, after);
         s.handle_timeout(after);
         beat(&mut s, 1_800_000_010_000);
+    }
+
+    /// Drains the shared queue: (publishes, store operations).
+    fn shared_out(s: &mut Server) -> (Vec<ChannelMessage>, Vec<StoreOp>) {
+        let (mut published, mut ops) = (Vec::new(), Vec::new());
+        while let Some(o) = s.poll_shared() {
+            match o {
+                SharedOutput::Publish(m) => published.push(m),
+                SharedOutput::Store(op) => ops.push(op),
+            }
+        }
+        (published, ops)
+    }
+
+    fn destroy_with_a_remote_member(s: &mut Server, t0: Instant) -> RpcCall {
+        let r = RoomName::new("r").unwrap();
+        s.destroy_room(&r, t0).unwrap();
+        let Some(SharedOutput::Store(StoreOp::ReadMembers { id, .. })) = s.poll_shared() else {
+            panic!("expected a members query");
+        };
+        let remote = MemberRecord {
+            id: "remote-conn".into(),
+            joined_at: 1,
+            host: "ah-node".into(),
+        };
+        s.handle_store(id, StoreAnswer::Members(Some(vec![remote])), t0);
+        let (published, ops) = shared_out(s);
+        assert!(
+            ops.is_empty(),
+            "the room stays until the member's node answered"
+        );
+        let [ChannelMessage::Chat(_), ChannelMessage::Call(call)] = published.as_slice() else {
+            panic!("expected the notice and a removeMember call: {published:?}");
+        };
+        assert_eq!(
+            call.method(),
+            Method::RemoveMember {
+                connection_id: "remote-conn",
+                room: "r"
+            }
+        );
+        assert!(s.poll_output().is_none(), "not reported yet");
+        call.clone()
+    }
+
+    #[test]
+    fn a_destroy_deletes_the_room_after_the_remote_members_are_removed() {
+        // An Actionhero node checks that the room exists before it removes its member:
+        // deleting the room first would make it throw and keep the member.
+        let t0 = Instant::now(); // virtual epoch
+        let mut s = server(t0);
+        let call = destroy_with_a_remote_member(&mut s, t0);
+        let answer = CallResponse::to(&call, "ah-node", Some(Value::Bool(true)));
+        s.handle_channel(ChannelMessage::Response(answer), t0);
+        let (_, ops) = shared_out(&mut s);
+        assert_eq!(
+            ops,
+            vec![StoreOp::DeleteRoom {
+                room: RoomName::new("r").unwrap()
+            }]
+        );
+        let done: Vec<_> = std::iter::from_fn(|| s.poll_output()).collect();
+        assert!(matches!(
+            done.as_slice(),
+            [Output::Event(Event::RoomCommandDone {
+                command: RoomCommand::Destroy,
+                result: Ok(()),
+                ..
+            })]
+        ));
+
+        // No answer (the member's node is gone): the room goes at the deadline.
+        let call = destroy_with_a_remote_member(&mut s, t0);
+        assert_eq!(call.server_id, "n1");
+        let deadline = s.poll_timeout().unwrap();
+        assert_eq!(deadline, t0 + Duration::from_secs(5));
+        s.handle_timeout(deadline);
+        let (_, ops) = shared_out(&mut s);
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        let done: Vec<_> = std::iter::from_fn(|| s.poll_output()).collect();
+        assert!(matches!(
+            done.as_slice(),
+            [Output::Event(Event::RoomCommandDone {
+                command: RoomCommand::Destroy,
+                result: Ok(()),
+                ..
+            })]
+        ));
     }
 }

@@ -650,6 +650,31 @@ impl ServerHandle {
             .map_err(ServerError::Room)
     }
 
+    /// Removes the connection with the id `connection_id` from `room` wherever it is:
+    /// on this server at once, as [`ServerHandle::remove_member`]; with shared rooms
+    /// ([`ServerBuilder::cluster`]), a connection of another node through Actionhero's
+    /// `api.chatRoom.removeMember` RPC, whose outcome comes later as
+    /// [`Event::RoomCommandDone`].
+    ///
+    /// # Errors
+    /// [`ServerError::Room`] (without shared rooms, `ConnectionGone` for an unknown id),
+    /// [`ServerError::Stopped`].
+    pub async fn remove_member_by_id(
+        &self,
+        connection_id: &str,
+        room: &str,
+    ) -> Result<(), ServerError> {
+        let room = ServerError::room_name(room)?;
+        let connection_id = connection_id.to_owned();
+        self.call(|reply| Command::RemoveMemberById {
+            connection_id,
+            room,
+            reply,
+        })
+        .await?
+        .map_err(ServerError::Room)
+    }
+
     /// The members of a room, in join order (empty for a missing room).
     ///
     /// # Errors

@@ -69,6 +69,11 @@ pub(crate) enum Command {
         room: RoomName,
         reply: oneshot::Sender<Result<(), RoomError>>,
     },
+    RemoveMemberById {
+        connection_id: String,
+        room: RoomName,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
     Members {
         room: String,
         reply: oneshot::Sender<Vec<ConnectionHandle>>,
@@ -617,6 +622,13 @@ impl Worker {
             }
             Command::RemoveMember { conn, room, reply } => {
                 let _ = reply.send(server.remove_member(conn, &room, now));
+            }
+            Command::RemoveMemberById {
+                connection_id,
+                room,
+                reply,
+            } => {
+                let _ = reply.send(server.remove_member_by_id(&connection_id, &room, now));
             }
             Command::Members { room, reply } => {
                 let _ = reply.send(server.members(&room));
