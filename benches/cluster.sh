@@ -53,8 +53,10 @@ start_ahws() { # tag redis
   PIDS+=("$PID")
   PORT=$(wait_line "$OUT/cluster-ahws-$1.err" 'listening on ws://[0-9.]+:[0-9]+' | grep -Eo '[0-9]+$')
 }
-start_ah() { # tag redis
-  PORT=0 REDIS_HOST=${2%:*} REDIS_PORT=${2##*:} \
+start_ah() { # tag redis [flush]
+  # One cluster: the same token (boot.js makes a private one per process otherwise),
+  # and only the first node flushes the redis.
+  PORT=0 REDIS_HOST=${2%:*} REDIS_PORT=${2##*:} SERVER_TOKEN=change-me REDIS_FLUSH=${3:-1} \
     node interop/actionhero-server/boot.js >"$OUT/cluster-ah-$1.out" 2>"$OUT/cluster-ah-$1.err" &
   PID=$!
   PIDS+=("$PID")
@@ -71,7 +73,7 @@ new_redis
 AH_REDIS=$REDIS AH_REDIS_PID=$REDIS_PID
 start_ah a "$AH_REDIS"
 C_PID=$PID C_PORT=$PORT
-start_ah b "$AH_REDIS"
+start_ah b "$AH_REDIS" 0
 D_PID=$PID D_PORT=$PORT
 log "ahws :$A_PORT,:$B_PORT (redis $OURS_REDIS)  actionhero :$C_PORT,:$D_PORT (redis $AH_REDIS)"
 

@@ -19,8 +19,6 @@ pub(super) type Ws = WebSocketStream<TcpStream>;
 /// a comma-separated list of URLs), which clients take in turn.
 #[derive(Clone, Debug)]
 pub(super) struct Target {
-    /// The URL(s) as given (`ws://host:port` or `http://host:port`, comma-separated).
-    pub(super) url: String,
     /// Each URL and its resolved address, in the order given.
     servers: Vec<(String, SocketAddr)>,
 }
@@ -50,17 +48,13 @@ impl Target {
         if servers.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "no URL"));
         }
-        Ok(Self {
-            url: urls.to_owned(),
-            servers,
-        })
+        Ok(Self { servers })
     }
 
     /// The server client `i` connects to (the servers in turn).
     pub(super) fn nth(&self, i: usize) -> Self {
         let server = self.servers[i % self.servers.len()].clone();
         Self {
-            url: server.0.clone(),
             servers: vec![server],
         }
     }
