@@ -100,10 +100,12 @@ for r in $(seq "$RUNS"); do
 done
 
 node -e '
-const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
 for (const server of ["ahws", "actionhero"]) {
   const rs = lines.filter((l) => l.server === server && !l.result.failed).map((l) => l.result);
-  const f = (k) => med(rs.map((r) => r[k])).toFixed(k === "rate" ? 0 : 2);
-  console.log(`${server}: ${f("rate")} deliveries/s (runs: ${rs.map((r) => Math.round(r.rate)).join(", ")}), server CPU ${f("server_cpu_us_per_msg")} us/delivery, redis ${f("aux_cpu_us_per_msg")} us/delivery, p99 ${f("p99_us")} us`);
+  const f = (get, digits) => med(rs.map(get)).toFixed(digits);
+  console.log(`${server}: ${f((r) => r.rate, 0)} deliveries/s (runs: ${rs.map((r) => Math.round(r.rate)).join(", ")}), ` +
+    `server CPU ${f((r) => r.server_cpu_us_per_msg, 2)} us/delivery, redis ${f((r) => r.aux_cpu_us_per_msg, 2)} us/delivery, ` +
+    `say p50/p99 ${f((r) => r.latency_us.p50, 0)}/${f((r) => r.latency_us.p99, 0)} us`);
 }' "$RESULTS"
