@@ -355,21 +355,9 @@ mod tests {
         const ALPHABET: [u8; 14] = [
             0, 1, 0x1f, 0x20, 0x21, b'"', 0x23, b'\\', 0x5d, 0xE2, 0x80, 0xff, b'a', 0x7f,
         ];
-        let mut state = 0x2545_F491_4F6C_DD1D_u64;
-        for _ in 0..50_000 {
-            let mut bytes = [0u8; 19];
-            for b in &mut bytes {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                *b = ALPHABET[(state % 14) as usize];
-            }
-            let from = (state >> 32) as usize % 19;
-            let want = (from..19)
-                .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f))
-                .unwrap_or(19);
-            assert_eq!(string_stop(&bytes, from), want, "{bytes:?} {from}");
-        }
+        crate::wire::check_scanner(&ALPHABET, string_stop, |b| {
+            matches!(b, b'"' | b'\\' | 0..=0x1f)
+        });
     }
 
     #[test]

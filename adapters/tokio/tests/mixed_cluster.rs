@@ -10,10 +10,10 @@
 //! interop/ensure.sh when missing; fails (does not skip) without them.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
+
+mod support;
 
 use actionhero_ws::client::{ClientConfig, ClientEvent};
 use actionhero_ws::server::{Event, RoomCommand, ServerConfig};
@@ -32,64 +32,6 @@ const AH_ID: &str = "ah-node";
 const OUR_ID: &str = "ahws-one";
 const OUR_OTHER_ID: &str = "ahws-two";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn ensure_node_modules() {
-    let node = std::process::Command::new("node").arg("--version").output();
-    assert!(
-        node.is_ok_and(|o| o.status.success()),
-        "`node` is required by tests/mixed_cluster.rs (Node 20)"
-    );
-    if !repo_root()
-        .join("interop/node_modules/actionhero/package.json")
-        .exists()
-    {
-        let status = std::process::Command::new("bash")
-            .arg(repo_root().join("interop/ensure.sh"))
-            .status()
-            .expect("run interop/ensure.sh");
-        assert!(status.success(), "interop/ensure.sh failed: {status}");
-    }
-}
-
-struct Redis {
-    port: u16,
-    child: std::process::Child,
-}
-
-impl Redis {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/test installs it)");
-        let redis = Self { port, child };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return redis;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("redis-server did not start on port {port}");
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The real Actionhero node and its control line protocol.
 struct Actionhero {
     port: u16,
@@ -103,9 +45,9 @@ struct Actionhero {
 }
 
 impl Actionhero {
-    async fn boot(redis: &Redis) -> Self {
+    async fn boot(redis: &support::PrivateRedis) -> Self {
         let mut child = Command::new("node")
-            .arg(repo_root().join("interop/actionhero-server/boot.js"))
+            .arg(support::repo_root().join("interop/actionhero-server/boot.js"))
             .env("PORT", "0")
             .env("REDIS_HOST", "127.0.0.1")
             .env("REDIS_PORT", redis.port.to_string())
@@ -220,7 +162,11 @@ impl Actionhero {
     }
 }
 
-async fn our_node(redis: &Redis, id: &str, events: mpsc::Sender<Event>) -> ServerHandle {
+async fn our_node(
+    redis: &support::PrivateRedis,
+    id: &str,
+    events: mpsc::Sender<Event>,
+) -> ServerHandle {
     let mut cluster = ClusterConfig::new(format!("redis://127.0.0.1:{}", redis.port));
     cluster.rooms.server_id = id.into();
     cluster.channel.server_token = TOKEN.into();
@@ -318,8 +264,12 @@ async fn rooms_become(c: &ClientHandle, rooms: Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_actionhero_node_and_ours_share_rooms() {
-    ensure_node_modules();
-    let redis = Redis::start();
+    assert!(
+        support::node_available(),
+        "`node` is required by tests/mixed_cluster.rs (Node 20)"
+    );
+    support::ensure_interop();
+    let redis = support::PrivateRedis::start();
     // Actionhero first: boot.js empties the Redis database.
     let mut ah = Actionhero::boot(&redis).await;
     assert_eq!(ah.call("serverId", json!([])).await, Ok(json!(AH_ID)));
