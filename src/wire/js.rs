@@ -61,48 +61,12 @@ pub fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// The index of the first byte from `i` on that [`NEEDS_CARE`], or `bytes.len()`: eight
-/// bytes at a time while none of them does, then byte by byte.
-fn next_care(bytes: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = ONES * 0x80;
-    // Exact tests of "some byte of x is zero / below n" (n <= 0x80).
-    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let x = u64::from_le_bytes(chunk);
-        let care = below(x, 0x20)
-            | below(x ^ (ONES * u64::from(b'"')), 1)
-            | below(x ^ (ONES * u64::from(b'\\')), 1)
-            | below(x ^ (ONES * 0xE2), 1);
-        if care != 0 {
-            // The lowest flagged byte is exact (a borrow only runs upwards from it).
-            return i + (care.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while bytes.get(i).is_some_and(|&b| !NEEDS_CARE[b as usize]) {
-        i += 1;
-    }
-    i
+/// The index of the first byte from `i` on that needs a closer look when writing a JSON
+/// string (a control character, `"`, `\\`, or 0xE2, the lead byte of U+2028/U+2029), or
+/// `bytes.len()`.
+fn next_care(bytes: &[u8], i: usize) -> usize {
+    super::find_special(bytes, i, Some(0xE2))
 }
-
-/// Bytes that need a closer look when writing a JSON string: control characters, `"`,
-/// `\\`, and 0xE2 (the lead byte of U+2028/U+2029).
-const NEEDS_CARE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t[0xE2] = true;
-    t
-};
 
 /// Appends `value` as `JSON.stringify` would write it (compact, JavaScript key order,
 /// JavaScript number formatting, U+2028/U+2029 escaped).
@@ -547,7 +511,9 @@ mod tests {
         const ALPHABET: [u8; 14] = [
             0, 1, 0x1f, 0x20, 0x21, b'"', 0x23, b'\\', 0x5d, 0xE2, 0xE3, 0xff, b'a', 0xE1,
         ];
-        crate::wire::check_scanner(&ALPHABET, next_care, |b| NEEDS_CARE[b as usize]);
+        crate::wire::check_scanner(&ALPHABET, next_care, |b| {
+            b < 0x20 || b == b'"' || b == b'\\' || b == 0xE2
+        });
     }
 
     #[test]

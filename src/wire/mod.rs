@@ -47,6 +47,42 @@ impl fmt::Display for WireError {
 
 impl std::error::Error for WireError {}
 
+/// The index of the first byte from `i` on that is a control character, `"`, `\\` or
+/// `also`, or `bytes.len()`: eight bytes at a time while none is, then byte by byte. The
+/// JSON reader looks for the end of a plain string with it (`also` = `None`), the writer
+/// for bytes that need escaping (`Some(0xE2)`, the lead byte of U+2028/U+2029).
+#[inline(always)]
+pub(crate) fn find_special(bytes: &[u8], mut i: usize, also: Option<u8>) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    // Exact tests of "some byte of x is below n" (n <= 0x80).
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(chunk);
+        let mut hit = below(x, 0x20)
+            | below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1);
+        if let Some(a) = also {
+            hit |= below(x ^ (ONES * u64::from(a)), 1);
+        }
+        if hit != 0 {
+            // The lowest flagged byte is exact (a borrow only runs upwards from it).
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while bytes
+        .get(i)
+        .is_some_and(|&b| b >= 0x20 && b != b'"' && b != b'\\' && Some(b) != also)
+    {
+        i += 1;
+    }
+    i
+}
+
 /// Checks a byte scanner against the plain loop it replaces: 50 000 arrays of 19 bytes
 /// drawn from `alphabet` (xorshift, fixed seed), from a drawn start; `scan(bytes, from)`
 /// must give the first index at or after `from` whose byte `stops`, or 19.

@@ -75,32 +75,8 @@ impl<'a> TopFields<'a> {
 
 /// The index of the first quote, backslash or control character from `i` on, or
 /// `bytes.len()`: eight bytes at a time while there is none, then byte by byte.
-fn string_stop(bytes: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = ONES * 0x80;
-    // Exact tests of "some byte of x is below n" (n <= 0x80).
-    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let x = u64::from_le_bytes(chunk);
-        let stop = below(x, 0x20)
-            | below(x ^ (ONES * u64::from(b'"')), 1)
-            | below(x ^ (ONES * u64::from(b'\\')), 1);
-        if stop != 0 {
-            // The lowest flagged byte is exact (a borrow only runs upwards from it).
-            return i + (stop.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while bytes
-        .get(i)
-        .is_some_and(|&b| b != b'"' && b != b'\\' && b >= 0x20)
-    {
-        i += 1;
-    }
-    i
+fn string_stop(bytes: &[u8], i: usize) -> usize {
+    super::find_special(bytes, i, None)
 }
 
 /// The reader's position in the text.
