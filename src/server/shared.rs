@@ -730,6 +730,10 @@ impl Server {
             return;
         }
         shared.down = !up;
+        self.event(Event::SharedLink { up });
+        let Some(shared) = &mut self.shared else {
+            return;
+        };
         if !up {
             return;
         }
@@ -1320,6 +1324,10 @@ mod tests {
 
         s.handle_shared_link(false, t0);
         assert!(!s.shared_link_up());
+        assert!(matches!(
+            s.poll_output(),
+            Some(Output::Event(Event::SharedLink { up: false }))
+        ));
         s.handle_text(
             h,
             r#"{"event":"say","room":"r","message":"m","messageId":2}"#,
@@ -1330,6 +1338,10 @@ mod tests {
 
         let later = t0 + Duration::from_secs(3);
         s.handle_shared_link(true, later);
+        assert!(matches!(
+            s.poll_output(),
+            Some(Output::Event(Event::SharedLink { up: true }))
+        ));
         let room = RoomName::new("r").unwrap();
         assert!(matches!(
             s.poll_shared(),

@@ -141,6 +141,13 @@ pub enum Event {
         /// Its outcome ([`RoomError::Timeout`] when no answer came in time).
         result: Result<(), RoomError>,
     },
+    /// The transport of shared rooms (Redis, for a cluster) went away (`up: false`) or
+    /// came back, as the adapter reported with [`Server::handle_shared_link`]: while it is
+    /// away, says reach this core's members only and room requests fail.
+    SharedLink {
+        /// Whether it is reachable now.
+        up: bool,
+    },
 }
 
 /// An action to run, whether it came over WebSocket or HTTP: what

@@ -280,6 +280,10 @@ async fn log_connections(mut events: mpsc::Receiver<Event>) {
                 let id = id.as_ref().map_or("?", |id| id.as_str());
                 eprintln!("ahws: close {id} ({reason:?})");
             }
+            Event::SharedLink { up: true } => eprintln!("ahws: Redis reachable"),
+            Event::SharedLink { up: false } => {
+                eprintln!("ahws: Redis unreachable: says stay on this node, room requests fail");
+            }
             _ => {}
         }
     }
