@@ -22,6 +22,12 @@ impl ConnectionHandle {
         Self { index, generation }
     }
 
+    /// The tag of the core that gave the handle out (`Server::set_handle_tag`; 0 unless
+    /// the adapter runs several cores).
+    pub const fn tag(&self) -> u8 {
+        (self.generation >> 24) as u8
+    }
+
     /// The slab slot of this handle.
     pub const fn index(self) -> u32 {
         self.index

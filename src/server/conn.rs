@@ -271,7 +271,9 @@ impl Server {
         self.leave_all(conn);
         let slot = &mut self.slots[conn.index as usize];
         let Some(c) = slot.conn.take() else { return };
-        slot.generation = slot.generation.wrapping_add(1);
+        // The top byte is the core's tag (`Server::set_handle_tag`); the rest counts.
+        slot.generation =
+            (slot.generation & 0xFF00_0000) | (slot.generation.wrapping_add(1) & 0x00FF_FFFF);
         self.free.push(conn.index);
         self.open -= 1;
         self.stats.closed(&reason);
@@ -335,5 +337,25 @@ mod tests {
         assert_eq!(s, ConnState::Draining);
         assert!(!s.on_request_done(false));
         assert!(s.on_request_done(true));
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)]
+    fn handles_carry_the_cores_tag_across_slot_reuse() {
+        use crate::handshake::Handshake;
+        use crate::server::{CloseCause, ServerConfig};
+        let t0 = std::time::Instant::now(); // virtual epoch
+        let unix = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let mut s = Server::new(ServerConfig::default(), [1; 32], t0, unix).unwrap();
+        s.set_handle_tag(3);
+        let peer = "127.0.0.1:5000".parse().unwrap();
+        let a = s.handle_open(Handshake::for_peer(peer, None), t0).unwrap();
+        assert_eq!(a.tag(), 3);
+        s.handle_closed(a, CloseCause::Remote { code: None }, t0);
+        let b = s.handle_open(Handshake::for_peer(peer, None), t0).unwrap();
+        assert_eq!(b.tag(), 3, "the reused slot keeps the tag");
+        assert_ne!(a, b, "and the old handle is stale");
+        assert!(s.connection(a).is_none());
+        assert!(s.connection(b).is_some());
     }
 }

@@ -143,6 +143,8 @@ pub struct Server {
     stats: Counters,
     /// Shared rooms (`None`: rooms local to this server).
     shared: Option<Box<shared::Shared>>,
+    /// The tag in the top byte of every handle's generation ([`Server::set_handle_tag`]).
+    handle_tag: u32,
     /// Reused to write answers before they are copied into their frame
     /// ([`Server::scratch_text`]).
     scratch: String,
@@ -226,7 +228,16 @@ impl Server {
             stats: Counters::default(),
             shared,
             scratch: String::new(),
+            handle_tag: 0,
         })
+    }
+
+    /// Marks every connection handle this server gives out with `tag`
+    /// ([`ConnectionHandle::tag`]), so an adapter running several cores (one per worker
+    /// thread) can tell which core a handle belongs to. Call it before the first
+    /// connection; handles given out before keep their tag.
+    pub fn set_handle_tag(&mut self, tag: u8) {
+        self.handle_tag = u32::from(tag);
     }
 
     /// The configuration.
@@ -331,11 +342,12 @@ impl Server {
             }
             None => {
                 let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                let generation = self.handle_tag << 24;
                 self.slots.push(Slot {
-                    generation: 0,
+                    generation,
                     conn: Some(conn),
                 });
-                ConnectionHandle::from_raw(index, 0)
+                ConnectionHandle::from_raw(index, generation)
             }
         };
         self.open += 1;

@@ -126,6 +126,39 @@ pub struct ServerStats {
     pub rooms: u64,
 }
 
+impl ServerStats {
+    /// Adds the counts of `other` (another core of the same server, for a server that
+    /// runs several: counters and the open-connection and running-action gauges add up;
+    /// `rooms` is the larger of the two, since cores sharing rooms each count the rooms
+    /// they have members in).
+    pub fn merge(&mut self, other: &ServerStats) {
+        fn add<K: Ord + Clone>(a: &mut BTreeMap<K, u64>, b: &BTreeMap<K, u64>) {
+            for (k, v) in b {
+                *a.entry(k.clone()).or_default() += v;
+            }
+        }
+        self.connections_open += other.connections_open;
+        self.connections_opened += other.connections_opened;
+        add(&mut self.connections_rejected, &other.connections_rejected);
+        add(&mut self.connections_closed, &other.connections_closed);
+        self.messages_received += other.messages_received;
+        self.bytes_received += other.bytes_received;
+        self.messages_sent += other.messages_sent;
+        self.bytes_sent += other.bytes_sent;
+        add(&mut self.violations, &other.violations);
+        for (name, b) in &other.actions {
+            let a = self.actions.entry(name.clone()).or_default();
+            add(&mut a.outcomes, &b.outcomes);
+            a.latency.merge(&b.latency);
+        }
+        self.actions_running += other.actions_running;
+        add(&mut self.files, &other.files);
+        self.chat_messages += other.chat_messages;
+        self.chat_deliveries += other.chat_deliveries;
+        self.rooms = self.rooms.max(other.rooms);
+    }
+}
+
 /// Why an action request ended, as counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ActionResult {
