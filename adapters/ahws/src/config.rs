@@ -54,6 +54,10 @@ pub struct Settings {
     /// example 127.0.0.1:9100; keep it off the public interface). Default: none.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// Worker threads, each with its own core and connections, rooms shared between
+    /// them (1: no sharing cost). Default: one per core.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
     /// The core server's settings (`[server]`).
     #[command(flatten, next_help_heading = "Server ([server] in the config file)")]
     #[serde(default)]
@@ -317,6 +321,8 @@ pub struct Resolved {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Where Prometheus metrics are served (`http://ADDR/metrics`), if anywhere.
     pub metrics: Option<String>,
+    /// Worker threads.
+    pub workers: usize,
     /// The core server's config.
     pub server: ServerConfig,
     /// The handshake's config.
@@ -343,6 +349,7 @@ impl Default for Resolved {
             quiet: false,
             tls: None,
             metrics: None,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             server: ServerConfig::default(),
             handshake: HandshakeConfig::default(),
             web: WebConfig::default(),
@@ -450,6 +457,7 @@ impl Settings {
             tls_cert,
             tls_key,
             metrics,
+            workers,
             server: s,
             handshake: h,
             web: w,
@@ -612,6 +620,11 @@ impl Settings {
                 }
             },
             metrics,
+            workers: match workers {
+                Some(0) => return Err(err("--workers must be at least 1")),
+                Some(n) => n,
+                None => d.workers,
+            },
             server,
             handshake,
             web,
@@ -780,6 +793,7 @@ impl Settings {
             tls_cert: r.tls.as_ref().map(|(cert, _)| cert.clone()),
             tls_key: r.tls.as_ref().map(|(_, key)| key.clone()),
             metrics: r.metrics.clone(),
+            workers: Some(r.workers),
             server,
             handshake,
             web,
@@ -910,6 +924,13 @@ mod tests {
         settings.tls_cert = Some("cert.pem".into());
         settings.tls_key = Some("key.pem".into());
         settings.metrics = Some("127.0.0.1:9100".into());
+        // The cluster (off by default).
+        settings.cluster = ClusterSettings {
+            redis: Some("redis://127.0.0.1:6379".into()),
+            server_token: Some("t".into()),
+            channel: Some("c".into()),
+            server_id: Some("n".into()),
+        };
         let table = toml::Table::try_from(&settings).expect("table");
         let help = Cli::command().render_long_help().to_string();
         let mut keys = 0;
@@ -924,8 +945,9 @@ mod tests {
             }
         }
         // Every field of the four library configs (less the two derived ones) plus
-        // listen, public, rooms, quiet, tls-cert, tls-key and metrics.
-        assert_eq!(keys, 7 + 14 + 7 + 16 + 8);
+        // listen, public, rooms, quiet, tls-cert, tls-key, metrics and workers, and the
+        // cluster's four.
+        assert_eq!(keys, 8 + 14 + 7 + 16 + 8 + 4);
     }
 
     #[test]

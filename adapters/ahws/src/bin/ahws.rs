@@ -167,6 +167,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         quiet,
         tls,
         metrics,
+        workers,
         server: config,
         handshake,
         web,
@@ -175,6 +176,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     } = resolved;
     let mut builder = ServerBuilder::new()
         .listen(listen.clone())
+        .workers(workers)
         .config(config)
         .handshake_config(handshake)
         .web_config(web)

@@ -362,6 +362,7 @@ async fn pump(
                 let mut core = worker.enter();
                 let now = std::time::Instant::now();
                 core.server.handle_text(conn, &text, now);
+                worker.settle(&mut core);
                 let mut n = 1;
                 let other = loop {
                     if n >= READ_BATCH {
@@ -370,6 +371,7 @@ async fn pump(
                     match ws.next().now_or_never() {
                         Some(Some(Ok(Message::Text(text)))) => {
                             core.server.handle_text(conn, &text, now);
+                            worker.settle(&mut core);
                             n += 1;
                         }
                         Some(Some(Ok(Message::Pong(_) | Message::Frame(_)))) => {}

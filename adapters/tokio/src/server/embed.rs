@@ -152,8 +152,10 @@ where
             let Some(on_upgrade) = on_upgrade else {
                 return Unserved::UpgradeUnavailable.response().into_http();
             };
-            // Held by the connection task: the worker waits for it at shutdown.
-            let Some(alive) = inner.alive.upgrade() else {
+            // The workers take connections in turn; the connection task holds its
+            // worker's `alive`, which the worker waits for at shutdown.
+            let worker = handle.next_worker();
+            let Some(alive) = inner.alive.get(worker).and_then(|a| a.upgrade()) else {
                 return Unserved::ServerStopped.response().into_http();
             };
             let handoff = Handoff {
@@ -162,7 +164,7 @@ where
                 peer,
                 alive,
             };
-            if !handle.command(Command::Upgraded(handoff)).await {
+            if !handle.command_to(worker, Command::Upgraded(handoff)).await {
                 return Unserved::ServerStopped.response().into_http();
             }
             return handshake::switching_protocols(&accept).map(|()| Bytes::new());
@@ -214,7 +216,10 @@ where
         body: body.to_vec(),
         reply,
     };
-    if !handle.command(Command::Api(call)).await {
+    if !handle
+        .command_to(handle.next_worker(), Command::Api(call))
+        .await
+    {
         return Unserved::ServerStopped.response();
     }
     answer

@@ -35,7 +35,7 @@ use actionhero_ws::http::WebConfig;
 use actionhero_ws::metrics::Metrics;
 use actionhero_ws::server::{
     ActionHandlers, ActionOutcome, ActionSpec, ChatHooks, Delivery, Event, RoomError, Server,
-    ServerConfig,
+    ServerConfig, SharedOutput, SharedRoomsConfig,
 };
 use actionhero_ws::{ConnectionHandle, RoomName};
 use serde_json::{Map, Value};
@@ -123,6 +123,7 @@ pub struct ServerBuilder {
     actions: Vec<(ActionSpec, Handler)>,
     seed: Option<[u8; 32]>,
     events: Option<mpsc::Sender<Event>>,
+    workers: usize,
     #[cfg(feature = "rustls")]
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     #[cfg(feature = "redis")]
@@ -165,6 +166,7 @@ impl ServerBuilder {
             actions: Vec::new(),
             seed: None,
             events: None,
+            workers: 1,
             #[cfg(feature = "rustls")]
             tls: None,
             #[cfg(feature = "redis")]
@@ -269,6 +271,17 @@ impl ServerBuilder {
         self
     }
 
+    /// Runs `n` workers (default 1, at most 256): each a thread with its own core and
+    /// its own connections, taking connections from the same listening socket. Their
+    /// rooms are shared (the core's shared rooms, through an in-process bus and store,
+    /// or through Redis with [`cluster`](Self::cluster)), so a client sees one server
+    /// whichever worker holds its connection. One worker has no sharing cost; more use
+    /// more cores (on a machine with N cores, N workers at most).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+
     /// Fixes the core's random seed (default: drawn from the OS).
     pub fn seed(mut self, seed: [u8; 32]) -> Self {
         self.seed = Some(seed);
@@ -327,6 +340,7 @@ impl ServerBuilder {
             Some(s) => s,
             None => crate::os_seed()?,
         };
+        let workers = self.workers.clamp(1, usize::from(u8::MAX) + 1);
         #[cfg(feature = "redis")]
         let cluster = match self.cluster {
             Some(c) => {
@@ -339,36 +353,96 @@ impl ServerBuilder {
             None => None,
         };
         #[cfg(feature = "redis")]
-        let server = match &cluster {
-            Some((_, rooms, _)) => Server::with_shared_rooms(
-                self.config,
-                rooms.clone(),
-                seed,
-                Instant::now(),
-                SystemTime::now(),
-            ),
-            None => Server::new(self.config, seed, Instant::now(), SystemTime::now()),
-        };
+        let through_redis = cluster.is_some();
         #[cfg(not(feature = "redis"))]
-        let server = Server::new(self.config, seed, Instant::now(), SystemTime::now());
-        let mut server = server.map_err(|e| invalid(e.to_string()))?;
-        for room in &self.rooms {
-            let name =
-                RoomName::new(room).map_err(|_| invalid(format!("invalid room `{room}`")))?;
-            match server.create_room(name) {
-                Ok(()) | Err(RoomError::AlreadyExists) => {}
-                Err(e) => return Err(invalid(format!("room `{room}`: {e}"))),
+        let through_redis = false;
+        // Several workers share their rooms: through Redis when the server is in a
+        // cluster, else in this process.
+        let in_process = (workers > 1 && !through_redis).then(|| {
+            let store = Arc::new(std::sync::Mutex::new(
+                actionhero_ws::cluster::MemoryStore::new(),
+            ));
+            let buses: Vec<_> = (0..workers)
+                .map(|_| mpsc::channel(self.adapter.command_queue.max(1)))
+                .collect();
+            (store, buses)
+        });
+        // One worker takes the hooks as they were given; several share each hooks value
+        // behind a lock.
+        let (mut hooks_once, hooks_shared) = if workers == 1 {
+            (Some(self.hooks), Vec::new())
+        } else {
+            let shared: Vec<(i32, SharedHooks)> = self
+                .hooks
+                .into_iter()
+                .map(|(p, h)| (p, Arc::new(std::sync::Mutex::new(h))))
+                .collect();
+            (None, shared)
+        };
+        let mut cores = Vec::with_capacity(workers);
+        for i in 0..workers {
+            let mut seed = seed;
+            seed[31] ^= i as u8;
+            let id = |base: &str| {
+                if workers > 1 {
+                    format!("{base}-w{i}")
+                } else {
+                    base.to_owned()
+                }
+            };
+            #[cfg(feature = "redis")]
+            let shared = cluster.as_ref().map(|(_, rooms, _)| SharedRoomsConfig {
+                server_id: id(&rooms.server_id),
+                ..rooms.clone()
+            });
+            #[cfg(not(feature = "redis"))]
+            let shared: Option<SharedRoomsConfig> = None;
+            let shared = shared.or_else(|| {
+                in_process.as_ref().map(|_| SharedRoomsConfig {
+                    // Workers die with their process: nothing to sweep.
+                    node_ttl: None,
+                    ..SharedRoomsConfig::new(id(&format!("ahws-{}", std::process::id())))
+                })
+            });
+            let config = self.config.clone();
+            let (now, unix) = (Instant::now(), SystemTime::now());
+            let server = match shared {
+                Some(shared) => Server::with_shared_rooms(config, shared, seed, now, unix),
+                None => Server::new(config, seed, now, unix),
+            };
+            let mut server = server.map_err(|e| invalid(e.to_string()))?;
+            server.set_handle_tag(i as u8);
+            // Shared rooms live in the store: one worker creates them.
+            if i == 0 {
+                for room in &self.rooms {
+                    let name = RoomName::new(room)
+                        .map_err(|_| invalid(format!("invalid room `{room}`")))?;
+                    match server.create_room(name) {
+                        Ok(()) | Err(RoomError::AlreadyExists) => {}
+                        Err(e) => return Err(invalid(format!("room `{room}`: {e}"))),
+                    }
+                }
             }
+            match hooks_once.take() {
+                Some(hooks) => {
+                    for (priority, h) in hooks {
+                        server.add_chat_hooks(priority, h);
+                    }
+                }
+                None => {
+                    for (priority, h) in &hooks_shared {
+                        server.add_chat_hooks(*priority, Box::new(LockedHooks(h.clone())));
+                    }
+                }
+            }
+            // The core resolves which version runs; the table finds its handler.
+            let mut handlers = ActionHandlers::new();
+            for (spec, handler) in &self.actions {
+                handlers.register(&mut server, spec.clone(), handler.clone());
+            }
+            cores.push((server, handlers));
         }
-        for (priority, hooks) in self.hooks {
-            server.add_chat_hooks(priority, hooks);
-        }
-        // The core resolves which version runs; the table finds its handler.
-        let mut handlers = ActionHandlers::new();
-        for (spec, handler) in self.actions {
-            handlers.register(&mut server, spec, handler);
-        }
-        let max_message = server.config().max_message_len;
+        let max_message = cores[0].0.config().max_message_len;
         let mut web = self.web;
         web.public_dir = match self.public_dir.or(web.public_dir.take()) {
             Some(dir) => Some(dir.canonicalize().map_err(|e| {
@@ -376,15 +450,11 @@ impl ServerBuilder {
             })?),
             None => None,
         };
-        let router = server
+        let router = cores[0]
+            .0
             .router(self.handshake, web, crate::epoch_ms())
             .map_err(|e| invalid(e.to_string()))?;
         let router = Arc::new(router);
-
-        let (command_tx, command_rx) = mpsc::channel(self.adapter.command_queue.max(1));
-        let (stop_accept_tx, stop_accept_rx) = watch::channel(false);
-        let (stopped_tx, stopped_rx) = watch::channel(false);
-        let (alive_tx, alive_rx) = mpsc::channel::<()>(1);
         let conn_shared = Arc::new(conn::ConnShared {
             router: router.clone(),
             adapter: self.adapter.clone(),
@@ -392,51 +462,181 @@ impl ServerBuilder {
             #[cfg(feature = "rustls")]
             tls: self.tls.map(tokio_rustls::TlsAcceptor::from),
         });
+
+        let mut commands = Vec::with_capacity(workers);
+        let mut command_rxs = Vec::with_capacity(workers);
+        let mut stopped = Vec::with_capacity(workers);
+        let mut stopped_txs = Vec::with_capacity(workers);
+        let mut alive = Vec::with_capacity(workers);
+        let mut alive_pairs = Vec::with_capacity(workers);
+        let mut stop_pairs = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (tx, rx) = mpsc::channel(self.adapter.command_queue.max(1));
+            commands.push(tx);
+            command_rxs.push(rx);
+            let (tx, rx) = watch::channel(false);
+            stopped.push(rx);
+            stopped_txs.push(tx);
+            let (tx, rx) = mpsc::channel::<()>(1);
+            alive.push(tx.downgrade());
+            alive_pairs.push((tx, rx));
+            stop_pairs.push(watch::channel(false));
+        }
         let handle = ServerHandle {
             inner: Arc::new(Shared {
-                commands: command_tx,
+                commands,
                 local_addr,
-                stopped: stopped_rx,
+                stopped,
                 conns: conn_shared.clone(),
-                alive: alive_tx.downgrade(),
-                stopping: stop_accept_rx.clone(),
+                alive,
+                stopping: stop_pairs[0].1.clone(),
+                next: std::sync::atomic::AtomicUsize::new(0),
             }),
         };
-        // The listener moves to the worker's runtime.
+        // The listener moves to the workers' runtimes (each its own copy of the socket).
         let listener = listener.map(TcpListener::into_std).transpose()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let parts = worker::WorkerParts {
-            server,
-            handlers,
-            handle: handle.clone(),
-            router,
-            adapter: self.adapter,
-            stop_accept: stop_accept_tx,
-            events: self.events.is_some(),
-            #[cfg(feature = "redis")]
-            cluster: None,
+        let (store, buses) = match in_process {
+            Some((store, buses)) => (Some(store), buses),
+            None => (None, Vec::new()),
         };
-        let run = WorkerRun {
-            parts,
-            listener,
-            conns: conn_shared,
-            stop_accept: stop_accept_rx,
-            alive: (alive_tx, alive_rx),
-            commands: command_rx,
-            events: self.events,
-            stopped: stopped_tx,
-            #[cfg(feature = "redis")]
-            cluster: cluster.map(|(redis, _, codec)| (redis, codec)),
-        };
-        std::thread::Builder::new()
-            .name("ahws-worker".into())
-            .spawn(move || {
-                let local = tokio::task::LocalSet::new();
-                local.block_on(&runtime, run.run());
-            })?;
+        let bus_senders: Vec<_> = buses.iter().map(|(tx, _)| tx.clone()).collect();
+        if let Some(store) = &store {
+            // What the cores did while being built (the starting rooms) reaches the
+            // store before any worker takes a connection.
+            for (server, _) in &mut cores {
+                while let Some(out) = server.poll_shared() {
+                    match out {
+                        SharedOutput::Store(op) => {
+                            let answer = match store.lock() {
+                                Ok(mut store) => store.apply(op),
+                                Err(poisoned) => poisoned.into_inner().apply(op),
+                            };
+                            if let Some((id, answer)) = answer {
+                                server.handle_store(id, answer, Instant::now());
+                            }
+                        }
+                        SharedOutput::Publish(message) => {
+                            for bus in &bus_senders {
+                                let _ = bus.try_send(message.clone());
+                            }
+                        }
+
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let mut bus_receivers: Vec<_> = buses.into_iter().map(|(_, rx)| Some(rx)).collect();
+        let mut events = self.events;
+        for (i, (((server, handlers), command_rx), ((alive_tx, alive_rx), (stop_tx, stop_rx)))) in
+            cores
+                .into_iter()
+                .zip(command_rxs)
+                .zip(alive_pairs.into_iter().zip(stop_pairs))
+                .enumerate()
+        {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let listener = match &listener {
+                Some(l) => Some(l.try_clone()?),
+                None => None,
+            };
+            let events = if i + 1 == workers {
+                events.take()
+            } else {
+                events.clone()
+            };
+            let parts = worker::WorkerParts {
+                server,
+                handlers,
+                handle: handle.clone(),
+                router: router.clone(),
+                adapter: self.adapter.clone(),
+                stop_accept: stop_tx,
+                events: events.is_some(),
+                #[cfg(feature = "redis")]
+                cluster: None,
+                in_process: store.as_ref().map(|store| worker::InProcess {
+                    me: i,
+                    bus: bus_senders.clone(),
+                    store: store.clone(),
+                }),
+            };
+            let run = WorkerRun {
+                parts,
+                listener,
+                conns: conn_shared.clone(),
+                stop_accept: stop_rx,
+                alive: (alive_tx, alive_rx),
+                commands: command_rx,
+                events,
+                stopped: stopped_txs.remove(0),
+                bus: bus_receivers.get_mut(i).and_then(Option::take),
+                #[cfg(feature = "redis")]
+                cluster: cluster
+                    .as_ref()
+                    .map(|(redis, _, codec)| (redis.clone(), codec.clone())),
+            };
+            std::thread::Builder::new()
+                .name(format!("ahws-worker-{i}"))
+                .spawn(move || {
+                    let local = tokio::task::LocalSet::new();
+                    local.block_on(&runtime, run.run());
+                })?;
+        }
         Ok(handle)
+    }
+}
+
+/// One chat hooks value for several workers.
+type SharedHooks = Arc<std::sync::Mutex<Box<dyn ChatHooks>>>;
+
+/// Chat hooks shared by several workers: each call takes the lock.
+struct LockedHooks(SharedHooks);
+
+impl LockedHooks {
+    fn with<R>(&self, f: impl FnOnce(&mut dyn ChatHooks) -> R) -> R {
+        let mut hooks = match self.0.lock() {
+            Ok(h) => h,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(hooks.as_mut())
+    }
+}
+
+impl ChatHooks for LockedHooks {
+    fn join(
+        &mut self,
+        conn: actionhero_ws::server::ConnectionInfo<'_>,
+        room: &RoomName,
+    ) -> Result<(), String> {
+        self.with(|h| h.join(conn, room))
+    }
+
+    fn leave(
+        &mut self,
+        conn: actionhero_ws::server::ConnectionInfo<'_>,
+        room: &RoomName,
+    ) -> Result<(), String> {
+        self.with(|h| h.leave(conn, room))
+    }
+
+    fn on_say_receive(
+        &mut self,
+        sender: Option<actionhero_ws::server::ConnectionInfo<'_>>,
+        payload: Option<Map<String, Value>>,
+    ) -> Result<Option<Map<String, Value>>, String> {
+        self.with(|h| h.on_say_receive(sender, payload))
+    }
+
+    fn say(
+        &mut self,
+        receiver: actionhero_ws::server::ConnectionInfo<'_>,
+        room: &RoomName,
+        payload: Map<String, Value>,
+    ) -> Option<Map<String, Value>> {
+        self.with(|h| h.say(receiver, room, payload))
     }
 }
 
@@ -450,6 +650,8 @@ struct WorkerRun {
     commands: mpsc::Receiver<Command>,
     events: Option<mpsc::Sender<Event>>,
     stopped: watch::Sender<bool>,
+    /// This worker's end of the in-process bus (rooms shared with the other workers).
+    bus: Option<mpsc::Receiver<actionhero_ws::cluster::ChannelMessage>>,
     #[cfg(feature = "redis")]
     cluster: Option<(
         crate::redis::RedisConfig,
@@ -475,6 +677,9 @@ impl WorkerRun {
             }
         }
         let worker = worker::Worker::new(parts);
+        if let Some(bus) = self.bus {
+            tokio::task::spawn_local(worker.clone().in_process_bus(bus));
+        }
         #[cfg(feature = "redis")]
         if let Some(events) = link_events {
             tokio::task::spawn_local(worker.clone().cluster_events(events));
@@ -512,20 +717,25 @@ impl WorkerRun {
 }
 
 struct Shared {
-    commands: mpsc::Sender<Command>,
+    /// One command channel per worker (index = the worker's handle tag).
+    commands: Vec<mpsc::Sender<Command>>,
     local_addr: SocketAddr,
-    stopped: watch::Receiver<bool>,
+    /// One per worker.
+    stopped: Vec<watch::Receiver<bool>>,
     /// What connection tasks share (the router, the adapter settings): connections
     /// from an embedding HTTP server run with it too.
     #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
     conns: Arc<conn::ConnShared>,
-    /// Weak, so the handle does not keep the worker waiting for connections at
-    /// shutdown; a connection task upgrades it while the server still accepts.
+    /// Weak, so the handle does not keep a worker waiting for connections at shutdown;
+    /// a connection task upgrades its worker's while the server still accepts.
     #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
-    alive: mpsc::WeakSender<()>,
+    alive: Vec<mpsc::WeakSender<()>>,
     /// True from the start of a shutdown: no new connections or requests.
     #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
     stopping: watch::Receiver<bool>,
+    /// The worker the next connection from an embedding server goes to.
+    #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+    next: std::sync::atomic::AtomicUsize,
 }
 
 /// A handle on a running server: its address, application commands, shutdown.
@@ -577,7 +787,7 @@ impl ServerHandle {
         conn: ConnectionHandle,
         message: Map<String, Value>,
     ) -> Result<Delivery, ServerError> {
-        self.call(|reply| Command::Send {
+        self.call_for(conn, |reply| Command::Send {
             conn,
             message,
             reply,
@@ -594,7 +804,7 @@ impl ServerHandle {
         conn: ConnectionHandle,
         message: Value,
     ) -> Result<Delivery, ServerError> {
-        self.call(|reply| Command::Alert {
+        self.call_for(conn, |reply| Command::Alert {
             conn,
             message,
             reply,
@@ -630,7 +840,7 @@ impl ServerHandle {
     /// [`ServerError::Room`], [`ServerError::Stopped`].
     pub async fn add_member(&self, conn: ConnectionHandle, room: &str) -> Result<(), ServerError> {
         let room = ServerError::room_name(room)?;
-        self.call(|reply| Command::AddMember { conn, room, reply })
+        self.call_for(conn, |reply| Command::AddMember { conn, room, reply })
             .await?
             .map_err(ServerError::Room)
     }
@@ -645,7 +855,7 @@ impl ServerHandle {
         room: &str,
     ) -> Result<(), ServerError> {
         let room = ServerError::room_name(room)?;
-        self.call(|reply| Command::RemoveMember { conn, room, reply })
+        self.call_for(conn, |reply| Command::RemoveMember { conn, room, reply })
             .await?
             .map_err(ServerError::Room)
     }
@@ -675,13 +885,23 @@ impl ServerHandle {
         .map_err(ServerError::Room)
     }
 
-    /// The members of a room, in join order (empty for a missing room).
+    /// The members of a room on this server (every worker's, worker after worker), in
+    /// join order (empty for a missing room). In a cluster, other nodes' members are not
+    /// listed (`roomView` counts them).
     ///
     /// # Errors
     /// [`ServerError::Stopped`].
     pub async fn members(&self, room: &str) -> Result<Vec<ConnectionHandle>, ServerError> {
         let room = room.to_owned();
-        self.call(|reply| Command::Members { room, reply }).await
+        let mut all = Vec::new();
+        for worker in 0..self.inner.commands.len() {
+            let room = room.clone();
+            all.extend(
+                self.call_on(worker, |reply| Command::Members { room, reply })
+                    .await?,
+            );
+        }
+        Ok(all)
     }
 
     /// Closes a connection the way Actionhero's `connection.destroy()` does
@@ -690,7 +910,8 @@ impl ServerHandle {
     /// # Errors
     /// [`ServerError::Stopped`].
     pub async fn close(&self, conn: ConnectionHandle) -> Result<(), ServerError> {
-        self.call(|reply| Command::Close { conn, reply }).await
+        self.call_for(conn, |reply| Command::Close { conn, reply })
+            .await
     }
 
     /// Shuts the server down gracefully and waits until it has stopped: no new
@@ -698,14 +919,18 @@ impl ServerHandle {
     /// closed (with `primus::server::close` first when `reconnect` is false, so clients
     /// stay away) and the last frames are flushed. Returns at once if already stopped.
     pub async fn shutdown(&self, reconnect: bool) {
-        let (reply, done) = oneshot::channel();
-        if self
-            .inner
-            .commands
-            .send(Command::Shutdown { reconnect, reply })
-            .await
-            .is_ok()
-        {
+        let mut waits = Vec::with_capacity(self.inner.commands.len());
+        for commands in &self.inner.commands {
+            let (reply, done) = oneshot::channel();
+            if commands
+                .send(Command::Shutdown { reconnect, reply })
+                .await
+                .is_ok()
+            {
+                waits.push(done);
+            }
+        }
+        for done in waits {
             let _ = done.await;
         }
         self.stopped().await;
@@ -717,7 +942,24 @@ impl ServerHandle {
     /// # Errors
     /// [`ServerError::Stopped`].
     pub async fn metrics(&self) -> Result<Metrics, ServerError> {
-        self.call(|reply| Command::Metrics { reply }).await
+        let mut all: Option<Metrics> = None;
+        for worker in 0..self.inner.commands.len() {
+            let m = self
+                .call_on(worker, |reply| Command::Metrics { reply })
+                .await?;
+            match &mut all {
+                None => all = Some(m),
+                Some(all) => {
+                    all.server.merge(&m.server);
+                    all.outbound.queued_frames += m.outbound.queued_frames;
+                    all.outbound.max_queued_frames = all
+                        .outbound
+                        .max_queued_frames
+                        .max(m.outbound.max_queued_frames);
+                }
+            }
+        }
+        all.ok_or(ServerError::Stopped)
     }
 
     /// [`ServerHandle::metrics`] in Prometheus's text exposition format, for an
@@ -732,25 +974,59 @@ impl ServerHandle {
 
     /// Waits until the server has stopped (after a shutdown).
     pub async fn stopped(&self) {
-        let mut rx = self.inner.stopped.clone();
-        let _ = rx.wait_for(|stopped| *stopped).await;
+        for stopped in &self.inner.stopped {
+            let mut rx = stopped.clone();
+            let _ = rx.wait_for(|stopped| *stopped).await;
+        }
     }
 
     /// True once the server has stopped.
     pub fn is_stopped(&self) -> bool {
-        *self.inner.stopped.borrow()
+        self.inner.stopped.iter().all(|s| *s.borrow())
     }
 
-    pub(crate) async fn command(&self, command: Command) -> bool {
-        self.inner.commands.send(command).await.is_ok()
+    /// Sends `command` to worker `worker` (index modulo the number of workers).
+    pub(crate) async fn command_to(&self, worker: usize, command: Command) -> bool {
+        let commands = &self.inner.commands;
+        match commands.get(worker % commands.len().max(1)) {
+            Some(tx) => tx.send(command).await.is_ok(),
+            None => false,
+        }
     }
 
+    /// The worker the next connection of an embedding server goes to (in turn).
+    #[cfg(feature = "hyper")]
+    pub(crate) fn next_worker(&self) -> usize {
+        self.inner
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.inner.commands.len().max(1)
+    }
+
+    /// Runs a command on worker 0 (rooms and broadcasts: shared by every worker).
     async fn call<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, ServerError> {
+        self.call_on(0, make).await
+    }
+
+    /// Runs a command on the worker that owns `conn`.
+    async fn call_for<T>(
+        &self,
+        conn: ConnectionHandle,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ServerError> {
+        self.call_on(usize::from(conn.tag()), make).await
+    }
+
+    async fn call_on<T>(
+        &self,
+        worker: usize,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ServerError> {
         let (reply, rx) = oneshot::channel();
-        if !self.command(make(reply)).await {
+        if !self.command_to(worker, make(reply)).await {
             return Err(ServerError::Stopped);
         }
         rx.await.map_err(|_| ServerError::Stopped)

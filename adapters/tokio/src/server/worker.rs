@@ -23,7 +23,7 @@ use actionhero_ws::http::{files, ApiCall, ApiWaiters, HttpResponse, Router};
 use actionhero_ws::metrics::{Metrics, OutboundStats};
 use actionhero_ws::server::{
     ActionCall, ActionHandlers, ActionOutcome, CloseCause, CloseReason, Delivery, Event,
-    FileOutcome, OpenRejected, Output, RequestId, RoomError, Server,
+    FileOutcome, OpenRejected, Output, RequestId, RoomCommand, RoomError, Server,
 };
 use actionhero_ws::{ConnectionHandle, Frame, RoomName};
 use futures_util::FutureExt as _;
@@ -96,6 +96,15 @@ pub(crate) enum Command {
     /// A connection an embedding HTTP server upgraded: the worker runs it.
     #[cfg(feature = "hyper")]
     Upgraded(super::embed::Handoff),
+}
+
+/// Rooms shared with the other workers of this process: one bus (a channel into every
+/// worker, this one included) and one store.
+pub(crate) struct InProcess {
+    /// This worker's place in `bus`.
+    pub(crate) me: usize,
+    pub(crate) bus: Vec<mpsc::Sender<actionhero_ws::cluster::ChannelMessage>>,
+    pub(crate) store: Arc<std::sync::Mutex<actionhero_ws::cluster::MemoryStore>>,
 }
 
 /// One connection's outbound frames, shared by the worker (which queues) and the
@@ -186,10 +195,22 @@ pub(crate) struct Core {
     web_waiters: ApiWaiters<oneshot::Sender<HttpResponse>>,
     outboxes: HashMap<ConnectionHandle, Rc<Outbox>>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
+    /// Room commands of the application whose outcome the core reports later (shared
+    /// rooms: `Event::RoomCommandDone`), in the order they were given.
+    room_waiters: Vec<RoomWaiter>,
 }
+
+/// A room command waiting for its `Event::RoomCommandDone`.
+type RoomWaiter = (
+    RoomCommand,
+    RoomName,
+    oneshot::Sender<Result<(), RoomError>>,
+);
 
 pub(crate) struct Worker {
     core: RefCell<Core>,
+    /// Rooms shared with the other workers of this process.
+    in_process: Option<InProcess>,
     /// The cluster's Redis link, when rooms are shared through Redis.
     #[cfg(feature = "redis")]
     cluster: Option<Cluster>,
@@ -237,6 +258,7 @@ pub(crate) struct WorkerParts {
     pub(crate) events: bool,
     #[cfg(feature = "redis")]
     pub(crate) cluster: Option<Cluster>,
+    pub(crate) in_process: Option<InProcess>,
 }
 
 impl Worker {
@@ -251,12 +273,14 @@ impl Worker {
         Rc::new(Self {
             #[cfg(feature = "redis")]
             cluster: parts.cluster,
+            in_process: parts.in_process,
             core: RefCell::new(Core {
                 server: parts.server,
                 handlers: parts.handlers,
                 web_waiters: ApiWaiters::default(),
                 outboxes: HashMap::new(),
                 shutdown_waiters: Vec::new(),
+                room_waiters: Vec::new(),
             }),
             deferred: RefCell::new(Vec::new()),
             handle: parts.handle,
@@ -295,6 +319,29 @@ impl Worker {
         current: Option<ConnectionHandle>,
     ) {
         let core = &mut *core;
+        loop {
+            self.drain_outputs(core, current);
+            // Rooms shared in this process: the store answers at once, which may give
+            // the core more to drain.
+            if !self.in_process_shared(core) {
+                break;
+            }
+        }
+        #[cfg(feature = "redis")]
+        if let Some(cluster) = &self.cluster {
+            while let Some(out) = core.server.poll_shared() {
+                self.shared(cluster, out);
+            }
+        }
+        let deadline = core.server.poll_timeout();
+        if deadline != self.deadline.get() {
+            self.deadline.set(deadline);
+            self.deadline_moved.notify_one();
+        }
+    }
+
+    /// Carries out the core's outputs (one pass of the drain).
+    fn drain_outputs(self: &Rc<Self>, core: &mut Core, current: Option<ConnectionHandle>) {
         while let Some(out) = core.server.poll_output() {
             match out {
                 Output::Transmit(t) => {
@@ -325,16 +372,63 @@ impl Worker {
                 }
             }
         }
-        #[cfg(feature = "redis")]
-        if let Some(cluster) = &self.cluster {
-            while let Some(out) = core.server.poll_shared() {
-                self.shared(cluster, out);
+    }
+
+    /// With rooms shared in this process, lets the store answer what the last input
+    /// asked (at once), so the next message of the same read sees its effect (a `say`
+    /// right after a `roomAdd`), as with one worker. Nothing to do otherwise.
+    pub(crate) fn settle(&self, core: &mut Core) {
+        while self.in_process_shared(core) {}
+    }
+
+    /// Rooms shared with this process's other workers: publishes go to every other
+    /// worker's bus (a full one drops the message, as a slow Redis subscriber would miss
+    /// it) and to this core at once; store operations are applied at once and their
+    /// answers fed back. True when something was fed (the core may have more output).
+    fn in_process_shared(&self, core: &mut Core) -> bool {
+        use actionhero_ws::server::SharedOutput;
+        let Some(shared) = &self.in_process else {
+            return false;
+        };
+        let mut fed = false;
+        while let Some(out) = core.server.poll_shared() {
+            match out {
+                SharedOutput::Publish(message) => {
+                    for (i, bus) in shared.bus.iter().enumerate() {
+                        if i != shared.me && bus.try_send(message.clone()).is_err() {
+                            trace::debug!("a worker's bus is full: chat message dropped");
+                        }
+                    }
+                    // This worker's own members get it in this pass, right after the
+                    // say's answer, as with one worker.
+                    core.server.handle_channel(message, Instant::now());
+                    fed = true;
+                }
+                SharedOutput::Store(op) => {
+                    let answer = match shared.store.lock() {
+                        Ok(mut store) => store.apply(op),
+                        Err(poisoned) => poisoned.into_inner().apply(op),
+                    };
+                    if let Some((id, answer)) = answer {
+                        core.server.handle_store(id, answer, Instant::now());
+                        fed = true;
+                    }
+                }
+                _ => {}
             }
         }
-        let deadline = core.server.poll_timeout();
-        if deadline != self.deadline.get() {
-            self.deadline.set(deadline);
-            self.deadline_moved.notify_one();
+        fed
+    }
+
+    /// Feeds the core what the other workers (and this one) published.
+    pub(crate) async fn in_process_bus(
+        self: Rc<Self>,
+        mut bus: mpsc::Receiver<actionhero_ws::cluster::ChannelMessage>,
+    ) {
+        while let Some(message) = bus.recv().await {
+            let mut core = self.enter();
+            core.server.handle_channel(message, Instant::now());
+            self.leave(core, None);
         }
     }
 
@@ -502,6 +596,20 @@ impl Worker {
                     outbox.let_go();
                 }
             }
+            Event::RoomCommandDone {
+                command,
+                room,
+                result,
+            } => {
+                let waiting = core
+                    .room_waiters
+                    .iter()
+                    .position(|(c, r, _)| c == command && r == room);
+                if let Some(i) = waiting {
+                    let (_, _, reply) = core.room_waiters.remove(i);
+                    let _ = reply.send(result.clone());
+                }
+            }
             Event::ShutdownComplete => {
                 self.shutdown_complete.set(true);
                 self.shutdown_done.notify_one();
@@ -612,13 +720,17 @@ impl Worker {
                 let _ = reply.send(server.alert(conn, &message, now));
             }
             Command::CreateRoom { room, reply } => {
-                let _ = reply.send(server.create_room(room));
+                let result = server.create_room(room.clone());
+                room_result(&mut core, RoomCommand::Create, room, result, reply);
             }
             Command::DestroyRoom { room, reply } => {
-                let _ = reply.send(server.destroy_room(&room, now));
+                let result = server.destroy_room(&room, now);
+                room_result(&mut core, RoomCommand::Destroy, room, result, reply);
             }
             Command::AddMember { conn, room, reply } => {
-                let _ = reply.send(server.add_member(conn, &room, now));
+                let result = server.add_member(conn, &room, now);
+                let command = RoomCommand::AddMember(conn);
+                room_result(&mut core, command, room, result, reply);
             }
             Command::RemoveMember { conn, room, reply } => {
                 let _ = reply.send(server.remove_member(conn, &room, now));
@@ -756,5 +868,21 @@ impl Worker {
     #[cfg(feature = "hyper")]
     pub(crate) fn handle(&self) -> &ServerHandle {
         &self.handle
+    }
+}
+
+/// Answers a room command of the application: at once, or (shared rooms, accepted) when
+/// the core reports its outcome (`Event::RoomCommandDone`).
+fn room_result(
+    core: &mut Core,
+    command: RoomCommand,
+    room: RoomName,
+    result: Result<(), RoomError>,
+    reply: oneshot::Sender<Result<(), RoomError>>,
+) {
+    if result.is_ok() && core.server.shared_rooms().is_some() {
+        core.room_waiters.push((command, room, reply));
+    } else {
+        let _ = reply.send(result);
     }
 }
