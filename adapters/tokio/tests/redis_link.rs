@@ -221,3 +221,68 @@ async fn eventually<T, E: std::fmt::Debug, F: std::future::Future<Output = Resul
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_members_are_swept_through_redis() {
+    let redis = Redis::start();
+    // A survivor that beats and sweeps every 100 ms (a third of its ttl).
+    let mut cluster = ClusterConfig::new(redis.url());
+    cluster.rooms.server_id = "survivor".into();
+    cluster.rooms.node_ttl = Some(Duration::from_millis(300));
+    let survivor = ServerBuilder::new()
+        .listen("127.0.0.1:0")
+        .config(ServerConfig {
+            ping_interval: None,
+            ..ServerConfig::default()
+        })
+        .room("defaultRoom")
+        .cluster(cluster)
+        .serve()
+        .await
+        .expect("serve");
+    let url = format!("http://{}", survivor.local_addr());
+    let (a, _a_events) = client::connect(url, ClientConfig::default()).unwrap();
+    a.room_add("defaultRoom").await.expect("a joins");
+    // A node of ours that died without a word: its heartbeat ran out long ago and it
+    // left a member behind. And an Actionhero node's member, which nobody sweeps.
+    let (link, mut link_events) = RedisLink::start(RedisConfig::new(redis.url())).unwrap();
+    assert!(matches!(next(&mut link_events).await, LinkEvent::Up));
+    let record = |id: &str, host: &str| format!(r#"{{"id":"{id}","joinedAt":1,"host":"{host}"}}"#);
+    for (id, host) in [("ghost", "dead-node"), ("ah-member", "an-actionhero-node")] {
+        let put = link.command(args(&[
+            "HSET",
+            "actionhero:chatRoom:members:defaultRoom",
+            id,
+            &record(id, host),
+        ]));
+        assert!(put.await.unwrap().is_ok());
+    }
+    let beat = link.command(args(&["ZADD", "actionhero-ws:nodes", "1", "dead-node"]));
+    assert!(beat.await.unwrap().is_ok());
+    members_count_becomes(&a, 2).await;
+    let nodes = link
+        .command(args(&["ZRANGE", "actionhero-ws:nodes", "0", "-1"]))
+        .await
+        .unwrap()
+        .expect("ZRANGE");
+    assert!(
+        !format!("{nodes:?}").contains("dead-node"),
+        "the dead node is forgotten: {nodes:?}"
+    );
+    assert!(
+        format!("{nodes:?}").contains("survivor"),
+        "the survivor beats: {nodes:?}"
+    );
+    let left = link
+        .command(args(&["HKEYS", "actionhero:chatRoom:members:defaultRoom"]))
+        .await
+        .unwrap()
+        .expect("HKEYS");
+    let left = format!("{left:?}");
+    assert!(
+        !left.contains("ghost") && left.contains("ah-member"),
+        "{left}"
+    );
+    a.disconnect().await;
+    survivor.shutdown(false).await;
+}
