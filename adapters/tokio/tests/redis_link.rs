@@ -119,8 +119,13 @@ fn a_bad_url_is_refused() {
 }
 
 async fn node(redis: &Redis, id: &str) -> ServerHandle {
+    node_with(redis, id, |_| {}).await
+}
+
+async fn node_with(redis: &Redis, id: &str, tune: impl FnOnce(&mut ClusterConfig)) -> ServerHandle {
     let mut cluster = ClusterConfig::new(redis.url());
     cluster.rooms.server_id = id.into();
+    tune(&mut cluster);
     ServerBuilder::new()
         .listen("127.0.0.1:0")
         .config(ServerConfig {
@@ -226,20 +231,10 @@ async fn eventually<T, E: std::fmt::Debug, F: std::future::Future<Output = Resul
 async fn a_dead_nodes_members_are_swept_through_redis() {
     let redis = Redis::start();
     // A survivor that beats and sweeps every 100 ms (a third of its ttl).
-    let mut cluster = ClusterConfig::new(redis.url());
-    cluster.rooms.server_id = "survivor".into();
-    cluster.rooms.node_ttl = Some(Duration::from_millis(300));
-    let survivor = ServerBuilder::new()
-        .listen("127.0.0.1:0")
-        .config(ServerConfig {
-            ping_interval: None,
-            ..ServerConfig::default()
-        })
-        .room("defaultRoom")
-        .cluster(cluster)
-        .serve()
-        .await
-        .expect("serve");
+    let survivor = node_with(&redis, "survivor", |c| {
+        c.rooms.node_ttl = Some(Duration::from_millis(300));
+    })
+    .await;
     let url = format!("http://{}", survivor.local_addr());
     let (a, _a_events) = client::connect(url, ClientConfig::default()).unwrap();
     a.room_add("defaultRoom").await.expect("a joins");
