@@ -35,7 +35,7 @@ use actionhero_ws::http::WebConfig;
 use actionhero_ws::metrics::Metrics;
 use actionhero_ws::server::{
     ActionHandlers, ActionOutcome, ActionSpec, ChatHooks, Delivery, Event, RoomError, Server,
-    ServerConfig, SharedOutput, SharedRoomsConfig,
+    ServerConfig, SharedRoomsConfig,
 };
 use actionhero_ws::{ConnectionHandle, RoomName};
 use serde_json::{Map, Value};
@@ -500,41 +500,32 @@ impl ServerBuilder {
             None => (None, Vec::new()),
         };
         let bus_senders: Vec<_> = buses.iter().map(|(tx, _)| tx.clone()).collect();
-        if let Some(store) = &store {
-            // What the cores did while being built (the starting rooms) reaches the
-            // store before any worker takes a connection.
-            for (server, _) in &mut cores {
-                while let Some(out) = server.poll_shared() {
-                    match out {
-                        SharedOutput::Store(op) => {
-                            let answer = match store.lock() {
-                                Ok(mut store) => store.apply(op),
-                                Err(poisoned) => poisoned.into_inner().apply(op),
-                            };
-                            if let Some((id, answer)) = answer {
-                                server.handle_store(id, answer, Instant::now());
-                            }
-                        }
-                        SharedOutput::Publish(message) => {
-                            for bus in &bus_senders {
-                                let _ = bus.try_send(message.clone());
-                            }
-                        }
-
-                        _ => {}
-                    }
-                }
+        let shares: Vec<Option<worker::InProcess>> = (0..workers)
+            .map(|me| {
+                store.as_ref().map(|store| worker::InProcess {
+                    me,
+                    bus: bus_senders.clone(),
+                    store: store.clone(),
+                })
+            })
+            .collect();
+        // What the cores did while being built (the starting rooms) reaches the store
+        // before any worker takes a connection.
+        for ((server, _), share) in cores.iter_mut().zip(&shares) {
+            if let Some(share) = share {
+                while share.carry(server) {}
             }
         }
         let mut bus_receivers: Vec<_> = buses.into_iter().map(|(_, rx)| Some(rx)).collect();
         let mut events = self.events;
-        for (i, (((server, handlers), command_rx), ((alive_tx, alive_rx), (stop_tx, stop_rx)))) in
-            cores
-                .into_iter()
-                .zip(command_rxs)
-                .zip(alive_pairs.into_iter().zip(stop_pairs))
-                .enumerate()
-        {
+        let per_worker = cores
+            .into_iter()
+            .zip(command_rxs)
+            .zip(alive_pairs.into_iter().zip(stop_pairs))
+            .zip(shares)
+            .enumerate();
+        for (i, ((((server, handlers), command_rx), (alive, stop)), in_process)) in per_worker {
+            let ((alive_tx, alive_rx), (stop_tx, stop_rx)) = (alive, stop);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -557,11 +548,7 @@ impl ServerBuilder {
                 events: events.is_some(),
                 #[cfg(feature = "redis")]
                 cluster: None,
-                in_process: store.as_ref().map(|store| worker::InProcess {
-                    me: i,
-                    bus: bus_senders.clone(),
-                    store: store.clone(),
-                }),
+                in_process,
             };
             let run = WorkerRun {
                 parts,

@@ -107,6 +107,45 @@ pub(crate) struct InProcess {
     pub(crate) store: Arc<std::sync::Mutex<actionhero_ws::cluster::MemoryStore>>,
 }
 
+impl InProcess {
+    /// Carries out what `server` (the core of worker `me`) asks of the shared rooms:
+    /// publishes go to every other worker's bus (a full one drops the message, as a slow
+    /// Redis subscriber would miss it) and to `server` itself at once; store operations
+    /// are applied at once and their answers fed back. True when something was fed (the
+    /// core may have more output).
+    pub(crate) fn carry(&self, server: &mut Server) -> bool {
+        use actionhero_ws::server::SharedOutput;
+        let mut fed = false;
+        while let Some(out) = server.poll_shared() {
+            match out {
+                SharedOutput::Publish(message) => {
+                    for (i, bus) in self.bus.iter().enumerate() {
+                        if i != self.me && bus.try_send(message.clone()).is_err() {
+                            trace::debug!("a worker's bus is full: chat message dropped");
+                        }
+                    }
+                    // This worker's own members get it in this pass, right after the
+                    // say's answer, as with one worker.
+                    server.handle_channel(message, Instant::now());
+                    fed = true;
+                }
+                SharedOutput::Store(op) => {
+                    let answer = match self.store.lock() {
+                        Ok(mut store) => store.apply(op),
+                        Err(poisoned) => poisoned.into_inner().apply(op),
+                    };
+                    if let Some((id, answer)) = answer {
+                        server.handle_store(id, answer, Instant::now());
+                        fed = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        fed
+    }
+}
+
 /// One connection's outbound frames, shared by the worker (which queues) and the
 /// connection task (which writes).
 #[derive(Default)]
@@ -381,43 +420,12 @@ impl Worker {
         while self.in_process_shared(core) {}
     }
 
-    /// Rooms shared with this process's other workers: publishes go to every other
-    /// worker's bus (a full one drops the message, as a slow Redis subscriber would miss
-    /// it) and to this core at once; store operations are applied at once and their
-    /// answers fed back. True when something was fed (the core may have more output).
+    /// Rooms shared with this process's other workers ([`InProcess::carry`]).
     fn in_process_shared(&self, core: &mut Core) -> bool {
-        use actionhero_ws::server::SharedOutput;
-        let Some(shared) = &self.in_process else {
-            return false;
-        };
-        let mut fed = false;
-        while let Some(out) = core.server.poll_shared() {
-            match out {
-                SharedOutput::Publish(message) => {
-                    for (i, bus) in shared.bus.iter().enumerate() {
-                        if i != shared.me && bus.try_send(message.clone()).is_err() {
-                            trace::debug!("a worker's bus is full: chat message dropped");
-                        }
-                    }
-                    // This worker's own members get it in this pass, right after the
-                    // say's answer, as with one worker.
-                    core.server.handle_channel(message, Instant::now());
-                    fed = true;
-                }
-                SharedOutput::Store(op) => {
-                    let answer = match shared.store.lock() {
-                        Ok(mut store) => store.apply(op),
-                        Err(poisoned) => poisoned.into_inner().apply(op),
-                    };
-                    if let Some((id, answer)) = answer {
-                        core.server.handle_store(id, answer, Instant::now());
-                        fed = true;
-                    }
-                }
-                _ => {}
-            }
+        match &self.in_process {
+            Some(shared) => shared.carry(&mut core.server),
+            None => false,
         }
-        fed
     }
 
     /// Feeds the core what the other workers (and this one) published.
