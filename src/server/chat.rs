@@ -86,16 +86,7 @@ impl Server {
         if !self.rooms.exists(room.as_str()) {
             return Err(RoomError::NotFound);
         }
-        let notice = Chat {
-            room: room.clone(),
-            message: Value::String("this room has been deleted".into()),
-            from: "0".into(),
-            sent_at: self.clock.epoch_ms(now),
-        };
-        if let Some(chat) = self
-            .on_say_receive(None, notice)
-            .map_err(RoomError::Rejected)?
-        {
+        if let Some(chat) = self.deletion_notice(room, now)? {
             self.deliver_chat(chat);
         }
         let members = self.members(room.as_str());
@@ -449,6 +440,23 @@ impl Server {
             from,
             sent_at,
         }))
+    }
+
+    /// The notice a destroyed room's members get (`this room has been deleted`, from
+    /// `"0"`), after `on_say_receive`; `None` when a hook dropped it.
+    pub(super) fn deletion_notice(
+        &mut self,
+        room: &RoomName,
+        now: Instant,
+    ) -> Result<Option<Chat>, RoomError> {
+        let notice = Chat {
+            room: room.clone(),
+            message: Value::String("this room has been deleted".into()),
+            from: "0".into(),
+            sent_at: self.clock.epoch_ms(now),
+        };
+        self.on_say_receive(None, notice)
+            .map_err(RoomError::Rejected)
     }
 
     /// Delivers one chat message to every member of its room in join order (say hooks

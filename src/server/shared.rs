@@ -943,16 +943,7 @@ impl Server {
         records: &[MemberRecord],
         now: Instant,
     ) -> Result<bool, RoomError> {
-        let notice = Chat {
-            room: room.clone(),
-            message: Value::String("this room has been deleted".into()),
-            from: "0".into(),
-            sent_at: self.clock.epoch_ms(now),
-        };
-        if let Some(chat) = self
-            .on_say_receive(None, notice)
-            .map_err(RoomError::Rejected)?
-        {
+        if let Some(chat) = self.deletion_notice(room, now)? {
             let copy = Chat {
                 room: chat.room.clone(),
                 message: chat.message.clone(),
